@@ -1,0 +1,275 @@
+/* Buffered input from plain, bzip2 and zstd files and stdin.  The codec
+ * comes from the first bytes of the stream, so pipes work as files do. */
+#include "nys.h"
+
+#include <bzlib.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+enum codec { PLAIN, BZ2, ZSTD };
+#define RAW_SIZE (256 * 1024)
+
+struct nys_in {
+	int fd;
+	bool raw_eof;
+	enum codec codec;
+	char *name;
+	unsigned char *raw;     /* compressed bytes */
+	size_t raw_off, raw_len;
+	uint64_t raw_pos, raw_size;
+	bz_stream bz;
+	bool bz_live, bz_ended;
+	ZSTD_DStream *zs;
+	size_t zs_last;         /* last ZSTD_decompressStream hint; 0 = frame done */
+	/* line reading */
+	char *lbuf;             /* decoded bytes not yet returned as lines */
+	size_t loff, llen, lcap;
+	bool leof;
+	uint64_t lineno;
+};
+
+static int fill_raw(nys_in *in, nys_err *e)
+{
+	if (in->raw_off < in->raw_len || in->raw_eof)
+		return 0;
+	in->raw_off = in->raw_len = 0;
+	for (;;) {
+		ssize_t k = read(in->fd, in->raw, RAW_SIZE);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return nys_err_sys(e, "%s: read", in->name);
+		if (k == 0)
+			in->raw_eof = true;
+		in->raw_len = (size_t)k;
+		in->raw_pos += (uint64_t)k;
+		return 0;
+	}
+}
+
+nys_in *nys_in_open(const char *path, nys_err *e)
+{
+	nys_in *in = calloc(1, sizeof *in);
+	if (!in) {
+		nys_err_set(e, "out of memory");
+		return NULL;
+	}
+	bool std = !path || !strcmp(path, "-");
+	in->name = strdup(std ? "(stdin)" : path);
+	in->raw = malloc(RAW_SIZE);
+	if (!in->name || !in->raw) {
+		nys_err_set(e, "out of memory");
+		goto fail;
+	}
+	if (std) {
+		in->fd = 0;
+	} else {
+		in->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (in->fd < 0) {
+			nys_err_sys(e, "open %s", path);
+			goto fail;
+		}
+	}
+	struct stat st;
+	if (fstat(in->fd, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			nys_err_set(e, "%s: is a directory", in->name);
+			goto fail;
+		}
+		if (S_ISREG(st.st_mode))
+			in->raw_size = (uint64_t)st.st_size;
+	}
+	/* Gather enough bytes to recognise a magic number. */
+	while (in->raw_len < 4 && !in->raw_eof) {
+		ssize_t k = read(in->fd, in->raw + in->raw_len, RAW_SIZE - in->raw_len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			nys_err_sys(e, "%s: read", in->name);
+			goto fail;
+		}
+		if (k == 0)
+			in->raw_eof = true;
+		in->raw_len += (size_t)k;
+		in->raw_pos += (uint64_t)k;
+	}
+	const unsigned char *m = in->raw;
+	if (in->raw_len >= 4 && m[0] == 'B' && m[1] == 'Z' && m[2] == 'h' && m[3] >= '1' && m[3] <= '9')
+		in->codec = BZ2;
+	else if (in->raw_len >= 4 && m[0] == 0x28 && m[1] == 0xB5 && m[2] == 0x2F && m[3] == 0xFD)
+		in->codec = ZSTD;
+	if (in->codec == ZSTD) {
+		in->zs = ZSTD_createDStream();
+		if (!in->zs) {
+			nys_err_set(e, "out of memory");
+			goto fail;
+		}
+		ZSTD_initDStream(in->zs);
+		in->zs_last = 1;
+	}
+	return in;
+fail:
+	nys_in_close(in);
+	return NULL;
+}
+
+static ptrdiff_t read_bz2(nys_in *in, void *buf, size_t n, nys_err *e)
+{
+	for (;;) {
+		if (in->bz_ended) {
+			/* Another stream may follow (multistream dumps, pbzip2). */
+			if (fill_raw(in, e))
+				return -1;
+			if (in->raw_off == in->raw_len)
+				return 0;
+			in->bz_ended = false;
+		}
+		if (!in->bz_live) {
+			memset(&in->bz, 0, sizeof in->bz);
+			if (BZ2_bzDecompressInit(&in->bz, 0, 0) != BZ_OK)
+				return nys_err_set(e, "%s: cannot start bzip2 decoder", in->name);
+			in->bz_live = true;
+		}
+		if (fill_raw(in, e))
+			return -1;
+		in->bz.next_in = (char *)in->raw + in->raw_off;
+		in->bz.avail_in = (unsigned)(in->raw_len - in->raw_off);
+		in->bz.next_out = buf;
+		in->bz.avail_out = (unsigned)(n > (1u << 30) ? (1u << 30) : n);
+		unsigned out0 = in->bz.avail_out;
+		int r = BZ2_bzDecompress(&in->bz);
+		in->raw_off = in->raw_len - in->bz.avail_in;
+		size_t got = out0 - in->bz.avail_out;
+		if (r == BZ_STREAM_END) {
+			BZ2_bzDecompressEnd(&in->bz);
+			in->bz_live = false;
+			in->bz_ended = true;
+		} else if (r != BZ_OK) {
+			return nys_err_set(e, "%s: corrupt bzip2 data (near compressed byte %llu)",
+			                   in->name, (unsigned long long)(in->raw_pos - (in->raw_len - in->raw_off)));
+		} else if (!got && in->raw_eof && in->raw_off == in->raw_len) {
+			return nys_err_set(e, "%s: truncated bzip2 stream", in->name);
+		}
+		if (got)
+			return (ptrdiff_t)got;
+	}
+}
+
+static ptrdiff_t read_zstd(nys_in *in, void *buf, size_t n, nys_err *e)
+{
+	for (;;) {
+		if (fill_raw(in, e))
+			return -1;
+		if (in->raw_off == in->raw_len && in->raw_eof) {
+			if (in->zs_last != 0)
+				return nys_err_set(e, "%s: truncated zstd stream", in->name);
+			return 0;
+		}
+		ZSTD_inBuffer ib = {in->raw, in->raw_len, in->raw_off};
+		ZSTD_outBuffer ob = {buf, n, 0};
+		size_t r = ZSTD_decompressStream(in->zs, &ob, &ib);
+		in->raw_off = ib.pos;
+		if (ZSTD_isError(r))
+			return nys_err_set(e, "%s: corrupt zstd data: %s", in->name, ZSTD_getErrorName(r));
+		in->zs_last = r;
+		if (ob.pos)
+			return (ptrdiff_t)ob.pos;
+	}
+}
+
+ptrdiff_t nys_in_read(nys_in *in, void *buf, size_t n, nys_err *e)
+{
+	if (!n)
+		return 0;
+	switch (in->codec) {
+	case BZ2:
+		return read_bz2(in, buf, n, e);
+	case ZSTD:
+		return read_zstd(in, buf, n, e);
+	case PLAIN:
+		break;
+	}
+	if (fill_raw(in, e))
+		return -1;
+	size_t k = in->raw_len - in->raw_off;
+	if (k > n)
+		k = n;
+	memcpy(buf, in->raw + in->raw_off, k);
+	in->raw_off += k;
+	return (ptrdiff_t)k;
+}
+
+int nys_in_getline(nys_in *in, char **line, size_t *len, nys_err *e)
+{
+	for (;;) {
+		if (!in->lbuf) {
+			in->lbuf = malloc(256 * 1024);
+			if (!in->lbuf)
+				return nys_err_set(e, "out of memory");
+			in->lcap = 256 * 1024;
+		}
+		char *s = in->lbuf + in->loff;
+		size_t avail = in->llen - in->loff;
+		char *nl = avail ? memchr(s, '\n', avail) : NULL;
+		if (nl || (in->leof && avail)) {
+			size_t k = nl ? (size_t)(nl - s) : avail;
+			in->loff += nl ? k + 1 : k;
+			if (k && s[k - 1] == '\r')
+				k--;
+			s[k] = 0; /* room: the newline, or the spare byte kept below */
+			*line = s;
+			*len = k;
+			in->lineno++;
+			return 1;
+		}
+		if (in->leof)
+			return 0;
+		/* Slide the partial line down and read more behind it. */
+		if (in->loff) {
+			memmove(in->lbuf, in->lbuf + in->loff, avail);
+			in->llen = avail;
+			in->loff = 0;
+		}
+		if (in->lcap - in->llen < 65536 + 1) {
+			size_t cap = in->lcap * 2;
+			char *p = realloc(in->lbuf, cap);
+			if (!p)
+				return nys_err_set(e, "%s:%llu: out of memory (line too long)", in->name,
+				                   (unsigned long long)in->lineno + 1);
+			in->lbuf = p;
+			in->lcap = cap;
+		}
+		ptrdiff_t k = nys_in_read(in, in->lbuf + in->llen, in->lcap - in->llen - 1, e);
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			in->leof = true;
+		in->llen += (size_t)k;
+	}
+}
+
+const char *nys_in_name(const nys_in *in) { return in->name; }
+uint64_t nys_in_lineno(const nys_in *in) { return in->lineno; }
+uint64_t nys_in_raw_pos(const nys_in *in) { return in->raw_pos; }
+uint64_t nys_in_raw_size(const nys_in *in) { return in->raw_size; }
+
+void nys_in_close(nys_in *in)
+{
+	if (!in)
+		return;
+	if (in->bz_live)
+		BZ2_bzDecompressEnd(&in->bz);
+	if (in->zs)
+		ZSTD_freeDStream(in->zs);
+	if (in->fd > 0)
+		close(in->fd);
+	free(in->raw);
+	free(in->lbuf);
+	free(in->name);
+	free(in);
+}

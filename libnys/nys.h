@@ -1,0 +1,156 @@
+/* libnys: the pieces every nys tool shares.
+ *
+ * Library functions never exit and never print errors themselves: they
+ * return -1 (or NULL) and describe the failure in a nys_err, already in the
+ * "file:line: what" shape, so the tool only has to prefix its own name.
+ */
+#ifndef NYS_H
+#define NYS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifndef NYS_VERSION
+#define NYS_VERSION "0.0.0"
+#endif
+
+#define NYS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* ---- errors ------------------------------------------------------------ */
+
+typedef struct nys_err {
+	char msg[1024];
+} nys_err;
+
+/* Set e->msg from a format; returns -1 so callers can `return nys_err_set(..)`. */
+int nys_err_set(nys_err *e, const char *fmt, ...) NYS_PRINTF(2, 3);
+/* Same, with ": strerror(errno)" appended (errno as on entry). */
+int nys_err_sys(nys_err *e, const char *fmt, ...) NYS_PRINTF(2, 3);
+
+/* The program name used in messages ("wikiextract: ..."). */
+void nys_prog_init(const char *argv0);
+const char *nys_prog(void);
+/* "prog: message\n" on stderr; never exits. */
+void nys_warnx(const char *fmt, ...) NYS_PRINTF(1, 2);
+/* A usage error: "prog: message" (if fmt) and the usage text on stderr.
+ * The tool then exits 2. */
+void nys_usage_error(const char *usage, const char *fmt, ...) NYS_PRINTF(2, 3);
+/* Print s to stdout and check that it reached it (for --help, --version);
+ * returns 0 or -1. */
+int nys_print_stdout(const char *s);
+
+/* ---- growable byte buffer ---------------------------------------------- */
+
+typedef struct nys_buf {
+	char *p;
+	size_t n, cap;
+} nys_buf;
+
+/* All return 0, or -1 only when memory runs out (p is kept intact). */
+int nys_buf_reserve(nys_buf *b, size_t extra);
+int nys_buf_add(nys_buf *b, const void *s, size_t n);
+int nys_buf_addc(nys_buf *b, char c);
+int nys_buf_adds(nys_buf *b, const char *s);
+int nys_buf_printf(nys_buf *b, const char *fmt, ...) NYS_PRINTF(2, 3);
+void nys_buf_free(nys_buf *b);
+
+/* Append s as the inside of a JSON string (no quotes added). */
+int nys_buf_add_json_str(nys_buf *b, const char *s, size_t n);
+
+/* ---- numbers from users ------------------------------------------------ */
+
+/* Parse a whole decimal integer in [lo, hi]. `what` names it in errors
+ * (for example "-j"). */
+int nys_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out,
+                  const char *what, nys_err *e);
+/* A size: integer with optional K, M, G or T suffix (powers of 1024, an
+ * optional trailing "B" or "iB" accepted), in [lo, hi]. */
+int nys_parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out,
+                   const char *what, nys_err *e);
+
+/* ---- input ------------------------------------------------------------- */
+
+/* Buffered reading of a plain, bzip2 or zstd file, or of stdin ("-" or
+ * NULL).  Compression is detected from the first bytes, not the name, so
+ * it works on pipes too; concatenated bzip2 streams (multistream dumps) and
+ * zstd frames are read through. */
+typedef struct nys_in nys_in;
+
+nys_in *nys_in_open(const char *path, nys_err *e);
+/* Up to n decompressed bytes; 0 at end, -1 on error. */
+ptrdiff_t nys_in_read(nys_in *in, void *buf, size_t n, nys_err *e);
+/* Next line without its "\n" (and without a "\r" before it); the pointer
+ * stays valid until the next call.  1 = a line, 0 = end, -1 = error.  A last
+ * line without a newline is still a line. */
+int nys_in_getline(nys_in *in, char **line, size_t *len, nys_err *e);
+const char *nys_in_name(const nys_in *in);
+uint64_t nys_in_lineno(const nys_in *in);
+/* Bytes of the underlying file consumed so far, and its size (0 if unknown):
+ * the progress line uses these. */
+uint64_t nys_in_raw_pos(const nys_in *in);
+uint64_t nys_in_raw_size(const nys_in *in);
+void nys_in_close(nys_in *in);
+
+/* ---- output ------------------------------------------------------------ */
+
+/* Checked output.  A file is written under a temporary name beside it and
+ * renamed over the real name by nys_out_commit; nys_out_abort (or a fatal
+ * signal, once nys_out_cleanup_on_signals ran) removes the temporary file.
+ * NULL or "-" is stdout.  Every write, flush and close is checked. */
+typedef struct nys_out nys_out;
+
+enum {
+	NYS_OUT_ZSTD = 1,   /* zstd-compress the stream */
+	NYS_OUT_BINARY = 2, /* refuse to write to a terminal */
+};
+
+nys_out *nys_out_open(const char *path, int flags, nys_err *e);
+int nys_out_write(nys_out *o, const void *p, size_t n, nys_err *e);
+int nys_out_puts(nys_out *o, const char *s, nys_err *e);
+/* Uncompressed bytes written so far. */
+uint64_t nys_out_bytes(const nys_out *o);
+const char *nys_out_name(const nys_out *o);
+/* Flush, close and rename into place; frees o whatever the result. */
+int nys_out_commit(nys_out *o, nys_err *e);
+/* Drop the output (temporary file removed); frees o. */
+void nys_out_abort(nys_out *o);
+/* Remove pending temporary files on SIGINT, SIGTERM and SIGHUP, then die
+ * of the signal as usual. */
+void nys_out_cleanup_on_signals(void);
+
+/* mkdir -p */
+int nys_mkdirs(const char *path, nys_err *e);
+
+/* ---- progress ---------------------------------------------------------- */
+
+/* A one-line progress display on stderr, only when stderr is a terminal:
+ * done/total, rate and ETA.  Updates are cheap to call often. */
+typedef struct nys_progress {
+	bool on;
+	const char *what;
+	uint64_t total;
+	double t0, last;
+} nys_progress;
+
+void nys_progress_start(nys_progress *p, const char *what, uint64_t total_bytes);
+void nys_progress_update(nys_progress *p, uint64_t done_bytes, uint64_t items,
+                         const char *item_name);
+void nys_progress_end(nys_progress *p);
+double nys_now(void);
+
+/* ---- UTF-8 ------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid
+ * (overlong, surrogate, out of range, truncated). */
+int nys_utf8_len(const unsigned char *s, size_t n);
+/* Decode one valid sequence (as checked by nys_utf8_len). */
+uint32_t nys_utf8_decode(const unsigned char *s, int len);
+/* Encode cp into out (4 bytes room); returns the length, 0 if cp invalid. */
+int nys_utf8_encode(uint32_t cp, char *out);
+/* Offset of the first invalid byte, or n if s is valid UTF-8. */
+size_t nys_utf8_check(const char *s, size_t n);
+
+#endif
