@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 	int rc = nys_wiki_extract((const char *const *)argv + optind, (size_t)(argc - optind), &o, &stats, &e);
 	if (rc)
 		nys_warnx("%s", e.msg);
-	if (verbose || isatty(2))
+	if (verbose || (isatty(2) && !rc))
 		nys_warnx("%llu pages, %llu articles, %llu redirects, %llu in other namespaces, %.1f MB of XML",
 		          (unsigned long long)stats.pages, (unsigned long long)stats.articles,
 		          (unsigned long long)stats.redirects, (unsigned long long)stats.other_ns,

@@ -1,0 +1,70 @@
+#!/bin/bash
+# make bench: throughput tables on real data.  Inputs are built in a
+# scratch directory from the shared data (the enwiki pages repeated to about
+# 120 MB of XML; the Gutenberg books repeated to about 50 MB).
+set -eu
+BIN=${NYS_BIN:?}
+SHARED=${NYS_SHARED:?}
+REPS=${BENCH_REPS:-3}
+T=$(mktemp -d "${TMPDIR:-/tmp}/nys-bench.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+[ -d "$SHARED" ] || { echo "bench: no shared data at $SHARED" >&2; exit 1; }
+
+# Best wall time of $REPS runs of a command, in seconds.
+best() {
+	local b="" t0 t1 t
+	for _ in $(seq "$REPS"); do
+		t0=$(date +%s.%N)
+		"$@" > /dev/null
+		t1=$(date +%s.%N)
+		t=$(echo "$t1 - $t0" | bc -l)
+		if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t; fi
+	done
+	echo "$b"
+}
+
+row() { # name bytes seconds
+	printf '| %-44s | %8.1f | %7.3f | %8.1f |\n' "$1" "$(echo "$2 / 1000000" | bc -l)" "$3" \
+		"$(echo "$2 / 1000000 / $3" | bc -l)"
+}
+
+header() {
+	printf '\n%s (%s cores, best of %s)\n\n' "$1" "$(nproc)" "$REPS"
+	printf '| %-44s | %8s | %7s | %8s |\n' "run" "MB in" "s" "MB/s"
+	printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "----------" "---------" "----------"
+}
+
+python3 - "$SHARED/wiki/enwiki-2016-206pages.xml.bz2" "$T/big.xml" <<'PY'
+import bz2, sys
+s = bz2.open(sys.argv[1]).read()
+a = s.index(b"  <page>"); b = s.rindex(b"</page>") + len(b"</page>\n")
+pages = s[a:b]
+n = int(120e6 / len(pages)) + 1
+with open(sys.argv[2], "wb") as f:
+    f.write(s[:a]); f.write(pages * n); f.write(s[b:])
+PY
+xml=$(stat -c %s "$T/big.xml")
+zstd -q -1 "$T/big.xml" -o "$T/big.xml.zst"
+
+header "wikiextract: enwiki 2016 pages repeated to $((xml / 1000000)) MB of XML"
+row "wikiextract -j 1 big.xml" "$xml" "$(best "$BIN/wikiextract" -j 1 "$T/big.xml")"
+row "wikiextract -j 2 big.xml" "$xml" "$(best "$BIN/wikiextract" -j 2 "$T/big.xml")"
+row "wikiextract big.xml (default -j $(nproc))" "$xml" "$(best "$BIN/wikiextract" "$T/big.xml")"
+row "wikiextract --json big.xml" "$xml" "$(best "$BIN/wikiextract" --json "$T/big.xml")"
+row "wikiextract big.xml.zst" "$xml" "$(best "$BIN/wikiextract" "$T/big.xml.zst")"
+row "wikiextract -o DIR -b 1M big.xml" "$xml" "$(best "$BIN/wikiextract" -o "$T/out" -b 1M "$T/big.xml")"
+echo
+echo "target: at least 150 MB of XML per second on a 2-core machine"
+
+if [ -x "$BIN/preprocess" ]; then
+	"$BIN/wikiextract" "$T/big.xml" > "$T/wiki.txt"
+	for _ in $(seq 40); do cat "$SHARED"/books/*.txt; done > "$T/books.txt"
+	wiki=$(stat -c %s "$T/wiki.txt")
+	books=$(stat -c %s "$T/books.txt")
+	header "preprocess"
+	row "preprocess -f wiki (wikiextract output)" "$wiki" "$(best "$BIN/preprocess" -q -f wiki "$T/wiki.txt")"
+	row "preprocess -f text (Gutenberg books x40)" "$books" "$(best "$BIN/preprocess" -q -f text "$T/books.txt")"
+	row "preprocess -f bookcorpus (same books)" "$books" "$(best "$BIN/preprocess" -q -f bookcorpus "$T/books.txt")"
+	row "preprocess -f wiki -o DIR (zstd partitions)" "$wiki" "$(best "$BIN/preprocess" -q -f wiki -o "$T/pp" --name w "$T/wiki.txt")"
+fi

@@ -1,0 +1,57 @@
+# Shared helpers for the shell tests: TAP output, a scratch directory and
+# the locations of the programs and the shared data.
+# shellcheck shell=bash
+set -u
+BIN=${NYS_BIN:?NYS_BIN must name the directory of the built programs}
+SHARED=${NYS_SHARED:-}
+T=$(mktemp -d "${TMPDIR:-/tmp}/nys-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+_n=0
+_failed=0
+
+# ok COND-EXIT-STATUS DESCRIPTION: use as `cmd; ok $? "what"`
+ok() {
+	_n=$((_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $_n - $2"
+	else
+		echo "not ok $_n - $2"
+		_failed=$((_failed + 1))
+	fi
+}
+
+# is GOT WANT DESCRIPTION
+is() {
+	_n=$((_n + 1))
+	if [ "$1" = "$2" ]; then
+		echo "ok $_n - $3"
+	else
+		echo "not ok $_n - $3"
+		printf '#   got:  %s\n#   want: %s\n' "$1" "$2"
+		_failed=$((_failed + 1))
+	fi
+}
+
+skip() {
+	_n=$((_n + 1))
+	echo "ok $_n # SKIP $1"
+}
+
+done_testing() {
+	echo "1..$_n"
+	[ "$_failed" -eq 0 ]
+}
+
+have_shared() {
+	[ -n "$SHARED" ] && [ -d "$SHARED" ]
+}
+
+# Every long option in PROG --help must appear in its man page.
+check_man_options() {
+	local prog=$1 page=$2 opt missing=""
+	for opt in $("$BIN/$prog" --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
+		local roff=${opt//-/\\-}
+		grep -qF -- "$opt" "$page" || grep -qF -- "$roff" "$page" || missing="$missing $opt"
+	done
+	is "$missing" "" "$prog: every option in --help is in $(basename "$page")"
+}
