@@ -1,0 +1,147 @@
+/* preprocess: pretraining corpora to the unified text format (nys-text(5)). */
+#include "nys_pp.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: preprocess -f FORMAT [--min-words N] [--strict] [-q]\n"
+	"                  [-o DIR [--name NAME] [--partition-words N]]\n"
+	"                  [--keep-boilerplate] [--files-from LIST] [FILE...]\n";
+
+static const char help[] =
+	"Convert a pretraining corpus to the unified text format of nys-text(5):\n"
+	"one normalised line per paragraph (or sentence), an empty line after\n"
+	"each document.  FILE may be plain, .bz2 or .zst; - or none is stdin; a\n"
+	"directory is read recursively, its files sorted by name.\n"
+	"\n"
+	"  -f, --format FORMAT  the input format:\n"
+	"                         wiki        WikiExtractor <doc> blocks or JSON lines\n"
+	"                         bookcorpus  a sentence a line, documents end at\n"
+	"                                     empty lines and at the end of a file\n"
+	"                         realnews    JSON lines, the \"text\" field\n"
+	"                         stories     each file is one document\n"
+	"                         text        hard-wrapped books, each file one\n"
+	"                                     document, paragraphs joined into lines\n"
+	"  -m, --min-words N    drop documents of fewer than N words (default 128\n"
+	"                       for wiki, 1000 for realnews, 0 for the others)\n"
+	"  -o, --output DIR     write zstd partitions DIR/NAME-partition-NNNN.txt.zst\n"
+	"                       instead of stdout (DIR is created if missing)\n"
+	"  -n, --name NAME      the partitions' name (default: the format's name)\n"
+	"      --partition-words N  words per partition (default 20000000); a\n"
+	"                       partition ends after the document that reaches N\n"
+	"      --files-from LIST  also read the files named in LIST, one a line\n"
+	"                       (- is stdin)\n"
+	"      --keep-boilerplate  text: keep Project Gutenberg headers and licence\n"
+	"      --strict         a broken record (bad JSON line, <doc> without\n"
+	"                       </doc>) is an error instead of a warning\n"
+	"  -q, --quiet          no report of the document counts at the end\n"
+	"  -h, --help           show this help and exit\n"
+	"      --version        show the version and exit\n"
+	"\n"
+	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n";
+
+enum { OPT_PARTWORDS = 256, OPT_FILESFROM, OPT_KEEPBP, OPT_STRICT, OPT_VERSION };
+
+static const struct option longopts[] = {
+	{"format", required_argument, NULL, 'f'},
+	{"min-words", required_argument, NULL, 'm'},
+	{"output", required_argument, NULL, 'o'},
+	{"name", required_argument, NULL, 'n'},
+	{"partition-words", required_argument, NULL, OPT_PARTWORDS},
+	{"files-from", required_argument, NULL, OPT_FILESFROM},
+	{"keep-boilerplate", no_argument, NULL, OPT_KEEPBP},
+	{"strict", no_argument, NULL, OPT_STRICT},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+int main(int argc, char **argv)
+{
+	nys_prog_init(argv[0]);
+	nys_pp_opts o = {0};
+	bool have_format = false, have_min = false, quiet = false;
+	bool have_partwords = false;
+	nys_err e;
+	int c;
+	while ((c = getopt_long(argc, argv, "f:m:o:n:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (nys_pp_format_parse(optarg, &o.format)) {
+				nys_usage_error(usage, "-f: unknown format '%s' (one of %s)", optarg,
+				                nys_pp_format_list());
+				return 2;
+			}
+			have_format = true;
+			break;
+		case 'm':
+			if (nys_parse_u64(optarg, 0, UINT64_C(1) << 40, &o.min_words, "--min-words", &e))
+				goto bad;
+			have_min = true;
+			break;
+		case 'o': o.outdir = optarg; break;
+		case 'n': o.name = optarg; break;
+		case OPT_PARTWORDS:
+			if (nys_parse_u64(optarg, 1, UINT64_C(1) << 40, &o.partition_words,
+			                  "--partition-words", &e))
+				goto bad;
+			have_partwords = true;
+			break;
+		case OPT_FILESFROM: o.files_from = optarg; break;
+		case OPT_KEEPBP: o.keep_boilerplate = true; break;
+		case OPT_STRICT: o.strict = true; break;
+		case 'q': quiet = true; break;
+		case 'h': return nys_print_stdout(usage) || nys_print_stdout(help) ? 1 : 0;
+		case OPT_VERSION: return nys_print_stdout("preprocess (nys) " NYS_VERSION "\n") ? 1 : 0;
+		default: nys_usage_error(usage, NULL); return 2;
+		}
+	}
+	if (!have_format) {
+		nys_usage_error(usage, "-f FORMAT is required (one of %s)", nys_pp_format_list());
+		return 2;
+	}
+	if (!o.outdir && (o.name || have_partwords)) {
+		nys_usage_error(usage, "--name and --partition-words need -o DIR");
+		return 2;
+	}
+	if (o.outdir && !*o.outdir) {
+		nys_usage_error(usage, "-o: empty directory name");
+		return 2;
+	}
+	if (o.name && (!*o.name || strchr(o.name, '/'))) {
+		nys_usage_error(usage, "--name: '%s' is not a file name", o.name);
+		return 2;
+	}
+	if (o.outdir && !o.name)
+		o.name = nys_pp_format_name(o.format);
+	if (o.files_from && !strcmp(o.files_from, "-"))
+		for (int i = optind; i < argc; i++)
+			if (!strcmp(argv[i], "-")) {
+				nys_usage_error(usage, "stdin cannot be both --files-from and a FILE");
+				return 2;
+			}
+	if (!have_min)
+		o.min_words = nys_pp_default_min_words(o.format);
+
+	nys_out_cleanup_on_signals();
+	nys_pp_stats st;
+	int rc = nys_pp_run((const char *const *)argv + optind, (size_t)(argc - optind), &o, &st, &e);
+	if (rc)
+		nys_warnx("%s", e.msg);
+	if (!quiet) {
+		nys_warnx("%llu documents read, %llu kept, %llu dropped (under %llu words), %llu skipped",
+		          (unsigned long long)st.read, (unsigned long long)st.kept,
+		          (unsigned long long)st.dropped, (unsigned long long)o.min_words,
+		          (unsigned long long)st.skipped);
+		if (o.outdir)
+			nys_warnx("%llu words in %llu partitions in %s", (unsigned long long)st.words,
+			          (unsigned long long)st.partitions, o.outdir);
+	}
+	return rc ? 1 : 0;
+bad:
+	nys_usage_error(usage, "%s", e.msg);
+	return 2;
+}
