@@ -105,6 +105,10 @@ typedef struct nys_out nys_out;
 enum {
 	NYS_OUT_ZSTD = 1,   /* zstd-compress the stream */
 	NYS_OUT_BINARY = 2, /* refuse to write to a terminal */
+	NYS_OUT_ZSTD_MT = 4, /* with NYS_OUT_ZSTD: compress on all cores (for
+	                      * long streams; it costs threads at each open) */
+	NYS_OUT_ZSTD_FAST = 8, /* with NYS_OUT_ZSTD: level 1 instead of 3, for
+	                        * intermediate files read again soon */
 };
 
 nys_out *nys_out_open(const char *path, int flags, nys_err *e);

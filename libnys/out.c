@@ -142,8 +142,13 @@ nys_out *nys_out_open(const char *path, int flags, nys_err *e)
 			out_free(o);
 			return NULL;
 		}
-		ZSTD_CCtx_setParameter(o->zc, ZSTD_c_compressionLevel, 3);
+		ZSTD_CCtx_setParameter(o->zc, ZSTD_c_compressionLevel, (flags & NYS_OUT_ZSTD_FAST) ? 1 : 3);
 		ZSTD_CCtx_setParameter(o->zc, ZSTD_c_checksumFlag, 1);
+		/* Compression would otherwise be the slowest stage of a pipeline;
+		 * libzstd without thread support just refuses this. */
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		if ((flags & NYS_OUT_ZSTD_MT) && ncpu > 1)
+			ZSTD_CCtx_setParameter(o->zc, ZSTD_c_nbWorkers, (int)(ncpu > 8 ? 8 : ncpu));
 	}
 	if (o->is_std) {
 		o->fd = 1;

@@ -285,7 +285,7 @@ static int open_partition(struct pp *pp)
 	if (nys_buf_printf(&pp->path, "%s/%s-partition-%04llu.txt.zst", pp->o->outdir,
 	                   pp->o->name, (unsigned long long)pp->st->partitions))
 		return nys_err_set(pp->e, "out of memory");
-	pp->out = nys_out_open(pp->path.p, NYS_OUT_ZSTD, pp->e);
+	pp->out = nys_out_open(pp->path.p, NYS_OUT_ZSTD | NYS_OUT_ZSTD_MT, pp->e);
 	if (!pp->out)
 		return -1;
 	pp->part_words = 0;

@@ -238,7 +238,7 @@ static int open_next_file(ctx *c, nys_err *e)
 	if (c->file_no == 0 && nys_mkdirs(dir, e))
 		return -1;
 	snprintf(path, sizeof path, "%s/wiki_%02u%s", dir, c->file_no, o->compress ? ".zst" : "");
-	c->out = nys_out_open(path, o->compress ? NYS_OUT_ZSTD : 0, e);
+	c->out = nys_out_open(path, o->compress ? NYS_OUT_ZSTD | NYS_OUT_ZSTD_FAST : 0, e);
 	if (!c->out)
 		return -1;
 	c->st->out_files++;
