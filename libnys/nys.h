@@ -148,8 +148,42 @@ double nys_now(void);
 /* ---- UTF-8 ------------------------------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid
- * (overlong, surrogate, out of range, truncated). */
-int nys_utf8_len(const unsigned char *s, size_t n);
+ * (overlong, surrogate, out of range, truncated).  Inline: text loops call
+ * it for every non-ASCII character. */
+static inline int nys_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2)
+		return 0;
+	if (c < 0xE0) {
+		if (n < 2 || (s[1] & 0xC0) != 0x80)
+			return 0;
+		return 2;
+	}
+	if (c < 0xF0) {
+		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xE0 && s[1] < 0xA0)
+			return 0; /* overlong */
+		if (c == 0xED && s[1] >= 0xA0)
+			return 0; /* surrogate */
+		return 3;
+	}
+	if (c < 0xF5) {
+		if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+		    (s[3] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xF0 && s[1] < 0x90)
+			return 0;
+		if (c == 0xF4 && s[1] >= 0x90)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
 /* Decode one valid sequence (as checked by nys_utf8_len). */
 uint32_t nys_utf8_decode(const unsigned char *s, int len);
 /* Encode cp into out (4 bytes room); returns the length, 0 if cp invalid. */

@@ -17,33 +17,6 @@
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
-/* Length of the valid UTF-8 sequence at u (lead byte >= 0x80), 0 if
- * invalid; the same rules as nys_utf8_len, inline for the hot loop. */
-static inline int utf8_len(const unsigned char *u, size_t n)
-{
-	unsigned c = u[0];
-	if (c < 0xC2)
-		return 0;
-	if (c < 0xE0)
-		return n >= 2 && (u[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c < 0xF0) {
-		if (n < 3 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xE0 && u[1] < 0xA0) || (c == 0xED && u[1] >= 0xA0))
-			return 0;
-		return 3;
-	}
-	if (c < 0xF5) {
-		if (n < 4 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80 ||
-		    (u[3] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xF0 && u[1] < 0x90) || (c == 0xF4 && u[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 size_t nys_pp_normalize(const char *s, size_t n, char *out, uint64_t *words)
 {
 	const unsigned char *u = (const unsigned char *)s, *end = u + n;
@@ -90,7 +63,7 @@ size_t nys_pp_normalize(const char *s, size_t n, char *out, uint64_t *words)
 		} else if (c < 0x80) {          /* C0 controls and DEL */
 			u++;
 		} else {
-			int k = utf8_len(u, (size_t)(end - u));
+			int k = nys_utf8_len(u, (size_t)(end - u));
 			if (!k) {
 				*o++ = (char)0xEF;
 				*o++ = (char)0xBF;
