@@ -192,6 +192,23 @@ PY
 	"$W" "$D/enwiki-2016-206pages.xml.bz2" | head -c 10 > /dev/null; st=${PIPESTATUS[0]}
 	[ "$st" -ne 0 ]; ok $? "broken pipe: non-zero exit ($st)"
 	ls "$T" | grep -q '\.tmp\.'; is $? 1 "no temporary files left behind"
+
+	# --- an interrupted run leaves no half file that looks whole ---
+	{ cat "$T/en.xml"; sleep 3; } | "$W" -o "$T/int.txt" &
+	pid=$!
+	sleep 1
+	kill -INT "$pid"
+	wait "$pid"; st=$?
+	[ "$st" -ne 0 ]; ok $? "SIGINT: non-zero exit ($st)"
+	[ ! -e "$T/int.txt" ] && ! ls "$T" | grep -q 'int.txt.tmp'; ok $? "SIGINT: no output file and no temporary file"
+	{ cat "$T/en.xml"; sleep 3; } | "$W" -o "$T/intdir" -b 100K &
+	pid=$!
+	sleep 1
+	kill -TERM "$pid"
+	wait "$pid"
+	find "$T/intdir" -name '*.tmp.*' | grep -q .; is $? 1 "SIGTERM with -o DIR: no temporary file left"
+	n=$(find "$T/intdir" -type f | wc -l)
+	[ "$n" -gt 0 ] && is "$(cat $(find "$T/intdir" -type f | sort) | grep -c '^<doc')" "$(cat $(find "$T/intdir" -type f | sort) | grep -c '^</doc>$')" "SIGTERM with -o DIR: the finished files hold whole articles"
 else
 	skip "shared data not found (NYS_SHARED)"
 fi
