@@ -74,6 +74,14 @@ static bool in_list(const char *const *list, size_t n, const char *name)
 
 #define COUNT(a) (sizeof(a) / sizeof *(a))
 
+static int drop_index(const char *name)
+{
+	for (size_t i = 0; i < COUNT(drop_tags); i++)
+		if (!strcmp(drop_tags[i], name))
+			return (int)i;
+	return 0; /* not reached: only asked of TAG_DROP names */
+}
+
 static enum tag_kind tag_kind(const char *name)
 {
 	if (in_list(drop_tags, COUNT(drop_tags), name))
@@ -150,6 +158,7 @@ static size_t find_close(const char *s, size_t n, const tag *open)
 
 static int pass_tags(const char *s, size_t n, nys_buf *out)
 {
+	bool unclosed[COUNT(drop_tags)] = {false};
 	size_t i = 0, run = 0;
 	while (i < n) {
 		const char *p = memchr(s + i, '<', n - i);
@@ -172,9 +181,14 @@ static int pass_tags(const char *s, size_t n, nys_buf *out)
 		ADD(out, s + run, i - run);
 		size_t next = t.end;
 		if (kind == TAG_DROP && !t.closing && !t.selfclose) {
-			size_t c = find_close(s, n, &t);
+			/* Once a name is found unclosed, later ones are not searched
+			 * for again: a page of unclosed <ref>s stays linear. */
+			int k = drop_index(t.name);
+			size_t c = unclosed[k] ? 0 : find_close(s, n, &t);
 			if (c)
 				next = c;
+			else
+				unclosed[k] = true;
 		} else if (kind == TAG_BREAK) {
 			ADDC(out, '\n');
 		}
@@ -408,9 +422,65 @@ static size_t next_of(const char *s, size_t n, size_t i, char c, size_t *cache)
 	return *cache;
 }
 
+/* Each "[[" with its "]]" (0 if it has none), in order of the openings:
+ * one pass with a stack finds the pairs a forward scan with a depth count
+ * would, in linear time (pages with thousands of unclosed brackets exist). */
+typedef struct bpair {
+	size_t open, close;
+} bpair;
+
+static int match_brackets(const char *s, size_t n, nys_buf *pairs)
+{
+	nys_buf stack = {0};
+	size_t open_at = SIZE_MAX, close_at = SIZE_MAX, k = 0;
+	int rc = 0;
+	while (k + 1 < n) {
+		size_t a = next_of(s, n, k, '[', &open_at);
+		size_t b = next_of(s, n, k, ']', &close_at);
+		k = a < b ? a : b;
+		if (k + 1 >= n)
+			break;
+		if (s[k] == '[' && s[k + 1] == '[') {
+			size_t idx = pairs->n / sizeof(bpair);
+			bpair p = {k, 0};
+			if (nys_buf_add(pairs, &p, sizeof p) || nys_buf_add(&stack, &idx, sizeof idx)) {
+				rc = -1;
+				break;
+			}
+			k += 2;
+		} else if (s[k] == ']' && s[k + 1] == ']') {
+			if (stack.n) {
+				size_t idx;
+				stack.n -= sizeof idx;
+				memcpy(&idx, stack.p + stack.n, sizeof idx);
+				bpair p;
+				memcpy(&p, pairs->p + idx * sizeof p, sizeof p);
+				p.close = k;
+				memcpy(pairs->p + idx * sizeof p, &p, sizeof p);
+			}
+			k += 2;
+		} else {
+			k++;
+		}
+	}
+	nys_buf_free(&stack);
+	/* never NULL once asked for, even when there is no pair */
+	return rc || nys_buf_reserve(pairs, 1) ? -1 : 0;
+}
+
+static int links_in(const char *s, size_t n, nys_buf *out, int level, nys_buf *pairs);
+
 static int links(const char *s, size_t n, nys_buf *out, int level)
 {
-	size_t i = 0, run = 0, open_at = SIZE_MAX, close_at = SIZE_MAX;
+	nys_buf pairs = {0};
+	int rc = links_in(s, n, out, level, &pairs);
+	nys_buf_free(&pairs);
+	return rc;
+}
+
+static int links_in(const char *s, size_t n, nys_buf *out, int level, nys_buf *pairs)
+{
+	size_t i = 0, run = 0, pc = 0, open_at = SIZE_MAX, close_at = SIZE_MAX;
 	while (i < n) {
 		size_t a = next_of(s, n, i, '[', &open_at);
 		size_t b = next_of(s, n, i, ']', &close_at);
@@ -428,21 +498,14 @@ static int links(const char *s, size_t n, nys_buf *out, int level)
 			continue;
 		}
 		if (i + 1 < n && s[i + 1] == '[') {
-			size_t d = 1, k = i + 2, end = 0;
-			while (k + 1 < n) {
-				if (s[k] == '[' && s[k + 1] == '[') {
-					d++;
-					k += 2;
-				} else if (s[k] == ']' && s[k + 1] == ']') {
-					if (--d == 0) {
-						end = k;
-						break;
-					}
-					k += 2;
-				} else {
-					k++;
-				}
-			}
+			if (!pairs->p && match_brackets(s, n, pairs))
+				return -1;
+			const bpair *pp = (const bpair *)(void *)pairs->p;
+			size_t np = pairs->n / sizeof *pp, end = 0;
+			while (pc < np && pp[pc].open < i)
+				pc++;
+			if (pc < np && pp[pc].open == i)
+				end = pp[pc].close;
 			ADD(out, s + run, i - run);
 			if (end && level < 8) {
 				if (one_link(s + i + 2, end - i - 2, out, level))
