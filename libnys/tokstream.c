@@ -1,0 +1,433 @@
+/* Token streams, nys-tokens(5): the writer behind `tokenize encode` and the
+ * reader behind `shard` and `tokenize decode|info`.  The reader trusts
+ * nothing: every length is bounded, every id checked against the
+ * vocabulary, and a segment counts only once its trailer's counts and
+ * checksum agree. */
+#include "nys_tok.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the hash ------------------------------------------------------------ */
+
+#define P1 0x9E3779B185EBCA87ULL
+#define P2 0xC2B2AE3D27D4EB4FULL
+#define P3 0x165667B19E3779F9ULL
+
+static inline uint64_t rotl(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t round64(uint64_t h, uint64_t w)
+{
+	w *= P2;
+	w = rotl(w, 31);
+	w *= P1;
+	h ^= w;
+	return rotl(h, 27) * P1 + P3;
+}
+
+void nys_hash_init(nys_hash *s, uint64_t seed)
+{
+	s->h = seed ^ P3;
+	s->len = 0;
+	s->ntail = 0;
+}
+
+void nys_hash_update(nys_hash *s, const void *p, size_t n)
+{
+	const unsigned char *u = p;
+	s->len += n;
+	if (s->ntail) {
+		while (n && s->ntail < 8) {
+			s->tail[s->ntail++] = *u++;
+			n--;
+		}
+		if (s->ntail < 8)
+			return;
+		s->h = round64(s->h, nys_get_u64(s->tail));
+		s->ntail = 0;
+	}
+	uint64_t h = s->h;
+	for (; n >= 8; u += 8, n -= 8)
+		h = round64(h, nys_get_u64(u));
+	s->h = h;
+	memcpy(s->tail, u, n);
+	s->ntail = (unsigned)n;
+}
+
+uint64_t nys_hash_final(const nys_hash *s)
+{
+	unsigned char last[8] = {0};
+	memcpy(last, s->tail, s->ntail);
+	uint64_t h = round64(s->h, nys_get_u64(last)) ^ s->len;
+	h ^= h >> 33;
+	h *= P2;
+	h ^= h >> 29;
+	h *= P3;
+	h ^= h >> 32;
+	return h;
+}
+
+uint64_t nys_hash64(const void *p, size_t n, uint64_t seed)
+{
+	nys_hash s;
+	nys_hash_init(&s, seed);
+	nys_hash_update(&s, p, n);
+	return nys_hash_final(&s);
+}
+
+unsigned nys_tok_width(uint32_t vocab_size)
+{
+	return vocab_size <= 65536 ? 2 : 4;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+struct nys_tok_writer {
+	nys_out *out;
+	nys_hash hash;
+	uint32_t vocab, width;
+	uint64_t docs, tokens;
+	unsigned char *pack;
+	size_t cap;
+};
+
+static int put(nys_tok_writer *w, const void *p, size_t n, nys_err *e)
+{
+	nys_hash_update(&w->hash, p, n);
+	return nys_out_write(w->out, p, n, e);
+}
+
+nys_tok_writer *nys_tok_writer_open(const char *path, uint32_t vocab_size,
+                                    uint64_t fingerprint, nys_err *e)
+{
+	if (!vocab_size) {
+		nys_err_set(e, "token stream: vocabulary size 0");
+		return NULL;
+	}
+	nys_tok_writer *w = calloc(1, sizeof *w);
+	if (!w) {
+		nys_err_set(e, "out of memory");
+		return NULL;
+	}
+	w->vocab = vocab_size;
+	w->width = nys_tok_width(vocab_size);
+	w->out = nys_out_open(path, NYS_OUT_ZSTD | NYS_OUT_BINARY, e);
+	if (!w->out) {
+		free(w);
+		return NULL;
+	}
+	nys_hash_init(&w->hash, 0);
+	unsigned char h[32] = {0};
+	memcpy(h, NYS_TOK_MAGIC, 8);
+	nys_put_u32(h + 8, NYS_TOK_VERSION);
+	nys_put_u32(h + 12, w->width);
+	nys_put_u32(h + 16, vocab_size);
+	nys_put_u32(h + 20, 0);
+	nys_put_u64(h + 24, fingerprint);
+	if (put(w, h, sizeof h, e)) {
+		nys_tok_writer_abort(w);
+		return NULL;
+	}
+	return w;
+}
+
+int nys_tok_writer_doc(nys_tok_writer *w, const uint32_t *ids, size_t n, nys_err *e)
+{
+	if (n >= NYS_TOK_END)
+		return nys_err_set(e, "token stream: document of %zu tokens is too long", n);
+	size_t need = 4 + n * w->width;
+	if (need > w->cap) {
+		unsigned char *p = realloc(w->pack, need);
+		if (!p)
+			return nys_err_set(e, "out of memory");
+		w->pack = p;
+		w->cap = need;
+	}
+	unsigned char *p = w->pack;
+	nys_put_u32(p, (uint32_t)n);
+	p += 4;
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] >= w->vocab)
+			return nys_err_set(e, "token stream: id %u is outside the vocabulary (%u)",
+			                   ids[i], w->vocab);
+		if (w->width == 2) {
+			p[0] = (unsigned char)ids[i];
+			p[1] = (unsigned char)(ids[i] >> 8);
+			p += 2;
+		} else {
+			nys_put_u32(p, ids[i]);
+			p += 4;
+		}
+	}
+	if (put(w, w->pack, need, e))
+		return -1;
+	w->docs++;
+	w->tokens += n;
+	return 0;
+}
+
+uint64_t nys_tok_writer_docs(const nys_tok_writer *w) { return w->docs; }
+uint64_t nys_tok_writer_tokens(const nys_tok_writer *w) { return w->tokens; }
+
+int nys_tok_writer_commit(nys_tok_writer *w, nys_err *e)
+{
+	unsigned char t[32];
+	nys_put_u32(t, NYS_TOK_END);
+	nys_put_u32(t + 4, 0);
+	nys_put_u64(t + 8, w->docs);
+	nys_put_u64(t + 16, w->tokens);
+	nys_hash_update(&w->hash, t, 24);
+	nys_put_u64(t + 24, nys_hash_final(&w->hash));
+	int r = nys_out_write(w->out, t, sizeof t, e);
+	if (r)
+		nys_out_abort(w->out);
+	else
+		r = nys_out_commit(w->out, e);
+	free(w->pack);
+	free(w);
+	return r;
+}
+
+void nys_tok_writer_abort(nys_tok_writer *w)
+{
+	if (!w)
+		return;
+	nys_out_abort(w->out);
+	free(w->pack);
+	free(w);
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+/* Documents longer than this are taken for corruption, not text. */
+#define MAX_DOC_TOKENS (1u << 28)
+
+struct nys_tok_reader {
+	nys_in *in;
+	unsigned char *buf;
+	size_t pos, len, cap;
+	uint64_t off;              /* decompressed offset of buf[pos] */
+	bool eof;
+	nys_tok_header first, cur;
+	bool in_segment;
+	nys_hash hash;
+	uint64_t seg_docs, seg_tokens;
+	uint64_t docs, tokens, segments;
+	uint32_t *ids;
+	size_t ids_cap;
+};
+
+/* Make k bytes available at buf[pos]: 1 if they are, 0 if the input ended
+ * first (*got says how many there were), -1 on a read error. */
+static int need(nys_tok_reader *r, size_t k, size_t *got, nys_err *e)
+{
+	while (r->len - r->pos < k) {
+		if (r->eof) {
+			*got = r->len - r->pos;
+			return 0;
+		}
+		if (r->pos) {
+			memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+			r->len -= r->pos;
+			r->pos = 0;
+		}
+		size_t want = k > 1 << 20 ? k : 1 << 20;
+		if (r->cap < want) {
+			unsigned char *p = realloc(r->buf, want);
+			if (!p)
+				return nys_err_set(e, "out of memory");
+			r->buf = p;
+			r->cap = want;
+		}
+		ptrdiff_t n = nys_in_read(r->in, r->buf + r->len, r->cap - r->len, e);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			r->eof = true;
+		r->len += (size_t)n;
+	}
+	return 1;
+}
+
+static void take(nys_tok_reader *r, size_t k, bool hashed)
+{
+	if (hashed)
+		nys_hash_update(&r->hash, r->buf + r->pos, k);
+	r->pos += k;
+	r->off += k;
+}
+
+static int truncated(nys_tok_reader *r, const char *what, nys_err *e)
+{
+	return nys_err_set(e, "%s: truncated at byte %llu (%s)", nys_in_name(r->in),
+	                   (unsigned long long)r->off, what);
+}
+
+/* 1 = a header was read, 0 = clean end of input, -1 = error. */
+static int read_header(nys_tok_reader *r, nys_err *e)
+{
+	size_t got;
+	int k = need(r, 32, &got, e);
+	if (k < 0)
+		return -1;
+	if (k == 0) {
+		if (got == 0 && r->segments)
+			return 0;
+		if (got == 0)
+			return nys_err_set(e, "%s: empty input, not a token stream", nys_in_name(r->in));
+		return truncated(r, "in a header", e);
+	}
+	const unsigned char *h = r->buf + r->pos;
+	if (memcmp(h, NYS_TOK_MAGIC, 8))
+		return nys_err_set(e, "%s: byte %llu: not a token stream (bad magic)",
+		                   nys_in_name(r->in), (unsigned long long)r->off);
+	nys_tok_header hd = {
+		.version = nys_get_u32(h + 8), .width = nys_get_u32(h + 12),
+		.vocab_size = nys_get_u32(h + 16), .flags = nys_get_u32(h + 20),
+		.fingerprint = nys_get_u64(h + 24),
+	};
+	if (hd.version != NYS_TOK_VERSION)
+		return nys_err_set(e, "%s: byte %llu: token stream version %u (this program reads %u)",
+		                   nys_in_name(r->in), (unsigned long long)r->off, hd.version,
+		                   NYS_TOK_VERSION);
+	if ((hd.width != 2 && hd.width != 4) || !hd.vocab_size || hd.width < nys_tok_width(hd.vocab_size))
+		return nys_err_set(e, "%s: byte %llu: bad header (width %u, vocabulary %u)",
+		                   nys_in_name(r->in), (unsigned long long)r->off, hd.width, hd.vocab_size);
+	if (r->segments && (hd.width != r->first.width || hd.vocab_size != r->first.vocab_size ||
+	                    hd.fingerprint != r->first.fingerprint))
+		return nys_err_set(e, "%s: byte %llu: a segment of another model (fingerprint %016llx, "
+		                   "first was %016llx)", nys_in_name(r->in), (unsigned long long)r->off,
+		                   (unsigned long long)hd.fingerprint,
+		                   (unsigned long long)r->first.fingerprint);
+	if (!r->segments)
+		r->first = hd;
+	r->cur = hd;
+	nys_hash_init(&r->hash, 0);
+	take(r, 32, true);
+	r->in_segment = true;
+	r->seg_docs = r->seg_tokens = 0;
+	return 1;
+}
+
+static int read_trailer(nys_tok_reader *r, nys_err *e)
+{
+	size_t got;
+	int k = need(r, 32, &got, e);
+	if (k <= 0)
+		return k < 0 ? -1 : truncated(r, "in a trailer", e);
+	const unsigned char *t = r->buf + r->pos;
+	uint64_t docs = nys_get_u64(t + 8), tokens = nys_get_u64(t + 16), sum = nys_get_u64(t + 24);
+	uint64_t at = r->off;
+	take(r, 24, true);
+	take(r, 8, false);
+	if (docs != r->seg_docs || tokens != r->seg_tokens)
+		return nys_err_set(e, "%s: byte %llu: the trailer counts %llu documents and %llu tokens, "
+		                   "the segment holds %llu and %llu", nys_in_name(r->in),
+		                   (unsigned long long)at, (unsigned long long)docs,
+		                   (unsigned long long)tokens, (unsigned long long)r->seg_docs,
+		                   (unsigned long long)r->seg_tokens);
+	if (sum != nys_hash_final(&r->hash))
+		return nys_err_set(e, "%s: byte %llu: checksum mismatch (the segment is damaged)",
+		                   nys_in_name(r->in), (unsigned long long)at);
+	r->in_segment = false;
+	r->segments++;
+	return 0;
+}
+
+nys_tok_reader *nys_tok_reader_open(const char *path, nys_err *e)
+{
+	nys_tok_reader *r = calloc(1, sizeof *r);
+	if (!r) {
+		nys_err_set(e, "out of memory");
+		return NULL;
+	}
+	r->in = nys_in_open(path, e);
+	if (!r->in || read_header(r, e) != 1) {
+		nys_tok_reader_close(r);
+		return NULL;
+	}
+	return r;
+}
+
+const nys_tok_header *nys_tok_reader_header(const nys_tok_reader *r) { return &r->first; }
+const char *nys_tok_reader_name(const nys_tok_reader *r) { return nys_in_name(r->in); }
+uint64_t nys_tok_reader_docs(const nys_tok_reader *r) { return r->docs; }
+uint64_t nys_tok_reader_tokens(const nys_tok_reader *r) { return r->tokens; }
+uint64_t nys_tok_reader_segments(const nys_tok_reader *r) { return r->segments; }
+
+int nys_tok_reader_next(nys_tok_reader *r, const uint32_t **ids, size_t *n, nys_err *e)
+{
+	for (;;) {
+		if (!r->in_segment) {
+			int k = read_header(r, e);
+			if (k <= 0)
+				return k;
+		}
+		size_t got;
+		int k = need(r, 4, &got, e);
+		if (k <= 0)
+			return k < 0 ? -1 : truncated(r, "no trailer", e);
+		uint32_t len = nys_get_u32(r->buf + r->pos);
+		if (len == NYS_TOK_END) {
+			if (read_trailer(r, e))
+				return -1;
+			continue;
+		}
+		if (len > MAX_DOC_TOKENS)
+			return nys_err_set(e, "%s: byte %llu: a document of %u tokens: the stream is damaged",
+			                   nys_in_name(r->in), (unsigned long long)r->off, len);
+		uint64_t at = r->off;
+		take(r, 4, true);
+		size_t bytes = (size_t)len * r->cur.width;
+		k = need(r, bytes, &got, e);
+		if (k <= 0)
+			return k < 0 ? -1 : truncated(r, "inside a document", e);
+		if (len > r->ids_cap) {
+			size_t cap = len > 2 * r->ids_cap ? len : 2 * r->ids_cap;
+			uint32_t *p = realloc(r->ids, cap * sizeof *p);
+			if (!p)
+				return nys_err_set(e, "out of memory");
+			r->ids = p;
+			r->ids_cap = cap;
+		}
+		const unsigned char *s = r->buf + r->pos;
+		uint32_t vocab = r->cur.vocab_size, bad = 0;
+		if (r->cur.width == 2) {
+			for (uint32_t i = 0; i < len; i++) {
+				uint32_t v = (uint32_t)s[2 * i] | (uint32_t)s[2 * i + 1] << 8;
+				r->ids[i] = v;
+				bad |= v >= vocab;
+			}
+		} else {
+			for (uint32_t i = 0; i < len; i++) {
+				uint32_t v = nys_get_u32(s + 4 * i);
+				r->ids[i] = v;
+				bad |= v >= vocab;
+			}
+		}
+		if (bad)
+			return nys_err_set(e, "%s: byte %llu: an id outside the vocabulary (%u): the stream is damaged",
+			                   nys_in_name(r->in), (unsigned long long)at, vocab);
+		take(r, bytes, true);
+		r->seg_docs++;
+		r->seg_tokens += len;
+		r->docs++;
+		r->tokens += len;
+		*ids = r->ids;
+		*n = len;
+		return 1;
+	}
+}
+
+void nys_tok_reader_close(nys_tok_reader *r)
+{
+	if (!r)
+		return;
+	nys_in_close(r->in);
+	free(r->buf);
+	free(r->ids);
+	free(r);
+}

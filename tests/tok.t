@@ -1,0 +1,3 @@
+#!/bin/sh
+# The C unit test tok, run by prove.
+exec "${NYS_TESTBIN:?}/tok"
