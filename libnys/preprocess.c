@@ -310,7 +310,7 @@ static int end_doc(struct pp *pp)
 	st->words += pp->words;
 	pp->part_words += pp->words;
 	reset_doc(pp);
-	if (pp->o->outdir && pp->part_words >= pp->part_limit)
+	if (pp->o->outdir && pp->part_words > pp->part_limit)
 		return close_output(pp);
 	return 0;
 }

@@ -30,7 +30,7 @@ static const char help[] =
 	"                       instead of stdout (DIR is created if missing)\n"
 	"  -n, --name NAME      the partitions' name (default: the format's name)\n"
 	"      --partition-words N  words per partition (default 20000000); a\n"
-	"                       partition ends after the document that reaches N\n"
+	"                       partition ends after the document that passes N\n"
 	"      --files-from LIST  also read the files named in LIST, one a line\n"
 	"                       (- is stdin)\n"
 	"      --keep-boilerplate  text: keep Project Gutenberg headers and licence\n"
