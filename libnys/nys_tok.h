@@ -62,6 +62,33 @@ static inline uint64_t nys_get_u64(const unsigned char *p)
 	return (uint64_t)nys_get_u32(p) | (uint64_t)nys_get_u32(p + 4) << 32;
 }
 
+/* ---- reading binary formats -------------------------------------------- */
+
+/* Buffered reading of a binary format through nys_in (so plain or zstd):
+ * k bytes at a time, with the decompressed offset kept for messages and a
+ * running checksum of what was taken.  Token streams and shards read with
+ * it. */
+typedef struct nys_binrd {
+	nys_in *in;
+	unsigned char *buf;
+	size_t pos, len, cap;
+	uint64_t off;           /* decompressed offset of buf[pos] */
+	bool eof;
+	nys_hash hash;
+} nys_binrd;
+
+int nys_binrd_open(nys_binrd *b, const char *path, nys_err *e);
+/* 1 when k bytes are at b->buf + b->pos; 0 when the input ends first (with
+ * *avail bytes left, if avail is not NULL); -1 on a read error, whose
+ * message then says after which byte it came. */
+int nys_binrd_need(nys_binrd *b, size_t k, size_t *avail, nys_err *e);
+/* Consume k bytes, adding them to the checksum if hashed. */
+void nys_binrd_take(nys_binrd *b, size_t k, bool hashed);
+/* "FILE: truncated at byte N (what)", N where the data ended; returns -1. */
+int nys_binrd_truncated(const nys_binrd *b, const char *what, nys_err *e);
+const char *nys_binrd_name(const nys_binrd *b);
+void nys_binrd_close(nys_binrd *b);
+
 /* ---- the stream -------------------------------------------------------- */
 
 typedef struct nys_tok_header {

@@ -200,90 +200,111 @@ void nys_tok_writer_abort(nys_tok_writer *w)
 	free(w);
 }
 
-/* ---- reading ------------------------------------------------------------------ */
+/* ---- reading binary formats ------------------------------------------------------ */
+
+int nys_binrd_open(nys_binrd *b, const char *path, nys_err *e)
+{
+	memset(b, 0, sizeof *b);
+	b->in = nys_in_open(path, e);
+	nys_hash_init(&b->hash, 0);
+	return b->in ? 0 : -1;
+}
+
+int nys_binrd_need(nys_binrd *b, size_t k, size_t *avail, nys_err *e)
+{
+	while (b->len - b->pos < k) {
+		if (b->eof) {
+			if (avail)
+				*avail = b->len - b->pos;
+			return 0;
+		}
+		if (b->pos) {
+			memmove(b->buf, b->buf + b->pos, b->len - b->pos);
+			b->len -= b->pos;
+			b->pos = 0;
+		}
+		size_t want = k > 1 << 20 ? k : 1 << 20;
+		if (b->cap < want) {
+			unsigned char *p = realloc(b->buf, want);
+			if (!p)
+				return nys_err_set(e, "out of memory");
+			b->buf = p;
+			b->cap = want;
+		}
+		ptrdiff_t n = nys_in_read(b->in, b->buf + b->len, b->cap - b->len, e);
+		if (n < 0) {
+			/* a cut or damaged zstd frame: say where the data stopped */
+			size_t m = strlen(e->msg);
+			snprintf(e->msg + m, sizeof e->msg - m, " (after byte %llu of the decompressed data)",
+			         (unsigned long long)(b->off + (b->len - b->pos)));
+			return -1;
+		}
+		if (n == 0)
+			b->eof = true;
+		b->len += (size_t)n;
+	}
+	return 1;
+}
+
+void nys_binrd_take(nys_binrd *b, size_t k, bool hashed)
+{
+	if (hashed)
+		nys_hash_update(&b->hash, b->buf + b->pos, k);
+	b->pos += k;
+	b->off += k;
+}
+
+int nys_binrd_truncated(const nys_binrd *b, const char *what, nys_err *e)
+{
+	return nys_err_set(e, "%s: truncated at byte %llu (%s)", nys_in_name(b->in),
+	                   (unsigned long long)(b->off + (b->len - b->pos)), what);
+}
+
+const char *nys_binrd_name(const nys_binrd *b)
+{
+	return nys_in_name(b->in);
+}
+
+void nys_binrd_close(nys_binrd *b)
+{
+	nys_in_close(b->in);
+	free(b->buf);
+	memset(b, 0, sizeof *b);
+}
+
+/* ---- reading token streams ---------------------------------------------------------- */
 
 /* Documents longer than this are taken for corruption, not text. */
 #define MAX_DOC_TOKENS (1u << 28)
 
 struct nys_tok_reader {
-	nys_in *in;
-	unsigned char *buf;
-	size_t pos, len, cap;
-	uint64_t off;              /* decompressed offset of buf[pos] */
-	bool eof;
+	nys_binrd b;
 	nys_tok_header first, cur;
 	bool in_segment;
-	nys_hash hash;
 	uint64_t seg_docs, seg_tokens;
 	uint64_t docs, tokens, segments;
 	uint32_t *ids;
 	size_t ids_cap;
 };
 
-/* Make k bytes available at buf[pos]: 1 if they are, 0 if the input ended
- * first (*got says how many there were), -1 on a read error. */
-static int need(nys_tok_reader *r, size_t k, size_t *got, nys_err *e)
-{
-	while (r->len - r->pos < k) {
-		if (r->eof) {
-			*got = r->len - r->pos;
-			return 0;
-		}
-		if (r->pos) {
-			memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-			r->len -= r->pos;
-			r->pos = 0;
-		}
-		size_t want = k > 1 << 20 ? k : 1 << 20;
-		if (r->cap < want) {
-			unsigned char *p = realloc(r->buf, want);
-			if (!p)
-				return nys_err_set(e, "out of memory");
-			r->buf = p;
-			r->cap = want;
-		}
-		ptrdiff_t n = nys_in_read(r->in, r->buf + r->len, r->cap - r->len, e);
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			r->eof = true;
-		r->len += (size_t)n;
-	}
-	return 1;
-}
-
-static void take(nys_tok_reader *r, size_t k, bool hashed)
-{
-	if (hashed)
-		nys_hash_update(&r->hash, r->buf + r->pos, k);
-	r->pos += k;
-	r->off += k;
-}
-
-static int truncated(nys_tok_reader *r, const char *what, nys_err *e)
-{
-	return nys_err_set(e, "%s: truncated at byte %llu (%s)", nys_in_name(r->in),
-	                   (unsigned long long)r->off, what);
-}
-
 /* 1 = a header was read, 0 = clean end of input, -1 = error. */
 static int read_header(nys_tok_reader *r, nys_err *e)
 {
 	size_t got;
-	int k = need(r, 32, &got, e);
+	int k = nys_binrd_need(&r->b, 32, &got, e);
 	if (k < 0)
 		return -1;
 	if (k == 0) {
 		if (got == 0 && r->segments)
 			return 0;
 		if (got == 0)
-			return nys_err_set(e, "%s: empty input, not a token stream", nys_in_name(r->in));
-		return truncated(r, "in a header", e);
+			return nys_err_set(e, "%s: empty input, not a token stream", nys_binrd_name(&r->b));
+		return nys_binrd_truncated(&r->b, "in a header", e);
 	}
-	const unsigned char *h = r->buf + r->pos;
+	const unsigned char *h = r->b.buf + r->b.pos;
 	if (memcmp(h, NYS_TOK_MAGIC, 8))
 		return nys_err_set(e, "%s: byte %llu: not a token stream (bad magic)",
-		                   nys_in_name(r->in), (unsigned long long)r->off);
+		                   nys_binrd_name(&r->b), (unsigned long long)r->b.off);
 	nys_tok_header hd = {
 		.version = nys_get_u32(h + 8), .width = nys_get_u32(h + 12),
 		.vocab_size = nys_get_u32(h + 16), .flags = nys_get_u32(h + 20),
@@ -291,22 +312,22 @@ static int read_header(nys_tok_reader *r, nys_err *e)
 	};
 	if (hd.version != NYS_TOK_VERSION)
 		return nys_err_set(e, "%s: byte %llu: token stream version %u (this program reads %u)",
-		                   nys_in_name(r->in), (unsigned long long)r->off, hd.version,
+		                   nys_binrd_name(&r->b), (unsigned long long)r->b.off, hd.version,
 		                   NYS_TOK_VERSION);
 	if ((hd.width != 2 && hd.width != 4) || !hd.vocab_size || hd.width < nys_tok_width(hd.vocab_size))
 		return nys_err_set(e, "%s: byte %llu: bad header (width %u, vocabulary %u)",
-		                   nys_in_name(r->in), (unsigned long long)r->off, hd.width, hd.vocab_size);
+		                   nys_binrd_name(&r->b), (unsigned long long)r->b.off, hd.width, hd.vocab_size);
 	if (r->segments && (hd.width != r->first.width || hd.vocab_size != r->first.vocab_size ||
 	                    hd.fingerprint != r->first.fingerprint))
 		return nys_err_set(e, "%s: byte %llu: a segment of another model (fingerprint %016llx, "
-		                   "first was %016llx)", nys_in_name(r->in), (unsigned long long)r->off,
+		                   "first was %016llx)", nys_binrd_name(&r->b), (unsigned long long)r->b.off,
 		                   (unsigned long long)hd.fingerprint,
 		                   (unsigned long long)r->first.fingerprint);
 	if (!r->segments)
 		r->first = hd;
 	r->cur = hd;
-	nys_hash_init(&r->hash, 0);
-	take(r, 32, true);
+	nys_hash_init(&r->b.hash, 0);
+	nys_binrd_take(&r->b, 32, true);
 	r->in_segment = true;
 	r->seg_docs = r->seg_tokens = 0;
 	return 1;
@@ -315,23 +336,23 @@ static int read_header(nys_tok_reader *r, nys_err *e)
 static int read_trailer(nys_tok_reader *r, nys_err *e)
 {
 	size_t got;
-	int k = need(r, 32, &got, e);
+	int k = nys_binrd_need(&r->b, 32, &got, e);
 	if (k <= 0)
-		return k < 0 ? -1 : truncated(r, "in a trailer", e);
-	const unsigned char *t = r->buf + r->pos;
+		return k < 0 ? -1 : nys_binrd_truncated(&r->b, "in a trailer", e);
+	const unsigned char *t = r->b.buf + r->b.pos;
 	uint64_t docs = nys_get_u64(t + 8), tokens = nys_get_u64(t + 16), sum = nys_get_u64(t + 24);
-	uint64_t at = r->off;
-	take(r, 24, true);
-	take(r, 8, false);
+	uint64_t at = r->b.off;
+	nys_binrd_take(&r->b, 24, true);
+	nys_binrd_take(&r->b, 8, false);
 	if (docs != r->seg_docs || tokens != r->seg_tokens)
 		return nys_err_set(e, "%s: byte %llu: the trailer counts %llu documents and %llu tokens, "
-		                   "the segment holds %llu and %llu", nys_in_name(r->in),
+		                   "the segment holds %llu and %llu", nys_binrd_name(&r->b),
 		                   (unsigned long long)at, (unsigned long long)docs,
 		                   (unsigned long long)tokens, (unsigned long long)r->seg_docs,
 		                   (unsigned long long)r->seg_tokens);
-	if (sum != nys_hash_final(&r->hash))
+	if (sum != nys_hash_final(&r->b.hash))
 		return nys_err_set(e, "%s: byte %llu: checksum mismatch (the segment is damaged)",
-		                   nys_in_name(r->in), (unsigned long long)at);
+		                   nys_binrd_name(&r->b), (unsigned long long)at);
 	r->in_segment = false;
 	r->segments++;
 	return 0;
@@ -344,8 +365,7 @@ nys_tok_reader *nys_tok_reader_open(const char *path, nys_err *e)
 		nys_err_set(e, "out of memory");
 		return NULL;
 	}
-	r->in = nys_in_open(path, e);
-	if (!r->in || read_header(r, e) != 1) {
+	if (nys_binrd_open(&r->b, path, e) || read_header(r, e) != 1) {
 		nys_tok_reader_close(r);
 		return NULL;
 	}
@@ -353,7 +373,7 @@ nys_tok_reader *nys_tok_reader_open(const char *path, nys_err *e)
 }
 
 const nys_tok_header *nys_tok_reader_header(const nys_tok_reader *r) { return &r->first; }
-const char *nys_tok_reader_name(const nys_tok_reader *r) { return nys_in_name(r->in); }
+const char *nys_tok_reader_name(const nys_tok_reader *r) { return nys_binrd_name(&r->b); }
 uint64_t nys_tok_reader_docs(const nys_tok_reader *r) { return r->docs; }
 uint64_t nys_tok_reader_tokens(const nys_tok_reader *r) { return r->tokens; }
 uint64_t nys_tok_reader_segments(const nys_tok_reader *r) { return r->segments; }
@@ -367,10 +387,10 @@ int nys_tok_reader_next(nys_tok_reader *r, const uint32_t **ids, size_t *n, nys_
 				return k;
 		}
 		size_t got;
-		int k = need(r, 4, &got, e);
+		int k = nys_binrd_need(&r->b, 4, &got, e);
 		if (k <= 0)
-			return k < 0 ? -1 : truncated(r, "no trailer", e);
-		uint32_t len = nys_get_u32(r->buf + r->pos);
+			return k < 0 ? -1 : nys_binrd_truncated(&r->b, "no trailer", e);
+		uint32_t len = nys_get_u32(r->b.buf + r->b.pos);
 		if (len == NYS_TOK_END) {
 			if (read_trailer(r, e))
 				return -1;
@@ -378,13 +398,13 @@ int nys_tok_reader_next(nys_tok_reader *r, const uint32_t **ids, size_t *n, nys_
 		}
 		if (len > MAX_DOC_TOKENS)
 			return nys_err_set(e, "%s: byte %llu: a document of %u tokens: the stream is damaged",
-			                   nys_in_name(r->in), (unsigned long long)r->off, len);
-		uint64_t at = r->off;
-		take(r, 4, true);
+			                   nys_binrd_name(&r->b), (unsigned long long)r->b.off, len);
+		uint64_t at = r->b.off;
+		nys_binrd_take(&r->b, 4, true);
 		size_t bytes = (size_t)len * r->cur.width;
-		k = need(r, bytes, &got, e);
+		k = nys_binrd_need(&r->b, bytes, &got, e);
 		if (k <= 0)
-			return k < 0 ? -1 : truncated(r, "inside a document", e);
+			return k < 0 ? -1 : nys_binrd_truncated(&r->b, "inside a document", e);
 		if (len > r->ids_cap) {
 			size_t cap = len > 2 * r->ids_cap ? len : 2 * r->ids_cap;
 			uint32_t *p = realloc(r->ids, cap * sizeof *p);
@@ -393,7 +413,7 @@ int nys_tok_reader_next(nys_tok_reader *r, const uint32_t **ids, size_t *n, nys_
 			r->ids = p;
 			r->ids_cap = cap;
 		}
-		const unsigned char *s = r->buf + r->pos;
+		const unsigned char *s = r->b.buf + r->b.pos;
 		uint32_t vocab = r->cur.vocab_size, bad = 0;
 		if (r->cur.width == 2) {
 			for (uint32_t i = 0; i < len; i++) {
@@ -410,8 +430,8 @@ int nys_tok_reader_next(nys_tok_reader *r, const uint32_t **ids, size_t *n, nys_
 		}
 		if (bad)
 			return nys_err_set(e, "%s: byte %llu: an id outside the vocabulary (%u): the stream is damaged",
-			                   nys_in_name(r->in), (unsigned long long)at, vocab);
-		take(r, bytes, true);
+			                   nys_binrd_name(&r->b), (unsigned long long)at, vocab);
+		nys_binrd_take(&r->b, bytes, true);
 		r->seg_docs++;
 		r->seg_tokens += len;
 		r->docs++;
@@ -426,8 +446,7 @@ void nys_tok_reader_close(nys_tok_reader *r)
 {
 	if (!r)
 		return;
-	nys_in_close(r->in);
-	free(r->buf);
+	nys_binrd_close(&r->b);
 	free(r->ids);
 	free(r);
 }
