@@ -83,33 +83,38 @@ fi
 
 if [ -x "$BIN/tokenize" ] && command -v spm_encode > /dev/null; then
 	M=$SHARED/spm/albert-layout-30k-de.model
-	# The books as unified text, ~34 MB; spm_encode gets the same lines.
-	"$BIN/preprocess" -q -f text --keep-boilerplate "$T/books.txt" > "$T/books.u"
+	# The books as unified text, 40 times over (120 documents, ~33 MB);
+	# spm_encode gets the same lines.
+	for _ in $(seq 40); do "$BIN/preprocess" -q -f text "$SHARED"/books/*.txt; done > "$T/books.u"
 	grep -v '^$' "$T/books.u" > "$T/books.lines"
 	text=$(stat -c %s "$T/books.lines")
 	"$BIN/tokenize" encode -m "$M" -o "$T/books.tok" "$T/books.u"
 	ntok=$("$BIN/tokenize" info "$T/books.tok" | awk '/tokens/ {for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) n = $i} END {print n}')
-	header "tokenize encode (albert-layout-30k-de.model, books: $((text / 1000000)) MB of text, $ntok tokens)"
+	header "tokenize encode (albert-layout-30k-de.model; the books x40: $((text / 1000000)) MB of text, $ntok tokens)"
 	t_spm=$(best spm_encode --model "$M" --output_format=id "$T/books.lines")
 	row "spm_encode --output_format=id" "$text" "$t_spm"
+	notes=""
 	for j in 1 2; do
 		t=$(best "$BIN/tokenize" encode -m "$M" -j $j -o "$T/b.tok" "$T/books.u")
 		row "tokenize encode -j $j (token stream)" "$text" "$t"
-		printf '  -j %s: %.2f x spm_encode, %.1f M tokens/s\n' "$j" "$(echo "$t_spm / $t" | bc -l)" "$(echo "$ntok / $t / 1000000" | bc -l)"
+		notes="$notes$(printf -- '-j %s: %.2f x spm_encode, %.1f M tokens/s' "$j" "$(echo "$t_spm / $t" | bc -l)" "$(echo "$ntok / $t / 1000000" | bc -l)")\n"
 	done
 	t=$(best "$BIN/tokenize" encode -m "$M" --format ids -o "$T/b.ids" "$T/books.u")
 	row "tokenize encode --format ids" "$text" "$t"
 	echo
+	printf '%b' "$notes"
 	echo "target: tokenize -j 2 at least 1.8 x spm_encode"
 
 	if [ -x "$BIN/shard" ]; then
 		for _ in $(seq 12); do cat "$T/books.tok"; done > "$T/many.tok"
-		header "shard (the books' stream x12: $((ntok * 12)) tokens)"
+		total=$((ntok * 12))
+		printf '\nshard (the books stream x12, %s tokens; %s cores, best of %s)\n\n' "$total" "$(nproc)" "$REPS"
+		printf '| %-44s | %9s | %7s | %12s |\n' "run" "M tokens" "s" "M tokens/s"
+		printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "-----------" "---------" "--------------"
 		for n in 512 4096; do
-			t=$(best "$BIN/shard" -n $n -o "$T/sh$n" --name books "$T/many.tok")
-			bytes=$(stat -c %s "$T/many.tok")
-			row "shard -n $n (zstd shards, lists)" "$bytes" "$t"
-			printf '  -n %s: %.1f M tokens/s\n' "$n" "$(echo "$ntok * 12 / $t / 1000000" | bc -l)"
+			t=$(best "$BIN/shard" -q -n $n -o "$T/sh$n" --name books "$T/many.tok")
+			printf '| %-44s | %9.1f | %7.3f | %12.1f |\n' "shard -n $n (zstd shards, lists)" \
+				"$(echo "$total / 1000000" | bc -l)" "$t" "$(echo "$total / $t / 1000000" | bc -l)"
 		done
 		echo
 		echo "target: at least 100 M tokens/s"
