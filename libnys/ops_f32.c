@@ -1,0 +1,13 @@
+/* The op templates compiled over float: see nys_ops.h. */
+#include "nys_ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define R float
+#define NYS_FN(name) name##_f32
+#define NYS_GEMM cblas_sgemm
+#include "ops_dense.inc"
+#include "ops_attn.inc"

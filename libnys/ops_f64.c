@@ -1,0 +1,13 @@
+/* The op templates compiled over double: see nys_ops.h. */
+#include "nys_ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define R double
+#define NYS_FN(name) name##_f64
+#define NYS_GEMM cblas_dgemm
+#include "ops_dense.inc"
+#include "ops_attn.inc"
