@@ -109,6 +109,8 @@ enum {
 	                      * long streams; it costs threads at each open) */
 	NYS_OUT_ZSTD_FAST = 8, /* with NYS_OUT_ZSTD: level 1 instead of 3, for
 	                        * intermediate files read again soon */
+	NYS_OUT_SYNC = 16,   /* fsync the file before the rename and the
+	                      * directory after it (checkpoints) */
 };
 
 nys_out *nys_out_open(const char *path, int flags, nys_err *e);

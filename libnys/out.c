@@ -18,7 +18,7 @@
 
 struct nys_out {
 	int fd;
-	bool is_std;
+	bool is_std, sync;
 	int slot;               /* index in the pending table, -1 if none */
 	char *path, *tmp;
 	char *buf;
@@ -126,6 +126,7 @@ nys_out *nys_out_open(const char *path, int flags, nys_err *e)
 	}
 	o->slot = -1;
 	o->is_std = !path || !strcmp(path, "-");
+	o->sync = (flags & NYS_OUT_SYNC) != 0;
 	o->path = strdup(o->is_std ? "(stdout)" : path);
 	o->buf = malloc(OUT_BUF);
 	if (!o->path || !o->buf) {
@@ -251,10 +252,24 @@ int nys_out_commit(nys_out *o, nys_err *e)
 		out_free(o);
 		return r;
 	}
+	if (!r && o->sync && fsync(o->fd))
+		r = nys_err_sys(e, "fsync %s", o->path);
 	if (close(o->fd) && !r)
 		r = nys_err_sys(e, "close %s", o->path);
 	if (!r && rename(o->tmp, o->path))
 		r = nys_err_sys(e, "rename %s to %s", o->tmp, o->path);
+	if (!r && o->sync) {
+		/* the rename itself reaches the disk with the directory */
+		char *dir = strdup(o->path), *slash = dir ? strrchr(dir, '/') : NULL;
+		if (slash)
+			*(slash == dir ? slash + 1 : slash) = 0;
+		int dfd = dir ? open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+		free(dir);
+	}
 	if (r)
 		unlink(o->tmp);
 	pending_del(o->slot);

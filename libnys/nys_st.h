@@ -1,0 +1,60 @@
+/* safetensors files: the checkpoint format (HuggingFace's, so checkpoints
+ * load in transformers).
+ *
+ * Layout: u64 little-endian header size N; N bytes of JSON (padded with
+ * spaces to a multiple of 8) mapping each tensor name to its dtype, shape
+ * and [begin, end) byte offsets in the data that follows; then the data,
+ * with no holes.  nys adds to "__metadata__" (string values only, as the
+ * format requires) "nys_format": "nys-checkpoint", "nys_version" and
+ * "nys_checksum": the nys_hash64 of the data as 16 hex digits, checked on
+ * load when present.
+ */
+#ifndef NYS_ST_H
+#define NYS_ST_H
+
+#include "nys.h"
+
+#define NYS_ST_MAX_DIMS 8
+
+typedef enum nys_dtype { NYS_F32, NYS_F64, NYS_I64, NYS_I32, NYS_U8 } nys_dtype;
+
+/* "F32" and so on, and the size of one element. */
+const char *nys_dtype_name(nys_dtype t);
+size_t nys_dtype_size(nys_dtype t);
+
+/* One tensor to write: data holds the elements, little-endian, row-major. */
+typedef struct nys_st_entry {
+	const char *name;
+	nys_dtype dtype;
+	int ndim;
+	int64_t shape[NYS_ST_MAX_DIMS];
+	const void *data;
+} nys_st_entry;
+
+/* Write entries (in the order given) to path through nys_out: a temporary
+ * name, fsync, rename.  meta: extra "__metadata__" pairs as NULL-ended
+ * key, value, key, value ... strings, or NULL. */
+int nys_st_write(const char *path, const nys_st_entry *entries, size_t n,
+                 const char *const *meta, nys_err *e);
+
+/* A loaded file: all of it in memory, the header checked (offsets in
+ * range, no overlaps or holes, sizes matching shapes), the checksum too. */
+typedef struct nys_st nys_st;
+
+nys_st *nys_st_load(const char *path, nys_err *e);
+size_t nys_st_count(const nys_st *st);
+/* The i-th tensor's name, in file order. */
+const char *nys_st_name(const nys_st *st, size_t i);
+/* A metadata value, or NULL. */
+const char *nys_st_meta(const nys_st *st, const char *key);
+/* The tensor called name, which must have this dtype and shape (ndim
+ * dims): its data, or NULL with an error naming the tensor and what is
+ * wrong (missing, other dtype, other shape).  The data is little-endian
+ * and need not be aligned: copy it out with memcpy. */
+const void *nys_st_get(const nys_st *st, const char *name, nys_dtype dtype, int ndim,
+                       const int64_t *shape, nys_err *e);
+/* Whether a tensor of that name exists. */
+bool nys_st_has(const nys_st *st, const char *name);
+void nys_st_free(nys_st *st);
+
+#endif
