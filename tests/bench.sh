@@ -120,3 +120,18 @@ if [ -x "$BIN/tokenize" ] && command -v spm_encode > /dev/null; then
 		echo "target: at least 100 M tokens/s"
 	fi
 fi
+
+if [ -x "${NYS_BENCHBIN:-}/attn" ]; then
+	printf '\nattention forward+backward (batch 1, 4 heads, head size 64; Nystrom: 64 landmarks, conv 33; float; best of 3)\n\n'
+	printf '| %-9s | %6s | %10s | %14s | %12s |\n' "attention" "n" "ms" "op memory MB" "peak RSS MB"
+	printf '|%s|%s|%s|%s|%s|\n' "-----------" "--------" "------------" "----------------" "--------------"
+	for n in 512 1024 2048 4096 8192 16384; do
+		"$NYS_BENCHBIN/attn" nystrom $n 3 | awk '{printf "| %-9s | %6d | %10.1f | %14.1f | %12.1f |\n", $1, $2, $3, $4, $5}'
+	done
+	# softmax is quadratic: up to 8192 (16384 would need 2 GB of scores and minutes)
+	for n in 512 1024 2048 4096 8192; do
+		"$NYS_BENCHBIN/attn" softmax $n 1 | awk '{printf "| %-9s | %6d | %10.1f | %14.1f | %12.1f |\n", $1, $2, $3, $4, $5}'
+	done
+	echo
+	echo "targets: Nystrom at n = 4096 in at most 40 ms, at 8192 in at most 130 ms, memory linear in n"
+fi

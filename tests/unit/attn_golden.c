@@ -1,0 +1,160 @@
+/* The attention ops against golden values from an independent PyTorch
+ * reference (tests/gen/attn_golden.py; stored in tests/data, so CI needs no
+ * Python): outputs and the gradients of sum(out * G), in double and float. */
+#include "nys_ops.h"
+#include "nys.h"
+#include "tap.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+
+static double *blob;
+static size_t nblob;
+
+/* The tensor `name` of a case: its data and length, or NULL. */
+static const double *tensor(json_t *t, const char *name, size_t *n)
+{
+	json_t *a = json_object_get(t, name);
+	if (!a)
+		return NULL;
+	size_t off = (size_t)json_integer_value(json_array_get(a, 0));
+	*n = (size_t)json_integer_value(json_array_get(a, 1));
+	return off + *n <= nblob ? blob + off : NULL;
+}
+
+/* max |got - want| / max(1e-3, max |want|): relative to the tensor's scale. */
+static double rel_err_d(const double *got, const double *want, size_t n)
+{
+	double num = 0, den = 1e-3;
+	for (size_t i = 0; i < n; i++) {
+		num = fmax(num, fabs(got[i] - want[i]));
+		den = fmax(den, fabs(want[i]));
+	}
+	return num / den;
+}
+
+static double rel_err_f(const float *got, const double *want, size_t n)
+{
+	double num = 0, den = 1e-3;
+	for (size_t i = 0; i < n; i++) {
+		num = fmax(num, fabs((double)got[i] - want[i]));
+		den = fmax(den, fabs(want[i]));
+	}
+	return num / den;
+}
+
+static float *to_f(const double *x, size_t n)
+{
+	float *f = malloc(n * sizeof *f);
+	for (size_t i = 0; i < n; i++)
+		f[i] = (float)x[i];
+	return f;
+}
+
+static void report(const char *what, const char *name, double err, double tol)
+{
+	char msg[256];
+	snprintf(msg, sizeof msg, "%s: %s (rel. error %.1e, bound %.0e)", name, what, err, tol);
+	tap_ok(err <= tol, msg);
+}
+
+static void run_case(json_t *c, json_t *t)
+{
+	const char *name = json_string_value(json_object_get(c, "name"));
+	bool nys = !strcmp(json_string_value(json_object_get(c, "kind")), "nystrom");
+	int B = (int)json_integer_value(json_object_get(c, "B"));
+	int H = (int)json_integer_value(json_object_get(c, "H"));
+	int T = (int)json_integer_value(json_object_get(c, "T"));
+	int D = (int)json_integer_value(json_object_get(c, "D"));
+	struct nys_nystrom_opts o = {B, H, T, D, 0, 0, 0, 0, 0};
+	if (nys) {
+		o.landmarks = (int)json_integer_value(json_object_get(c, "landmarks"));
+		o.pinv_iters = (int)json_integer_value(json_object_get(c, "pinv_iters"));
+		o.pinv_init = (int)json_integer_value(json_object_get(c, "pinv_init"));
+		o.conv_k = (int)json_integer_value(json_object_get(c, "conv_k"));
+		o.unpadded_means = (int)json_integer_value(json_object_get(c, "unpadded_means"));
+	}
+	size_t n, nm, nw = 0;
+	const double *q = tensor(t, "q", &n), *k = tensor(t, "k", &n), *v = tensor(t, "v", &n);
+	const double *mask = tensor(t, "mask", &nm), *want = tensor(t, "out", &n), *g = tensor(t, "g", &n);
+	const double *dq = tensor(t, "dq", &n), *dk = tensor(t, "dk", &n), *dv = tensor(t, "dv", &n);
+	const double *w = tensor(t, "convw", &nw), *dw = tensor(t, "dconvw", &nw);
+	if (!q || !k || !v || !mask || !want || !g || !dq || !dk || !dv) {
+		tap_ok(0, "golden data complete");
+		return;
+	}
+	size_t nsave = nys ? nys_nystrom_saved_size_f64(&o) : nys_attn_softmax_saved_size_f64(B, H, T);
+	size_t nscr = nys ? nys_nystrom_scratch_size_f64(&o) : nys_attn_softmax_scratch_size_f64(T);
+	double *out = calloc(n, sizeof *out), *saved = calloc(nsave + 1, sizeof *saved),
+	       *scr = calloc(nscr + 1, sizeof *scr);
+	double *gq = calloc(n, sizeof *gq), *gk = calloc(n, sizeof *gk), *gv = calloc(n, sizeof *gv),
+	       *gw = calloc(nw + 1, sizeof *gw);
+	if (nys) {
+		nys_nystrom_forward_f64(out, saved, scr, q, k, v, mask, w, &o);
+		nys_nystrom_backward_f64(gq, gk, gv, w ? gw : NULL, scr, g, saved, q, k, v, mask, w, &o);
+	} else {
+		nys_attn_softmax_forward_f64(out, saved, scr, q, k, v, mask, B, H, T, D, 0, 0);
+		nys_attn_softmax_backward_f64(gq, gk, gv, scr, g, saved, q, k, v, mask, B, H, T, D, 0, 0);
+	}
+	report("double forward = reference", name, rel_err_d(out, want, n), 1e-10);
+	report("double dQ = reference", name, rel_err_d(gq, dq, n), 1e-9);
+	report("double dK = reference", name, rel_err_d(gk, dk, n), 1e-9);
+	report("double dV = reference", name, rel_err_d(gv, dv, n), 1e-9);
+	if (w && dw)
+		report("double dconv = reference", name, rel_err_d(gw, dw, nw), 1e-9);
+
+	/* float: the same, to 1e-5 relative */
+	float *fq = to_f(q, n), *fk = to_f(k, n), *fv = to_f(v, n), *fm = to_f(mask, nm),
+	      *fg = to_f(g, n), *fw = w ? to_f(w, nw) : NULL;
+	size_t fsave = nys ? nys_nystrom_saved_size_f32(&o) : nys_attn_softmax_saved_size_f32(B, H, T);
+	size_t fscr = nys ? nys_nystrom_scratch_size_f32(&o) : nys_attn_softmax_scratch_size_f32(T);
+	float *fo = calloc(n, sizeof *fo), *fs = calloc(fsave + 1, sizeof *fs), *fsc = calloc(fscr + 1, sizeof *fsc);
+	float *hq = calloc(n, sizeof *hq), *hk = calloc(n, sizeof *hk), *hv = calloc(n, sizeof *hv),
+	      *hw = calloc(nw + 1, sizeof *hw);
+	if (nys) {
+		nys_nystrom_forward_f32(fo, fs, fsc, fq, fk, fv, fm, fw, &o);
+		nys_nystrom_backward_f32(hq, hk, hv, fw ? hw : NULL, fsc, fg, fs, fq, fk, fv, fm, fw, &o);
+	} else {
+		nys_attn_softmax_forward_f32(fo, fs, fsc, fq, fk, fv, fm, B, H, T, D, 0, 0);
+		nys_attn_softmax_backward_f32(hq, hk, hv, fsc, fg, fs, fq, fk, fv, fm, B, H, T, D, 0, 0);
+	}
+	report("float forward = reference", name, rel_err_f(fo, want, n), 1e-5);
+	report("float dQ, dK, dV = reference", name,
+	       fmax(rel_err_f(hq, dq, n), fmax(rel_err_f(hk, dk, n), rel_err_f(hv, dv, n))), 1e-5);
+	if (fw && dw)
+		report("float dconv = reference", name, rel_err_f(hw, dw, nw), 1e-5);
+	free(out), free(saved), free(scr), free(gq), free(gk), free(gv), free(gw);
+	free(fq), free(fk), free(fv), free(fm), free(fg), free(fw), free(fo), free(fs), free(fsc);
+	free(hq), free(hk), free(hv), free(hw);
+}
+
+int main(void)
+{
+	const char *top = getenv("NYS_TOP") ? getenv("NYS_TOP") : ".";
+	char jpath[4096], bpath[4096];
+	snprintf(jpath, sizeof jpath, "%s/tests/data/attn_golden.json", top);
+	snprintf(bpath, sizeof bpath, "%s/tests/data/attn_golden.bin", top);
+	json_error_t je;
+	json_t *m = json_load_file(jpath, 0, &je);
+	FILE *f = fopen(bpath, "rb");
+	if (!m || !f) {
+		printf("1..0 # SKIP golden data not found under %s/tests/data\n", top);
+		return 0;
+	}
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	rewind(f);
+	nblob = (size_t)size / 8;
+	blob = malloc((size_t)size);
+	if (fread(blob, 8, nblob, f) != nblob)
+		nblob = 0;
+	fclose(f);
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(m, "cases"), i, c)
+		run_case(json_object_get(c, "case"), json_object_get(c, "tensors"));
+	json_decref(m);
+	free(blob);
+	return tap_done();
+}
