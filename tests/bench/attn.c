@@ -4,6 +4,9 @@
 #include "nys_ops.h"
 #include "nys.h"
 
+#include <omp.h>
+#define NSLOTS omp_get_max_threads()
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -33,7 +36,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < B * T; i++)
 		mask[i] = 1;
 	size_t ns = nys ? nys_nystrom_saved_size_f32(&o) : nys_attn_softmax_saved_size_f32(B, H, T);
-	size_t nc = nys ? nys_nystrom_scratch_size_f32(&o) : nys_attn_softmax_scratch_size_f32(T);
+	size_t nc = nys ? nys_nystrom_scratch_size_f32(&o, NSLOTS) : nys_attn_softmax_scratch_size_f32(T, NSLOTS);
 	float *out = calloc(n, sizeof *out), *saved = calloc(ns, sizeof *saved), *scr = calloc(nc, sizeof *scr);
 	float *dq = calloc(n, sizeof *dq), *dk = calloc(n, sizeof *dk), *dv = calloc(n, sizeof *dv);
 	float *dw = calloc((size_t)H * 33, sizeof *dw);
@@ -41,11 +44,11 @@ int main(int argc, char **argv)
 	for (int r = 0; r <= reps; r++) { /* the first run warms up */
 		double t0 = nys_now();
 		if (nys) {
-			nys_nystrom_forward_f32(out, saved, scr, q, k, v, mask, w, &o);
-			nys_nystrom_backward_f32(dq, dk, dv, dw, scr, g, saved, q, k, v, mask, w, &o);
+			nys_nystrom_forward_f32(out, saved, scr, nc, q, k, v, mask, w, &o);
+			nys_nystrom_backward_f32(dq, dk, dv, dw, scr, nc, g, saved, q, k, v, mask, w, &o);
 		} else {
-			nys_attn_softmax_forward_f32(out, saved, scr, q, k, v, mask, B, H, T, D, 0, 0);
-			nys_attn_softmax_backward_f32(dq, dk, dv, scr, g, saved, q, k, v, mask, B, H, T, D, 0, 0);
+			nys_attn_softmax_forward_f32(out, saved, scr, nc, q, k, v, mask, B, H, T, D, 0, 0);
+			nys_attn_softmax_backward_f32(dq, dk, dv, scr, nc, g, saved, q, k, v, mask, B, H, T, D, 0, 0);
 		}
 		double t = nys_now() - t0;
 		if (r && t < best)
