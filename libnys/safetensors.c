@@ -323,7 +323,7 @@ const void *nys_st_get(const nys_st *st, const char *name, nys_dtype dtype, int 
 		            dtypes[dtype].name);
 		return NULL;
 	}
-	if (t->ndim != ndim || memcmp(t->shape, shape, (size_t)ndim * sizeof *shape)) {
+	if (t->ndim != ndim || (ndim && memcmp(t->shape, shape, (size_t)ndim * sizeof *shape))) {
 		char got[128], want[128];
 		shape_str(got, sizeof got, t->ndim, t->shape);
 		shape_str(want, sizeof want, ndim, shape);
