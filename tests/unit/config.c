@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/nys-config-XXXXXX";
+static char dir[4096];
 static char top[1024];
 
 /* Warnings collected by the callback, one a line. */
@@ -736,7 +736,7 @@ int main(void)
 {
 	const char *t = getenv("NYS_TOP");
 	snprintf(top, sizeof top, "%s", t && *t ? t : ".");
-	if (!mkdtemp(dir)) {
+	if (!tap_scratch(dir, sizeof dir, "config")) {
 		perror("mkdtemp");
 		return 1;
 	}

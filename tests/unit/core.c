@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/nys-core-XXXXXX";
+static char dir[4096];
 
 static void sh(const char *cmd)
 {
@@ -146,7 +146,7 @@ static void test_output(void)
 
 int main(void)
 {
-	if (!mkdtemp(dir)) {
+	if (!tap_scratch(dir, sizeof dir, "core")) {
 		puts("1..0 # SKIP no temporary directory");
 		return 0;
 	}

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/nys-st-XXXXXX";
+static char dir[4096];
 
 static const char *in_dir(const char *name)
 {
@@ -19,20 +19,12 @@ static const char *in_dir(const char *name)
 
 static int sh(const char *tmpl)
 {
-	nys_buf cmd = {0};
-	for (const char *p = tmpl; *p; p++)
-		if (*p == '@')
-			nys_buf_adds(&cmd, dir);
-		else
-			nys_buf_addc(&cmd, *p);
-	int r = system(cmd.p);
-	nys_buf_free(&cmd);
-	return r;
+	return tap_sh(dir, tmpl);
 }
 
 int main(void)
 {
-	if (!mkdtemp(dir)) {
+	if (!tap_scratch(dir, sizeof dir, "st")) {
 		puts("1..0 # SKIP no temporary directory");
 		return 0;
 	}

@@ -189,7 +189,9 @@ static void test_albert(void)
 	nys_ids_free(&ids);
 
 	/* spm_train's .vocab, written again from the model, byte for byte */
-	char tmp[] = "/tmp/nys-spm-XXXXXX";
+	char tmp[4096];
+	const char *td = getenv("TMPDIR");
+	snprintf(tmp, sizeof tmp, "%s/nys-spm-XXXXXX", td && *td ? td : P_tmpdir);
 	int fd = mkstemp(tmp);
 	if (fd >= 0)
 		close(fd);

@@ -3,6 +3,7 @@
 #define NYS_TAP_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tap_n, tap_failed;
@@ -40,6 +41,35 @@ static inline void tap_str(const char *got, const char *want, const char *name)
 		tap_escaped(want);
 		fputs("]\n", stdout);
 	}
+}
+
+/* A fresh scratch directory nys-NAME-XXXXXX under $TMPDIR (or the
+ * system's), written into buf; NULL if none could be made. */
+static inline char *tap_scratch(char *buf, size_t n, const char *name)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(buf, n, "%s/nys-%s-XXXXXX", tmp && *tmp ? tmp : P_tmpdir, name);
+	return mkdtemp(buf);
+}
+
+/* Run a shell command in which every '@' stands for dir; its status. */
+static inline int tap_sh(const char *dir, const char *tmpl)
+{
+	char cmd[8192];
+	size_t k = 0, dn = strlen(dir);
+	for (const char *p = tmpl; *p && k + dn + 1 < sizeof cmd; p++) {
+		if (*p == '@') {
+			memcpy(cmd + k, dir, dn);
+			k += dn;
+		} else {
+			cmd[k++] = *p;
+		}
+	}
+	cmd[k] = 0;
+	int r = system(cmd);
+	if (r)
+		printf("# command failed: %s\n", cmd);
+	return r;
 }
 
 static inline int tap_done(void)

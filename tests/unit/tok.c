@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/nys-tok-XXXXXX";
+static char dir[4096];
 
 static const char *in_dir(const char *name)
 {
@@ -60,23 +60,14 @@ static int read_check(const char *path, uint32_t vocab, int ndocs, int copies, n
 	return bad || i != ndocs * copies ? -2 : 0;
 }
 
-/* Run a shell command with every '@' standing for the scratch directory. */
-static void sh(const char *tmpl)
+static int sh(const char *tmpl)
 {
-	nys_buf cmd = {0};
-	for (const char *p = tmpl; *p; p++)
-		if (*p == '@')
-			nys_buf_adds(&cmd, dir);
-		else
-			nys_buf_addc(&cmd, *p);
-	if (system(cmd.p))
-		printf("# failed: %s\n", cmd.p);
-	nys_buf_free(&cmd);
+	return tap_sh(dir, tmpl);
 }
 
 int main(void)
 {
-	if (!mkdtemp(dir)) {
+	if (!tap_scratch(dir, sizeof dir, "tok")) {
 		puts("1..0 # SKIP no temporary directory");
 		return 0;
 	}
