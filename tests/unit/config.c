@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static char dir[4096];
+static char dir[128];
 static char top[1024];
 
 /* Warnings collected by the callback, one a line. */
