@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[4096];
+static char dir[128];
 
 static void sh(const char *cmd)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static char dir[4096];
+static char dir[128];
 
 static const char *in_dir(const char *name)
 {
