@@ -76,7 +76,7 @@ if [ -x "$BIN/preprocess" ]; then
 	books=$(stat -c %s "$T/books.txt")
 	header "preprocess"
 	row "preprocess -f wiki (wikiextract output)" "$wiki" "$(best "$BIN/preprocess" -q -f wiki "$T/wiki.txt")"
-	row "preprocess -f text --keep-boilerplate (books x40)" "$books" "$(best "$BIN/preprocess" -q -f text --keep-boilerplate "$T/books.txt")"
+	row "preprocess -f text (books x40, boilerplate kept)" "$books" "$(best "$BIN/preprocess" -q -f text --keep-boilerplate "$T/books.txt")"
 	row "preprocess -f bookcorpus (same books)" "$books" "$(best "$BIN/preprocess" -q -f bookcorpus "$T/books.txt")"
 	row "preprocess -f wiki -o DIR (zstd partitions)" "$wiki" "$(best "$BIN/preprocess" -q -f wiki -o "$T/pp" --name w "$T/wiki.txt")"
 fi
@@ -123,19 +123,19 @@ fi
 
 if [ -x "${NYS_BENCHBIN:-}/attn" ]; then
 	printf '\nattention forward+backward (batch 1, 4 heads, head size 64; Nystrom: 64 landmarks, conv 33; float; best of 3)\n\n'
-	printf '| %-9s | %6s | %10s | %14s | %12s |\n' "attention" "n" "ms" "op memory MB" "peak RSS MB"
-	printf '|%s|%s|%s|%s|%s|\n' "-----------" "--------" "------------" "----------------" "--------------"
+	printf '| %-26s | %6s | %10s | %14s | %12s |\n' "attention" "n" "ms" "op memory MB" "peak RSS MB"
+	printf '|%s|%s|%s|%s|%s|\n' "----------------------------" "--------" "------------" "----------------" "--------------"
 	for n in 512 1024 2048 4096 8192 16384; do
-		"$NYS_BENCHBIN/attn" nystrom $n 3 | awk '{printf "| %-9s | %6d | %10.1f | %14.1f | %12.1f |\n", $1, $2, $3, $4, $5}'
+		"$NYS_BENCHBIN/attn" nystrom $n 3 | awk '{printf "| %-26s | %6d | %10.1f | %14.1f | %12.1f |\n", $1, $2, $3, $4, $5}'
 	done
 	# This virtual CPU names no model, and OpenBLAS then falls back to its
 	# SSE3 kernels; the rows below say what it does when told the CPU.
 	for n in 4096 8192; do
-		OPENBLAS_CORETYPE=SkylakeX "$NYS_BENCHBIN/attn" nystrom $n 3 | awk '{printf "| %-9s | %6d | %10.1f | %14.1f | %12.1f |\n", $1 " (SkylakeX kernels)", $2, $3, $4, $5}'
+		OPENBLAS_CORETYPE=SkylakeX "$NYS_BENCHBIN/attn" nystrom $n 3 | awk '{printf "| %-26s | %6d | %10.1f | %14.1f | %12.1f |\n", $1 " (SkylakeX kernels)", $2, $3, $4, $5}'
 	done
 	# softmax is quadratic: up to 8192 (16384 would need 2 GB of scores and minutes)
 	for n in 512 1024 2048 4096 8192; do
-		"$NYS_BENCHBIN/attn" softmax $n 1 | awk '{printf "| %-9s | %6d | %10.1f | %14.1f | %12.1f |\n", $1, $2, $3, $4, $5}'
+		"$NYS_BENCHBIN/attn" softmax $n 1 | awk '{printf "| %-26s | %6d | %10.1f | %14.1f | %12.1f |\n", $1, $2, $3, $4, $5}'
 	done
 	echo
 	echo "targets: Nystrom at n = 4096 in at most 40 ms, at 8192 in at most 130 ms, memory linear in n"
