@@ -339,14 +339,7 @@ nys_config *nys_config_load(const char *path, nys_config_warn_fn *warnf,
 	if (!in)
 		return NULL;
 	nys_buf b = {0};
-	char tmp[65536];
-	ptrdiff_t k;
-	while ((k = nys_in_read(in, tmp, sizeof tmp, e)) > 0)
-		if (nys_buf_add(&b, tmp, (size_t)k)) {
-			nys_err_set(e, "%s: out of memory", nys_in_name(in));
-			k = -1;
-			break;
-		}
+	int k = nys_in_read_all(in, &b, e);
 	nys_config *cf = NULL;
 	char *name = strdup(nys_in_name(in));
 	nys_in_close(in);

@@ -253,6 +253,21 @@ int nys_in_getline(nys_in *in, char **line, size_t *len, nys_err *e)
 	}
 }
 
+int nys_in_read_all(nys_in *in, nys_buf *b, nys_err *e)
+{
+	for (;;) {
+		if (nys_buf_reserve(b, 1 << 16))
+			return nys_err_set(e, "%s: out of memory", in->name);
+		ptrdiff_t k = nys_in_read(in, b->p + b->n, b->cap - b->n - 1, e);
+		if (k < 0)
+			return -1;
+		b->n += (size_t)k;
+		b->p[b->n] = 0;
+		if (k == 0)
+			return 0;
+	}
+}
+
 const char *nys_in_name(const nys_in *in) { return in->name; }
 uint64_t nys_in_lineno(const nys_in *in) { return in->lineno; }
 uint64_t nys_in_raw_pos(const nys_in *in) { return in->raw_pos; }

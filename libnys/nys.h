@@ -86,6 +86,9 @@ ptrdiff_t nys_in_read(nys_in *in, void *buf, size_t n, nys_err *e);
  * stays valid until the next call.  1 = a line, 0 = end, -1 = error.  A last
  * line without a newline is still a line. */
 int nys_in_getline(nys_in *in, char **line, size_t *len, nys_err *e);
+/* Append everything left in the input to b (NUL-terminated after b->n);
+ * 0, or -1 on a read error or when memory runs out. */
+int nys_in_read_all(nys_in *in, nys_buf *b, nys_err *e);
 const char *nys_in_name(const nys_in *in);
 uint64_t nys_in_lineno(const nys_in *in);
 /* Bytes of the underlying file consumed so far, and its size (0 if unknown):

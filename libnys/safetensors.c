@@ -244,14 +244,7 @@ nys_st *nys_st_load(const char *path, nys_err *e)
 	in = nys_in_open(path, e);
 	if (!in)
 		goto fail;
-	char chunk[1 << 16];
-	ptrdiff_t k;
-	while ((k = nys_in_read(in, chunk, sizeof chunk, e)) > 0)
-		if (nys_buf_add(&b, chunk, (size_t)k)) {
-			nys_err_set(e, "out of memory");
-			goto fail;
-		}
-	if (k < 0)
+	if (nys_in_read_all(in, &b, e))
 		goto fail;
 	nys_in_close(in);
 	in = NULL;

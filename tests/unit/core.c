@@ -15,14 +15,6 @@ static void sh(const char *cmd)
 		printf("# command failed: %s\n", cmd);
 }
 
-static char *path_in_dir(const char *name)
-{
-	static char p[4][256];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-	return p[k];
-}
 
 /* Read a whole file through nys_in into a NUL-terminated buffer. */
 static int slurp(const char *path, nys_buf *b, nys_err *e)
@@ -81,7 +73,7 @@ static void test_input(void)
 {
 	nys_err e;
 	nys_buf b = {0};
-	FILE *f = fopen(path_in_dir("plain.txt"), "w");
+	FILE *f = fopen(tap_path(dir, "plain.txt"), "w");
 	fputs("line one\r\nline two\n\nlast without newline", f);
 	fclose(f);
 	char cmd[1024];
@@ -92,17 +84,17 @@ static void test_input(void)
 	         "head -c 40 multi.bz2 > cut.bz2 && head -c 20 plain.txt.zst > cut.zst", dir);
 	sh(cmd);
 	const char *want = "line one\r\nline two\n\nlast without newline";
-	tap_ok(slurp(path_in_dir("plain.txt"), &b, &e) == 0 && !strcmp(b.p, want), "plain read");
-	tap_ok(slurp(path_in_dir("plain.txt.bz2"), &b, &e) == 0 && !strcmp(b.p, want), "bzip2 read");
-	tap_ok(slurp(path_in_dir("plain.txt.zst"), &b, &e) == 0 && !strcmp(b.p, want), "zstd read");
-	tap_ok(slurp(path_in_dir("multi.bz2"), &b, &e) == 0 && b.n == 2 * strlen(want) + 1, "bzip2 multistream read");
-	tap_ok(slurp(path_in_dir("multi.zst"), &b, &e) == 0 && b.n == 2 * strlen(want) + 1, "zstd multiframe read");
-	tap_ok(slurp(path_in_dir("cut.bz2"), &b, &e) == -1 && strstr(e.msg, "cut.bz2"), "truncated bzip2 is an error naming the file");
-	tap_ok(slurp(path_in_dir("cut.zst"), &b, &e) == -1 && strstr(e.msg, "truncated"), "truncated zstd is an error");
-	tap_ok(nys_in_open(path_in_dir("missing"), &e) == NULL && strstr(e.msg, "No such file"), "missing file: strerror");
+	tap_ok(slurp(tap_path(dir, "plain.txt"), &b, &e) == 0 && !strcmp(b.p, want), "plain read");
+	tap_ok(slurp(tap_path(dir, "plain.txt.bz2"), &b, &e) == 0 && !strcmp(b.p, want), "bzip2 read");
+	tap_ok(slurp(tap_path(dir, "plain.txt.zst"), &b, &e) == 0 && !strcmp(b.p, want), "zstd read");
+	tap_ok(slurp(tap_path(dir, "multi.bz2"), &b, &e) == 0 && b.n == 2 * strlen(want) + 1, "bzip2 multistream read");
+	tap_ok(slurp(tap_path(dir, "multi.zst"), &b, &e) == 0 && b.n == 2 * strlen(want) + 1, "zstd multiframe read");
+	tap_ok(slurp(tap_path(dir, "cut.bz2"), &b, &e) == -1 && strstr(e.msg, "cut.bz2"), "truncated bzip2 is an error naming the file");
+	tap_ok(slurp(tap_path(dir, "cut.zst"), &b, &e) == -1 && strstr(e.msg, "truncated"), "truncated zstd is an error");
+	tap_ok(nys_in_open(tap_path(dir, "missing"), &e) == NULL && strstr(e.msg, "No such file"), "missing file: strerror");
 	tap_ok(nys_in_open(dir, &e) == NULL && strstr(e.msg, "directory"), "directory refused");
 
-	nys_in *in = nys_in_open(path_in_dir("plain.txt.bz2"), &e);
+	nys_in *in = nys_in_open(tap_path(dir, "plain.txt.bz2"), &e);
 	char *line;
 	size_t len;
 	int n = 0;
@@ -120,7 +112,7 @@ static void test_input(void)
 static void test_output(void)
 {
 	nys_err e;
-	const char *p = path_in_dir("out.txt");
+	const char *p = tap_path(dir, "out.txt");
 	nys_out *o = nys_out_open(p, 0, &e);
 	nys_out_puts(o, "hello\n", &e);
 	struct stat st;
@@ -133,7 +125,7 @@ static void test_output(void)
 	char cmd[512];
 	snprintf(cmd, sizeof cmd, "test -z \"$(ls %s | grep tmp)\"", dir);
 	tap_ok(system(cmd) == 0, "abort leaves no temporary file");
-	const char *z = path_in_dir("out.zst");
+	const char *z = tap_path(dir, "out.zst");
 	o = nys_out_open(z, NYS_OUT_ZSTD, &e);
 	for (int i = 0; i < 100000; i++)
 		nys_out_puts(o, "compressible line\n", &e);

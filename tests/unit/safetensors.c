@@ -8,19 +8,7 @@
 
 static char dir[128];
 
-static const char *in_dir(const char *name)
-{
-	static char p[4][256];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-	return p[k];
-}
 
-static int sh(const char *tmpl)
-{
-	return tap_sh(dir, tmpl);
-}
 
 int main(void)
 {
@@ -40,8 +28,8 @@ int main(void)
 		{"scale", NYS_F32, 0, {0}, &scalar},
 	};
 	const char *meta[] = {"model", "tiny", NULL};
-	tap_ok(nys_st_write(in_dir("a.safetensors"), ent, 4, meta, &e) == 0, "write four tensors");
-	nys_st *st = nys_st_load(in_dir("a.safetensors"), &e);
+	tap_ok(nys_st_write(tap_path(dir, "a.safetensors"), ent, 4, meta, &e) == 0, "write four tensors");
+	nys_st *st = nys_st_load(tap_path(dir, "a.safetensors"), &e);
 	tap_ok(st != NULL, "load them back");
 	if (!st) {
 		printf("# %s\n", e.msg);
@@ -71,7 +59,7 @@ int main(void)
 	nys_st_free(st);
 
 	/* An independent reader: the format as its spec says, in python3. */
-	tap_ok(sh("python3 - @/a.safetensors <<'PY'\n"
+	tap_ok(tap_sh(dir, "python3 - @/a.safetensors <<'PY'\n"
 	          "import json, struct, sys\n"
 	          "b = open(sys.argv[1], 'rb').read()\n"
 	          "n = struct.unpack('<Q', b[:8])[0]\n"
@@ -89,25 +77,25 @@ int main(void)
 	          "PY") == 0, "python3 reads the file as the safetensors spec says");
 
 	/* damage */
-	sh("python3 -c \"import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[-3] ^= 1; "
+	tap_sh(dir, "python3 -c \"import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[-3] ^= 1; "
 	   "open(sys.argv[2], 'wb').write(b)\" @/a.safetensors @/flip.safetensors");
-	tap_ok(!nys_st_load(in_dir("flip.safetensors"), &e) && strstr(e.msg, "checksum mismatch"), "a flipped data bit: checksum mismatch");
-	sh("head -c -4 @/a.safetensors > @/cut.safetensors");
-	tap_ok(!nys_st_load(in_dir("cut.safetensors"), &e) && strstr(e.msg, "truncated"), "truncated file refused");
+	tap_ok(!nys_st_load(tap_path(dir, "flip.safetensors"), &e) && strstr(e.msg, "checksum mismatch"), "a flipped data bit: checksum mismatch");
+	tap_sh(dir, "head -c -4 @/a.safetensors > @/cut.safetensors");
+	tap_ok(!nys_st_load(tap_path(dir, "cut.safetensors"), &e) && strstr(e.msg, "truncated"), "truncated file refused");
 	printf("# %s\n", e.msg);
-	sh("printf '\\377\\377\\377\\377\\000\\000\\000\\000{}' > @/big.safetensors");
-	tap_ok(!nys_st_load(in_dir("big.safetensors"), &e) && strstr(e.msg, "header size"), "header size past the file refused");
-	sh("python3 -c \"import json, struct, sys; h = json.dumps({'x': {'dtype': 'F32', 'shape': [1], "
+	tap_sh(dir, "printf '\\377\\377\\377\\377\\000\\000\\000\\000{}' > @/big.safetensors");
+	tap_ok(!nys_st_load(tap_path(dir, "big.safetensors"), &e) && strstr(e.msg, "header size"), "header size past the file refused");
+	tap_sh(dir, "python3 -c \"import json, struct, sys; h = json.dumps({'x': {'dtype': 'F32', 'shape': [1], "
 	   "'data_offsets': [4, 8]}}).encode(); h += b' ' * (-len(h) % 8); "
 	   "open(sys.argv[1], 'wb').write(struct.pack('<Q', len(h)) + h + bytes(8))\" @/hole.safetensors");
-	tap_ok(!nys_st_load(in_dir("hole.safetensors"), &e) && strstr(e.msg, "hole"), "a hole in the data refused");
-	sh("python3 -c \"import json, struct, sys; h = json.dumps({'x': {'dtype': 'F32', 'shape': [3], "
+	tap_ok(!nys_st_load(tap_path(dir, "hole.safetensors"), &e) && strstr(e.msg, "hole"), "a hole in the data refused");
+	tap_sh(dir, "python3 -c \"import json, struct, sys; h = json.dumps({'x': {'dtype': 'F32', 'shape': [3], "
 	   "'data_offsets': [0, 8]}}).encode(); h += b' ' * (-len(h) % 8); "
 	   "open(sys.argv[1], 'wb').write(struct.pack('<Q', len(h)) + h + bytes(8))\" @/size.safetensors");
-	tap_ok(!nys_st_load(in_dir("size.safetensors"), &e) && strstr(e.msg, "tensor x"), "offsets that disagree with the shape refused, tensor named");
-	sh("printf '\\010\\000\\000\\000\\000\\000\\000\\000{\"x\":1}' > @/junk.safetensors");
-	tap_ok(!nys_st_load(in_dir("junk.safetensors"), &e), "malformed header refused");
-	tap_ok(access(in_dir("a.safetensors.tmp"), F_OK) != 0, "no temporary file left");
+	tap_ok(!nys_st_load(tap_path(dir, "size.safetensors"), &e) && strstr(e.msg, "tensor x"), "offsets that disagree with the shape refused, tensor named");
+	tap_sh(dir, "printf '\\010\\000\\000\\000\\000\\000\\000\\000{\"x\":1}' > @/junk.safetensors");
+	tap_ok(!nys_st_load(tap_path(dir, "junk.safetensors"), &e), "malformed header refused");
+	tap_ok(access(tap_path(dir, "a.safetensors.tmp"), F_OK) != 0, "no temporary file left");
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd))

@@ -45,14 +45,6 @@ static int lower_filter(void)
 
 static const char *shared;
 
-static char *shared_path(const char *name)
-{
-	static char p[4][512];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", shared, name);
-	return p[k];
-}
 
 static int slurp(const char *path, nys_buf *b)
 {
@@ -60,13 +52,10 @@ static int slurp(const char *path, nys_buf *b)
 	nys_in *in = nys_in_open(path, &e);
 	if (!in)
 		return -1;
-	char tmp[65536];
-	ptrdiff_t k;
 	b->n = 0;
-	while ((k = nys_in_read(in, tmp, sizeof tmp, &e)) > 0)
-		nys_buf_add(b, tmp, (size_t)k);
+	int r = nys_in_read_all(in, b, &e);
 	nys_in_close(in);
-	return k < 0 ? -1 : 0;
+	return r;
 }
 
 static void lower_is(const char *in, const char *want, const char *name)
@@ -111,7 +100,7 @@ static void test_lower(void)
 static void test_albert(void)
 {
 	nys_err e;
-	const char *path = shared_path("spm/albert-layout-30k-de.model");
+	const char *path = tap_path(shared, "spm/albert-layout-30k-de.model");
 	nys_spm *m = nys_spm_load(path, &e);
 	tap_ok(m != NULL, "load the ALBERT-layout model");
 	if (!m) {
@@ -197,7 +186,7 @@ static void test_albert(void)
 		close(fd);
 	nys_buf a = {0}, b = {0};
 	tap_ok(nys_tokenize_write_vocab(m, tmp, &e) == 0 && slurp(tmp, &a) == 0 &&
-	       slurp(shared_path("spm/albert-layout-30k-de.vocab"), &b) == 0 && a.n == b.n &&
+	       slurp(tap_path(shared, "spm/albert-layout-30k-de.vocab"), &b) == 0 && a.n == b.n &&
 	       !memcmp(a.p, b.p, a.n), "the vocabulary written is spm_train's albert-layout-30k-de.vocab");
 	unlink(tmp);
 	nys_buf_free(&a);
@@ -208,7 +197,7 @@ static void test_albert(void)
 static void test_1k(void)
 {
 	nys_err e;
-	nys_spm *m = nys_spm_load(shared_path("spm/sentencepiece-test-1k.model"), &e);
+	nys_spm *m = nys_spm_load(tap_path(shared, "spm/sentencepiece-test-1k.model"), &e);
 	tap_ok(m != NULL, "load sentencepiece's own test model");
 	if (!m)
 		return;
@@ -253,9 +242,9 @@ static void *encode_all(void *arg)
 static void test_threads(void)
 {
 	nys_err e;
-	nys_spm *m = nys_spm_load(shared_path("spm/albert-layout-30k-de.model"), &e);
+	nys_spm *m = nys_spm_load(tap_path(shared, "spm/albert-layout-30k-de.model"), &e);
 	nys_buf text = {0};
-	if (!m || slurp(shared_path("books/alice29.txt"), &text)) {
+	if (!m || slurp(tap_path(shared, "books/alice29.txt"), &text)) {
 		tap_ok(0, "threads: model and text");
 		nys_spm_free(m);
 		return;
@@ -307,7 +296,7 @@ static void test_train(void)
 	nys_spm_train_opts o;
 	nys_spm_train_defaults(&o);
 	o.vocab_size = 300;
-	const char *path = shared_path("books/alice29.txt");
+	const char *path = tap_path(shared, "books/alice29.txt");
 	nys_buf m1 = {0}, m2 = {0}, m3 = {0};
 	int r = nys_spm_train_files(&o, &path, 1, &m1, &e);
 	tap_ok(r == 0 && m1.n > 1000, "train from a file");
@@ -377,7 +366,7 @@ int main(int argc, char **argv)
 		return lower_filter();
 	test_lower();
 	shared = getenv("NYS_SHARED");
-	if (shared && *shared && access(shared_path("spm/albert-layout-30k-de.model"), R_OK) == 0) {
+	if (shared && *shared && access(tap_path(shared, "spm/albert-layout-30k-de.model"), R_OK) == 0) {
 		test_albert();
 		test_1k();
 		test_threads();

@@ -52,6 +52,16 @@ static inline char *tap_scratch(char *buf, size_t n, const char *name)
 	return mkdtemp(buf);
 }
 
+/* dir/name, in one of four rotating buffers (so a few can be in use). */
+static inline const char *tap_path(const char *dir, const char *name)
+{
+	static char p[4][512];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+	return p[k];
+}
+
 /* Run a shell command in which every '@' stands for dir; its status. */
 static inline int tap_sh(const char *dir, const char *tmpl)
 {

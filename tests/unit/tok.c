@@ -8,14 +8,6 @@
 
 static char dir[128];
 
-static const char *in_dir(const char *name)
-{
-	static char p[4][256];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-	return p[k];
-}
 
 /* Documents i = 0..ndocs-1 of length i % 7, ids (i * 31 + j * 7) % vocab. */
 static int write_stream(const char *path, uint32_t vocab, uint64_t fp, int ndocs)
@@ -60,10 +52,6 @@ static int read_check(const char *path, uint32_t vocab, int ndocs, int copies, n
 	return bad || i != ndocs * copies ? -2 : 0;
 }
 
-static int sh(const char *tmpl)
-{
-	return tap_sh(dir, tmpl);
-}
 
 int main(void)
 {
@@ -86,44 +74,44 @@ int main(void)
 	tap_ok(nys_hash_final(&h) != nys_hash64(data, 1000, 0), "hash: one flipped bit changes it");
 	tap_ok(nys_tok_width(65536) == 2 && nys_tok_width(65537) == 4, "16-bit ids up to 65536 pieces");
 
-	tap_ok(write_stream(in_dir("a.tok"), 30000, 42, 100) == 0, "write a 16-bit stream");
-	tap_ok(read_check(in_dir("a.tok"), 30000, 100, 1, &e) == 0, "16-bit stream reads back exactly");
-	tap_ok(write_stream(in_dir("b.tok"), 100000, 42, 100) == 0, "write a 32-bit stream");
-	tap_ok(read_check(in_dir("b.tok"), 100000, 100, 1, &e) == 0, "32-bit stream reads back exactly");
-	sh("cat @/a.tok @/a.tok @/a.tok > @/aaa.tok");
-	tap_ok(read_check(in_dir("aaa.tok"), 30000, 100, 3, &e) == 0, "concatenated streams: three segments");
-	tap_ok(write_stream(in_dir("empty.tok"), 500, 1, 0) == 0 &&
-	       read_check(in_dir("empty.tok"), 500, 1, 1, &e) == -2, "a stream of no documents reads as none");
+	tap_ok(write_stream(tap_path(dir, "a.tok"), 30000, 42, 100) == 0, "write a 16-bit stream");
+	tap_ok(read_check(tap_path(dir, "a.tok"), 30000, 100, 1, &e) == 0, "16-bit stream reads back exactly");
+	tap_ok(write_stream(tap_path(dir, "b.tok"), 100000, 42, 100) == 0, "write a 32-bit stream");
+	tap_ok(read_check(tap_path(dir, "b.tok"), 100000, 100, 1, &e) == 0, "32-bit stream reads back exactly");
+	tap_sh(dir, "cat @/a.tok @/a.tok @/a.tok > @/aaa.tok");
+	tap_ok(read_check(tap_path(dir, "aaa.tok"), 30000, 100, 3, &e) == 0, "concatenated streams: three segments");
+	tap_ok(write_stream(tap_path(dir, "empty.tok"), 500, 1, 0) == 0 &&
+	       read_check(tap_path(dir, "empty.tok"), 500, 1, 1, &e) == -2, "a stream of no documents reads as none");
 
-	nys_tok_writer *w = nys_tok_writer_open(in_dir("bad.tok"), 100, 0, &e);
+	nys_tok_writer *w = nys_tok_writer_open(tap_path(dir, "bad.tok"), 100, 0, &e);
 	uint32_t big = 100;
 	tap_ok(nys_tok_writer_doc(w, &big, 1, &e) == -1 && strstr(e.msg, "outside"), "writer refuses an id outside the vocabulary");
 	nys_tok_writer_abort(w);
-	tap_ok(access(in_dir("bad.tok"), F_OK) != 0, "an aborted stream leaves no file");
+	tap_ok(access(tap_path(dir, "bad.tok"), F_OK) != 0, "an aborted stream leaves no file");
 
-	write_stream(in_dir("c.tok"), 30000, 43, 10);
-	sh("cat @/a.tok @/c.tok > @/mixed.tok");
-	tap_ok(read_check(in_dir("mixed.tok"), 30000, 100, 2, &e) == -1 && strstr(e.msg, "another model"), "segments of two models: error");
+	write_stream(tap_path(dir, "c.tok"), 30000, 43, 10);
+	tap_sh(dir, "cat @/a.tok @/c.tok > @/mixed.tok");
+	tap_ok(read_check(tap_path(dir, "mixed.tok"), 30000, 100, 2, &e) == -1 && strstr(e.msg, "another model"), "segments of two models: error");
 
 	/* damage: decompress, change, recompress */
-	sh("zstd -q -d -c @/a.tok > @/a.raw");
-	sh("head -c 300 @/a.raw | zstd -q -c > @/cut.tok");
-	tap_ok(read_check(in_dir("cut.tok"), 30000, 100, 1, &e) == -1 && strstr(e.msg, "truncated at byte"), "truncated stream: error with the offset");
+	tap_sh(dir, "zstd -q -d -c @/a.tok > @/a.raw");
+	tap_sh(dir, "head -c 300 @/a.raw | zstd -q -c > @/cut.tok");
+	tap_ok(read_check(tap_path(dir, "cut.tok"), 30000, 100, 1, &e) == -1 && strstr(e.msg, "truncated at byte"), "truncated stream: error with the offset");
 	printf("# %s\n", e.msg);
-	sh("python3 -c \"import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[40] ^= 1; open(sys.argv[2], 'wb').write(b)\" @/a.raw @/flip.raw");
-	sh("zstd -q -c @/flip.raw > @/flip.tok");
-	tap_ok(read_check(in_dir("flip.tok"), 30000, 100, 1, &e) == -1 &&
+	tap_sh(dir, "python3 -c \"import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[40] ^= 1; open(sys.argv[2], 'wb').write(b)\" @/a.raw @/flip.raw");
+	tap_sh(dir, "zstd -q -c @/flip.raw > @/flip.tok");
+	tap_ok(read_check(tap_path(dir, "flip.tok"), 30000, 100, 1, &e) == -1 &&
 	       (strstr(e.msg, "checksum mismatch") || strstr(e.msg, "damaged")), "flipped bit: checksum mismatch");
 	printf("# %s\n", e.msg);
-	sh("head -c 12 @/a.raw | zstd -q -c > @/hdr.tok");
-	tap_ok(nys_tok_reader_open(in_dir("hdr.tok"), &e) == NULL && strstr(e.msg, "truncated"), "cut header: error");
-	sh("printf 'NOTATOKENSTREAM.................' > @/junk.tok");
-	tap_ok(nys_tok_reader_open(in_dir("junk.tok"), &e) == NULL && strstr(e.msg, "not a token stream"), "wrong magic: error");
-	sh(": > @/zero.tok");
-	tap_ok(nys_tok_reader_open(in_dir("zero.tok"), &e) == NULL && strstr(e.msg, "empty"), "empty file: error");
-	sh("head -c 20 @/a.tok > @/zcut.tok");
-	tap_ok(read_check(in_dir("zcut.tok"), 30000, 100, 1, &e) == -1, "cut zstd frame: error");
+	tap_sh(dir, "head -c 12 @/a.raw | zstd -q -c > @/hdr.tok");
+	tap_ok(nys_tok_reader_open(tap_path(dir, "hdr.tok"), &e) == NULL && strstr(e.msg, "truncated"), "cut header: error");
+	tap_sh(dir, "printf 'NOTATOKENSTREAM.................' > @/junk.tok");
+	tap_ok(nys_tok_reader_open(tap_path(dir, "junk.tok"), &e) == NULL && strstr(e.msg, "not a token stream"), "wrong magic: error");
+	tap_sh(dir, ": > @/zero.tok");
+	tap_ok(nys_tok_reader_open(tap_path(dir, "zero.tok"), &e) == NULL && strstr(e.msg, "empty"), "empty file: error");
+	tap_sh(dir, "head -c 20 @/a.tok > @/zcut.tok");
+	tap_ok(read_check(tap_path(dir, "zcut.tok"), 30000, 100, 1, &e) == -1, "cut zstd frame: error");
 
-	sh("rm -rf @");
+	tap_sh(dir, "rm -rf @");
 	return tap_done();
 }
