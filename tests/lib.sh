@@ -42,6 +42,17 @@ done_testing() {
 	[ "$_failed" -eq 0 ]
 }
 
+# run_cmd CMD ARGS...: stdout in $T/out, stderr in $T/err, status in $rc.
+# Every stderr is also kept as $T/err.N, so a test can look for sanitizer
+# reports at its end.
+_nrun=0
+run_cmd() {
+	"$@" > "$T/out" 2> "$T/err"
+	rc=$?
+	_nrun=$((_nrun + 1))
+	cp "$T/err" "$T/err.$_nrun"
+}
+
 have_shared() {
 	[ -n "$SHARED" ] && [ -d "$SHARED" ]
 }

@@ -2,9 +2,10 @@
 # preprocess(1): every format on small hand-made inputs with exact expected
 # output, then the real corpora in $NYS_SHARED checked against independent
 # counts (awk, python3).  TAP; run by prove.
+. "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 top=${NYS_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-bin=${NYS_BIN:-$top/bin}
+bin=$BIN
 data=${NYS_SHARED:-$top/../shared/data}
 P=$bin/preprocess
 
@@ -16,28 +17,14 @@ if [ ! -d "$data/wikiextractor" ] || [ ! -d "$data/books" ] || [ ! -d "$data/rea
 	echo "1..0 # SKIP shared data not found in $data"
 	exit 0
 fi
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/preprocess-t.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
 mkdir "$T/all"
 
-n=0
-fails=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n # skip $1"; }
+pass() { ok 0 "$1"; }
+fail() { ok 1 "$1"; }
 check() {    # DESC COMMAND...: ok when the command succeeds
 	local d=$1
 	shift
 	if "$@"; then pass "$d"; else fail "$d"; fi
-}
-is() {       # GOT EXPECTED DESC
-	if [ "$1" == "$2" ]; then
-		pass "$3"
-	else
-		fail "$3"
-		printf '#   got:      %q\n#   expected: %q\n' "$1" "$2"
-	fi
 }
 same() {     # GOT_FILE EXPECTED_FILE DESC: byte for byte
 	if cmp -s "$1" "$2"; then
@@ -47,15 +34,8 @@ same() {     # GOT_FILE EXPECTED_FILE DESC: byte for byte
 		diff <(od -c "$1") <(od -c "$2") | head -20 | sed 's/^/#   /'
 	fi
 }
-# run ARGS...: stdout in $T/out, stderr in $T/err, status in $rc.  Every
-# stderr is also kept, so the end can look for sanitizer reports.
-errs=0
-run() {
-	"$P" "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	errs=$((errs + 1))
-	cp "$T/err" "$T/err.$errs"
-}
+# run ARGS...: preprocess through run_cmd (lib.sh)
+run() { run_cmd "$P" "$@"; }
 blocks() { awk 'BEGIN { RS = "" } END { print NR }' "$@"; }
 # words as the format counts them (awk splits on spaces, tabs and newlines;
 # wc -w would skip non-ASCII "words" such as a lone dash in the C locale)
@@ -69,14 +49,8 @@ check "--help exits 0" test "$rc" -eq 0
 check "--help goes to stdout (usage line), nothing on stderr" \
 	eval 'grep -q "^usage: preprocess" "$T/out" && ! test -s "$T/err"'
 cp "$T/out" "$T/help"
+check_man_options preprocess "$top/man/man1/preprocess.1"
 missing=
-for opt in $(grep -o -- '--[a-z][a-z-]*' "$T/help" | sort -u); do
-	roff=$(printf '%s' "$opt" | sed 's/-/\\\\-/g')
-	grep -q -e "$opt" "$top/man/man1/preprocess.1" ||
-		grep -q -F -e "$(printf '%s' "$opt" | sed 's/-/\\-/g')" "$top/man/man1/preprocess.1" ||
-		missing="$missing $opt"
-done
-is "$missing" "" "every long option of --help is in preprocess.1"
 for opt in --format --min-words --output --name --partition-words --files-from \
 	--keep-boilerplate --strict --quiet --help --version; do
 	grep -q -e "$opt" "$T/help" || missing="$missing $opt"
@@ -412,5 +386,4 @@ is "$bad" "" "all outputs: valid UTF-8, no control characters, no BOM, trimmed, 
 
 check "no sanitizer reports" eval '! cat "$T"/err.* | grep -q -e "runtime error" -e "AddressSanitizer" -e "LeakSanitizer"'
 
-echo "1..$n"
-exit $((fails > 0))
+done_testing

@@ -15,15 +15,8 @@ if [ ! -x "$TK" ]; then
 	exit 0
 fi
 
-# run ARGS...: stdout in $T/out, stderr in $T/err, status in $rc; every
-# stderr is kept for the sanitizer check at the end.
-nerr=0
-run() {
-	"$TK" "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	nerr=$((nerr + 1))
-	cp "$T/err" "$T/err.$nerr"
-}
+# run ARGS...: tokenize through run_cmd (lib.sh)
+run() { run_cmd "$TK" "$@"; }
 same() { # GOT WANT DESC: files, byte for byte
 	if cmp -s "$1" "$2"; then
 		ok 0 "$3"
