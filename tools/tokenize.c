@@ -3,7 +3,6 @@
 #include "nys_tokenize.h"
 
 #include <getopt.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -262,13 +261,6 @@ static int cmd_encode(int argc, char **argv)
 	if (!m)
 		return 1;
 	o.model = m;
-	/* sentencepiece allocates and frees a few small objects per token;
-	 * with glibc's default thresholds the freed memory keeps going back to
-	 * the kernel and is faulted in again (several page faults per line,
-	 * which threads also contend for).  Keep it instead. */
-	mallopt(M_TRIM_THRESHOLD, 256 << 20);
-	mallopt(M_TOP_PAD, 16 << 20);
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	nys_out_cleanup_on_signals();
 	nys_encode_stats st;
 	double t0 = nys_now();
