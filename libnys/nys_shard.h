@@ -88,6 +88,11 @@ typedef struct nys_shard_names {
 } nys_shard_names;
 
 void nys_shard_names_free(nys_shard_names *l);
+/* Append a copy of s. */
+int nys_shard_names_add(nys_shard_names *l, const char *s, nys_err *e);
+/* Append the names of a list file (train.json, dev.json: a JSON list of
+ * strings); errors name the file and the line or item. */
+int nys_shard_names_read(const char *path, nys_shard_names *l, nys_err *e);
 /* The shard files of dir: regular files (or links to them) whose names end
  * in ".shard" and do not start with ".", sorted by bytes (as Python's
  * sorted() sorts the names). */

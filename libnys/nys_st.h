@@ -55,6 +55,10 @@ const void *nys_st_get(const nys_st *st, const char *name, nys_dtype dtype, int 
                        const int64_t *shape, nys_err *e);
 /* Whether a tensor of that name exists. */
 bool nys_st_has(const nys_st *st, const char *name);
+/* Its dtype (a nys_dtype), or -1 when there is no such tensor. */
+int nys_st_dtype(const nys_st *st, const char *name);
+/* Its number of dimensions, its shape into shape; -1 when there is none. */
+int nys_st_shape(const nys_st *st, const char *name, int64_t shape[NYS_ST_MAX_DIMS]);
 void nys_st_free(nys_st *st);
 
 #endif

@@ -294,6 +294,21 @@ bool nys_st_has(const nys_st *st, const char *name)
 	return find(st, name) != NULL;
 }
 
+int nys_st_shape(const nys_st *st, const char *name, int64_t shape[NYS_ST_MAX_DIMS])
+{
+	const st_tensor *t = find(st, name);
+	if (!t)
+		return -1;
+	memcpy(shape, t->shape, sizeof t->shape);
+	return t->ndim;
+}
+
+int nys_st_dtype(const nys_st *st, const char *name)
+{
+	const st_tensor *t = find(st, name);
+	return t ? (int)t->dtype : -1;
+}
+
 static void shape_str(char *s, size_t n, int ndim, const int64_t *shape)
 {
 	size_t k = (size_t)snprintf(s, n, "(");

@@ -307,7 +307,7 @@ void nys_shard_names_free(nys_shard_names *l)
 	memset(l, 0, sizeof *l);
 }
 
-static int names_add(nys_shard_names *l, const char *s, nys_err *e)
+int nys_shard_names_add(nys_shard_names *l, const char *s, nys_err *e)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
@@ -367,7 +367,7 @@ int nys_shard_list_dir(const char *dir, nys_shard_names *l, nys_err *e)
 			break;
 		if (stat(path.p, &st) || !S_ISREG(st.st_mode))
 			continue;
-		if ((rc = names_add(l, s, e)))
+		if ((rc = nys_shard_names_add(l, s, e)))
 			break;
 	}
 	closedir(d);
@@ -683,7 +683,7 @@ static int stage_name(run *R, uint32_t number, nys_err *e)
 	if (nys_buf_printf(&n, "%s-%05u" NYS_SHARD_SUFFIX, R->o->name, number))
 		rc = nys_err_set(e, "out of memory");
 	else
-		rc = names_add(&R->staged, n.p, e);
+		rc = nys_shard_names_add(&R->staged, n.p, e);
 	nys_buf_free(&n);
 	return rc;
 }
@@ -1135,6 +1135,26 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
+int nys_shard_names_read(const char *path, nys_shard_names *l, nys_err *e)
+{
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	if (!j)
+		return nys_err_set(e, "%s:%d: %s", path, je.line, je.text);
+	int rc = 0;
+	if (!json_is_array(j))
+		rc = nys_err_set(e, "%s: not a JSON list of shard names", path);
+	for (size_t i = 0; !rc && i < json_array_size(j); i++) {
+		const char *s = json_string_value(json_array_get(j, i));
+		if (!s)
+			rc = nys_err_set(e, "%s: item %zu is not a string", path, i + 1);
+		else
+			rc = nys_shard_names_add(l, s, e);
+	}
+	json_decref(j);
+	return rc;
+}
+
 /* A list file of a directory: its names, or *missing. */
 static int load_list(const char *path, nys_shard_names *l, bool *missing, nys_err *e)
 {
@@ -1143,22 +1163,7 @@ static int load_list(const char *path, nys_shard_names *l, bool *missing, nys_er
 		*missing = true;
 		return 0;
 	}
-	json_error_t je;
-	json_t *j = json_load_file(path, 0, &je);
-	if (!j)
-		return nys_err_set(e, "%s:%d: %s", path, je.line, je.text);
-	int rc = 0;
-	if (!json_is_array(j))
-		rc = nys_err_set(e, "%s: not a JSON list", path);
-	for (size_t i = 0; !rc && i < json_array_size(j); i++) {
-		const char *s = json_string_value(json_array_get(j, i));
-		if (!s)
-			rc = nys_err_set(e, "%s: item %zu is not a string", path, i + 1);
-		else
-			rc = names_add(l, s, e);
-	}
-	json_decref(j);
-	return rc;
+	return nys_shard_names_read(path, l, e);
 }
 
 static bool in_sorted(const nys_shard_names *l, const char *s)
@@ -1191,7 +1196,7 @@ static int check_lists(const char *dir, const nys_shard_names *shards, lists *L,
 	for (int t = 0; t < 2; t++) {
 		nys_shard_names *l = t ? &L->dev : &L->train;
 		for (size_t i = 0; i < l->n; i++) {
-			if (names_add(&L->all, l->v[i], e))
+			if (nys_shard_names_add(&L->all, l->v[i], e))
 				return -1;
 			if (!in_sorted(shards, l->v[i]) && !L->unknown++)
 				L->first_unknown = l->v[i];

@@ -1,6 +1,7 @@
 /* make bench: forward+backward time and peak memory of one attention call,
  * softmax or Nystrom, at one length; run once per length so that the peak
  * RSS is this length's.  Usage: attn softmax|nystrom N [REPS] */
+#include "nys_model.h" /* nys_blas_tune */
 #include "nys_ops.h"
 #include "nys.h"
 
@@ -25,6 +26,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 3)
 		return 2;
+	nys_blas_tune(argv);
 	bool nys = !strcmp(argv[1], "nystrom");
 	int T = atoi(argv[2]), reps = argc > 3 ? atoi(argv[3]) : 3;
 	int B = 1, H = 4, D = 64;

@@ -1,0 +1,77 @@
+/* nys-eval's library part: token-id lines in, a model's outputs out.
+ *
+ * Id lines are the text form of sequences that `shard cat` prints and that
+ * `tokenize encode --format ids` writes: one sequence a line, decimal token
+ * ids separated by spaces or tabs.  nys_eval_forward pads them to one
+ * length, runs a model over them in eval mode and writes its final hidden
+ * states or MLM logits at every position as one .npy array (nys_npy.h).
+ */
+#ifndef NYS_EVAL_H
+#define NYS_EVAL_H
+
+#include "nys.h"
+#include "nys_model.h"
+
+/* All sequences of an input, back to back. */
+typedef struct nys_idlines {
+	int32_t *ids;   /* every id of every line, in order */
+	size_t *start;  /* n + 1 offsets: line i is ids[start[i] .. start[i + 1]) */
+	size_t n;       /* lines */
+	size_t longest; /* ids in the longest line */
+} nys_idlines;
+
+/* Read id lines from path (plain, bzip2, zstd; "-" or NULL is stdin).
+ * Every id must be below vocab and every line at most max_len ids long
+ * (why: what sets that bound, for the message, e.g. "max_seq_len").
+ * Refused, as "FILE:LINE: what": a word that is not a decimal number, an id
+ * outside the vocabulary, a line too long, an empty line; an input without
+ * lines is refused as "FILE: no sequences".  l is cleared first and must
+ * be freed with nys_idlines_free, also after a failure. */
+int nys_idlines_read(const char *path, uint32_t vocab, size_t max_len, const char *why,
+                     nys_idlines *l, nys_err *e);
+void nys_idlines_free(nys_idlines *l);
+
+/* The padded length the config itself demands, or 0 when any will do:
+ * with Nystrom attention and num_landmarks != seq_len, the config's
+ * seq_len, since the authors' and transformers' code reshape into exactly
+ * seq_len / num_landmarks segments and only at that length do the outputs
+ * equal theirs. */
+uint32_t nys_eval_fixed_length(const nys_model_config *c);
+
+/* Whether a sequence's outputs depend on the other sequences of its batch:
+ * Nystrom attention with landmarks (num_landmarks != seq_len) and the
+ * original pseudo-inverse initialisation, which divides by the largest
+ * column sum over the whole batch.  nys_eval_forward then runs one
+ * sequence at a time. */
+bool nys_eval_batch_coupled(const nys_model_config *c);
+
+/* Lines a forward when the caller does not choose: about 4096 tokens of
+ * activations, fewer when the MLM logits (vocab_size floats a position,
+ * twice) would need more than 256 MB; 1 to 64. */
+int nys_eval_default_batch(const nys_model_config *c, uint32_t T, bool logits);
+
+typedef struct nys_eval_opts {
+	uint32_t T;        /* padded length: every line is padded to it */
+	int batch;         /* lines a forward (1 when batch-coupled) */
+	nys_output which;  /* NYS_OUT_HIDDEN (B, T, C) or NYS_OUT_LOGITS (B, T, V) */
+} nys_eval_opts;
+
+/* Run m (float32; for NYS_OUT_LOGITS built with .mlm) over the lines in
+ * eval mode and write the outputs to out as one float32 .npy array of
+ * shape (lines, T, C or V).  Shorter lines are padded with id 0 and masked
+ * (mask 0); every position, padded ones too, has its row in the output.
+ * The results do not depend on the batch size (up to the order of
+ * floating-point sums), see nys_eval_batch_coupled. */
+int nys_eval_forward(nys_model *m, const nys_idlines *l, const nys_eval_opts *o, nys_out *out,
+                     nys_err *e);
+
+/* Compare the model config a checkpoint was saved with (its "nys_model"
+ * metadata) with c, ignoring what does not change a forward in eval mode
+ * (dropout, mixed precision, checkpointing).  Returns 1 and the differing
+ * keys ("attn_type, num_landmarks") in diff when they differ, 0 when they
+ * agree or the file has no such metadata (a checkpoint from elsewhere),
+ * -1 when the metadata is malformed (name: the file, for the message). */
+int nys_eval_config_diff(const nys_st *st, const char *name, const nys_model_config *c,
+                         char *diff, size_t n, nys_err *e);
+
+#endif

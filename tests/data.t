@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "${NYS_TESTBIN:?}/data"

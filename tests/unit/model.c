@@ -1,0 +1,534 @@
+/* The whole model (libnys/model.c, model.inc):
+ *
+ *  - the gradient of the loss with respect to every parameter tensor
+ *    against central finite differences in double precision, on tiny
+ *    configs: both attention types, with and without padding, lengths
+ *    divisible by the landmark count and not, both pseudo-inverse
+ *    initialisations, conv on and off, the embedding projection, token
+ *    types, dropout on (its masks are functions of the seed), the MLM
+ *    head and the classifier (cross-entropy and regression);
+ *  - properties: Nystrom with num_landmarks = seq_len is softmax attention;
+ *    padding leaves softmax attention's real positions unchanged; float
+ *    agrees with double; eval ignores the seed, training does not;
+ *    backward accumulates;
+ *  - checkpoints: save and load round trip, missing and mis-shaped
+ *    tensors named, optional heads; bad batches refused, named.
+ */
+#include "nys_model.h"
+#include "tap.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 42;
+static uint64_t next(void)
+{
+	uint64_t z = (rng_state += UINT64_C(0x9E3779B97F4A7C15));
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+static double unif(void) { return (double)(next() >> 11) * 0x1p-53; }
+
+static nys_model_config base_cfg(void)
+{
+	nys_model_config c = {
+		.vocab_size = 23, .num_sen_type = 1, .max_seq_len = 20,
+		.embedding_dim = 8, .transformer_dim = 8, .transformer_hidden_dim = 12,
+		.num_layers = 2, .num_head = 2, .head_dim = 4, .dropout_prob = 0.1,
+		.attn_type = NYS_ATTN_NYSTROM, .num_landmarks = 4, .seq_len = 16,
+		.conv_kernel_size = 3, .inv_init = NYS_INV_INIT_ORIGINAL,
+		.inv_iterations = 6,
+	};
+	return c;
+}
+
+typedef struct batchbuf {
+	int32_t ids[4 * 20], types[4 * 20], labels[4 * 20];
+	float mask[4 * 20], targets[4];
+	nys_batch b;
+} batchbuf;
+
+/* B sequences of T tokens; pad_last: the last sequence's final pad_last
+ * positions are padding; every third position labelled (MLM) or per
+ * sequence labels (classifier). */
+static void make_batch(batchbuf *bb, const nys_model_config *c, const nys_model_opts *o, int B,
+                       int T, int pad_last, bool types)
+{
+	memset(bb, 0, sizeof *bb);
+	for (int i = 0; i < B * T; i++) {
+		bb->ids[i] = (int32_t)(next() % c->vocab_size);
+		bb->types[i] = (int32_t)(next() % c->num_sen_type);
+		bb->mask[i] = 1;
+		bb->labels[i] = i % 3 == 1 ? (int32_t)(next() % c->vocab_size) : NYS_IGNORE_LABEL;
+	}
+	for (int t = T - pad_last; t < T; t++) {
+		bb->mask[(B - 1) * T + t] = 0;
+		bb->ids[(B - 1) * T + t] = 0;
+		bb->labels[(B - 1) * T + t] = NYS_IGNORE_LABEL;
+	}
+	if (o->num_labels >= 2)
+		for (int b = 0; b < B; b++)
+			bb->labels[b] = (int32_t)(next() % (uint64_t)o->num_labels);
+	for (int b = 0; b < B; b++)
+		bb->targets[b] = (float)(2 * unif() - 1);
+	bb->b = (nys_batch){
+		.B = B, .T = T, .ids = bb->ids, .type_ids = types ? bb->types : NULL,
+		.mask = pad_last ? bb->mask : NULL, .labels = bb->labels,
+		.targets = o->num_labels == 1 ? bb->targets : NULL,
+	};
+}
+
+/* Perturb the initial weights so that LayerNorm weights, biases and the
+ * MLM bias are not at their special values (1, 0) and every gradient path
+ * is exercised. */
+static void jitter(nys_model *m)
+{
+	double *p = nys_model_params(m);
+	for (size_t i = 0; i < nys_model_nparams(m); i++)
+		p[i] += 0.1 * (2 * unif() - 1);
+}
+
+static double loss_of(nys_model *m, const nys_batch *b, bool train, uint64_t seed)
+{
+	nys_err e = {0};
+	nys_model_stats st;
+	if (nys_model_forward(m, b, train, seed, &st, &e)) {
+		printf("# forward: %s\n", e.msg);
+		return NAN;
+	}
+	return st.loss;
+}
+
+/* Every tensor: the directional derivative along a random direction
+ * restricted to the tensor, and three single elements, against central
+ * differences.  Returns the worst relative error. */
+static double grad_check(nys_model *m, const nys_batch *b, bool train, const char *name)
+{
+	nys_err e = {0};
+	uint64_t seed = 777;
+	double *p = nys_model_params(m);
+	if (nys_model_zero_grad(m, &e) || nys_model_forward(m, b, train, seed, NULL, &e) ||
+	    nys_model_backward(m, 1.0, &e)) {
+		printf("# %s: %s\n", name, e.msg);
+		return INFINITY;
+	}
+	const double *g = nys_model_grads(m);
+	double worst = 0, h = 1e-5, gmax = 0;
+	/* Central differences of a loss near 3 carry rounding noise near
+	 * 1e-16 * 3 / h = 3e-11: single elements are compared relative to
+	 * their own size, but not below a thousandth of the largest gradient
+	 * (some are exactly 0, such as the key bias's under softmax). */
+	for (size_t j = 0; j < nys_model_nparams(m); j++)
+		gmax = fmax(gmax, fabs(g[j]));
+	char what[160] = "";
+	for (size_t ti = 0; ti < nys_model_ntensors(m); ti++) {
+		const nys_tensor_info *t = nys_model_tensor(m, ti);
+		if (t->alias)
+			continue;
+		double *u = malloc(t->numel * sizeof *u);
+		double gu = 0, un = 0;
+		for (size_t j = 0; j < t->numel; j++) {
+			u[j] = 2 * unif() - 1;
+			gu += g[t->offset + j] * u[j];
+			un += fabs(g[t->offset + j] * u[j]);
+		}
+		for (size_t j = 0; j < t->numel; j++)
+			p[t->offset + j] += h * u[j];
+		double fp = loss_of(m, b, train, seed);
+		for (size_t j = 0; j < t->numel; j++)
+			p[t->offset + j] -= 2 * h * u[j];
+		double fm = loss_of(m, b, train, seed);
+		for (size_t j = 0; j < t->numel; j++)
+			p[t->offset + j] += h * u[j];
+		free(u);
+		double fd = (fp - fm) / (2 * h);
+		double err = fabs(fd - gu) / fmax(un, 1e-3 * gmax);
+		if (!(err <= worst)) {
+			worst = err;
+			snprintf(what, sizeof what, "%s (fd %.12g, backward %.12g)", t->name, fd, gu);
+		}
+		for (int k = 0; k < 3; k++) {
+			size_t j = t->offset + next() % t->numel;
+			double keep = p[j];
+			p[j] = keep + h;
+			fp = loss_of(m, b, train, seed);
+			p[j] = keep - h;
+			fm = loss_of(m, b, train, seed);
+			p[j] = keep;
+			fd = (fp - fm) / (2 * h);
+			err = fabs(fd - g[j]) / fmax(fabs(fd) + fabs(g[j]), 1e-3 * gmax);
+			if (!(err <= worst)) {
+				worst = err;
+				snprintf(what, sizeof what, "%s[%zu] (fd %.12g, backward %.12g)", t->name,
+				         j - t->offset, fd, g[j]);
+			}
+		}
+	}
+	printf("# %s: worst relative error %.3g at %s\n", name, worst, what);
+	return worst;
+}
+
+static nys_model *make_model(const nys_model_config *c, const nys_model_opts *o)
+{
+	nys_err e = {0};
+	nys_model *m = nys_model_new(c, o, &e);
+	if (!m) {
+		printf("# nys_model_new: %s\n", e.msg);
+		exit(1);
+	}
+	nys_model_init(m, 5);
+	return m;
+}
+
+typedef struct gcase {
+	const char *name;
+	void (*edit)(nys_model_config *c, nys_model_opts *o);
+	int B, T, pad;
+	bool types, train;
+} gcase;
+
+static void e_plain(nys_model_config *c, nys_model_opts *o) { (void)c, (void)o; }
+static void e_uneven(nys_model_config *c, nys_model_opts *o)
+{
+	(void)o;
+	c->landmarks_skip_padding = true;
+	c->inv_init = NYS_INV_INIT_NEW;
+	c->conv_kernel_size = 0;
+}
+static void e_proj(nys_model_config *c, nys_model_opts *o)
+{
+	(void)o;
+	c->embedding_dim = 6;
+	c->head_gelu = NYS_GELU_ERF;
+	c->num_sen_type = 2;
+}
+static void e_softmax(nys_model_config *c, nys_model_opts *o)
+{
+	(void)o;
+	c->attn_type = NYS_ATTN_SOFTMAX;
+	c->num_landmarks = c->seq_len = 0;
+	c->conv_kernel_size = 0;
+}
+static void e_exact(nys_model_config *c, nys_model_opts *o)
+{
+	(void)o;
+	c->num_landmarks = c->seq_len = 16;
+}
+static void e_cls(nys_model_config *c, nys_model_opts *o)
+{
+	(void)c;
+	o->mlm = false;
+	o->num_labels = 3;
+}
+static void e_reg(nys_model_config *c, nys_model_opts *o)
+{
+	(void)c;
+	o->num_labels = 1;
+	o->cls_act = NYS_CLS_GELU;
+	o->mlm = false;
+}
+static void e_iters(nys_model_config *c, nys_model_opts *o)
+{
+	(void)o;
+	c->inv_iterations = 2;
+	c->num_layers = 1;
+	c->conv_kernel_size = 5;
+}
+
+static void test_gradients(void)
+{
+	static const gcase cases[] = {
+		{"nystrom, conv, T = 16 = 4 m, dropout", e_plain, 2, 16, 0, false, true},
+		{"nystrom, conv, eval, padding", e_plain, 2, 16, 5, false, false},
+		{"nystrom, T = 14 (uneven), padding, unpadded means, per-matrix init, no conv",
+		 e_uneven, 2, 14, 4, false, true},
+		{"nystrom, projection E != C, erf head, token types", e_proj, 2, 13, 3, true, true},
+		{"softmax, padding, dropout", e_softmax, 3, 11, 4, false, true},
+		{"nystrom, num_landmarks = seq_len (exact), padding", e_exact, 2, 12, 3, false, true},
+		{"classifier, 3 classes, tanh, dropout", e_cls, 3, 9, 2, false, true},
+		{"regression, gelu head", e_reg, 3, 9, 0, false, true},
+		{"nystrom, 1 layer, 2 iterations, conv 5", e_iters, 2, 10, 0, false, true},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const gcase *k = &cases[i];
+		nys_model_config c = base_cfg();
+		nys_model_opts o = {.dtype = NYS_F64, .mlm = true};
+		k->edit(&c, &o);
+		nys_model *m = make_model(&c, &o);
+		jitter(m);
+		batchbuf bb;
+		make_batch(&bb, &c, &o, k->B, k->T, k->pad, k->types);
+		double worst = grad_check(m, &bb.b, k->train, k->name);
+		char name[200];
+		snprintf(name, sizeof name, "gradient of every tensor = finite differences: %s",
+		         k->name);
+		tap_ok(worst < 1e-6, name);
+		nys_model_free(m);
+	}
+}
+
+/* ---- properties ---------------------------------------------------------- */
+
+static double maxdiff(const double *a, const double *b, size_t n)
+{
+	double d = 0;
+	for (size_t i = 0; i < n; i++)
+		d = fmax(d, fabs(a[i] - b[i]));
+	return d;
+}
+
+static const double *hidden(nys_model *m, const nys_batch *b, size_t *n)
+{
+	nys_err e = {0};
+	if (nys_model_forward(m, b, false, 1, NULL, &e)) {
+		printf("# %s\n", e.msg);
+		return NULL;
+	}
+	return nys_model_output(m, NYS_OUT_HIDDEN, n);
+}
+
+static void test_properties(void)
+{
+	/* Nystrom with num_landmarks = seq_len against softmax, same weights */
+	nys_model_config cn = base_cfg(), cs = base_cfg();
+	e_exact(&cn, NULL);
+	cn.conv_kernel_size = 0;
+	e_softmax(&cs, NULL);
+	nys_model_opts o = {.dtype = NYS_F64, .mlm = true};
+	nys_model *mn = make_model(&cn, &o), *ms = make_model(&cs, &o);
+	jitter(mn);
+	memcpy(nys_model_params(ms), nys_model_params(mn), nys_model_nparams(mn) * sizeof(double));
+	batchbuf bb;
+	make_batch(&bb, &cn, &o, 2, 16, 0, false);
+	size_t n1, n2;
+	const double *h1 = hidden(mn, &bb.b, &n1);
+	double *keep = malloc(n1 * sizeof *keep);
+	memcpy(keep, h1, n1 * sizeof *keep);
+	const double *h2 = hidden(ms, &bb.b, &n2);
+	double d = n1 == n2 ? maxdiff(keep, h2, n1) : INFINITY;
+	printf("# nystrom(m = n) - softmax: %.3g\n", d);
+	tap_ok(d < 1e-12, "Nystrom with num_landmarks = seq_len equals softmax attention");
+	free(keep);
+
+	/* softmax: padding appended leaves the real positions unchanged */
+	batchbuf short_b, long_b;
+	make_batch(&short_b, &cs, &o, 1, 9, 0, false);
+	long_b = short_b;
+	for (int t = 9; t < 14; t++) {
+		long_b.ids[t] = 0;
+		long_b.mask[t] = 0;
+	}
+	for (int t = 0; t < 9; t++)
+		long_b.mask[t] = 1;
+	long_b.b = short_b.b;
+	long_b.b.ids = long_b.ids;
+	long_b.b.mask = long_b.mask;
+	long_b.b.labels = NULL;
+	long_b.b.T = 14;
+	short_b.b.labels = NULL;
+	const double *hs = hidden(ms, &short_b.b, &n1);
+	keep = malloc(n1 * sizeof *keep);
+	memcpy(keep, hs, n1 * sizeof *keep);
+	const double *hl = hidden(ms, &long_b.b, &n2);
+	d = maxdiff(keep, hl, n1); /* the first 9 rows of the padded batch */
+	printf("# softmax padded - unpadded: %.3g\n", d);
+	tap_ok(d < 1e-12, "padding leaves softmax attention's real positions unchanged");
+	free(keep);
+	nys_model_free(mn);
+	nys_model_free(ms);
+
+	/* float against double, same weights, every output */
+	nys_model_config c = base_cfg();
+	nys_model_opts o32 = {.dtype = NYS_F32, .mlm = true};
+	nys_model *m64 = make_model(&c, &o), *m32 = make_model(&c, &o32);
+	jitter(m64);
+	const double *p64 = nys_model_params(m64);
+	float *p32 = nys_model_params(m32);
+	for (size_t i = 0; i < nys_model_nparams(m64); i++)
+		p32[i] = (float)p64[i];
+	make_batch(&bb, &c, &o, 2, 15, 3, false);
+	nys_err e = {0};
+	nys_model_stats s64, s32;
+	int rc = nys_model_forward(m64, &bb.b, true, 9, &s64, &e) ||
+	         nys_model_forward(m32, &bb.b, true, 9, &s32, &e) || nys_model_zero_grad(m64, &e) ||
+	         nys_model_zero_grad(m32, &e) || nys_model_backward(m64, 1, &e) ||
+	         nys_model_backward(m32, 1, &e);
+	tap_ok(!rc, "float and double models run");
+	printf("# loss f64 %.10f f32 %.10f\n", s64.loss, s32.loss);
+	tap_ok(fabs(s64.loss - s32.loss) < 1e-5 * fabs(s64.loss), "float loss = double loss (1e-5)");
+	tap_ok(s64.count == s32.count && s64.correct == s32.correct, "same counts");
+	const double *g64 = nys_model_grads(m64);
+	const float *g32 = nys_model_grads(m32);
+	double gd = 0, gm = 0;
+	for (size_t i = 0; i < nys_model_nparams(m64); i++) {
+		gd = fmax(gd, fabs(g64[i] - g32[i]));
+		gm = fmax(gm, fabs(g64[i]));
+	}
+	printf("# gradients: max |f32 - f64| %.3g, max |f64| %.3g\n", gd, gm);
+	tap_ok(gd < 1e-4 * gm, "float gradients = double gradients (1e-4 of the largest)");
+
+	/* eval ignores the seed, training does not; backward accumulates */
+	double a = loss_of(m64, &bb.b, false, 1), b = loss_of(m64, &bb.b, false, 2);
+	tap_ok(a == b, "eval mode: no dropout, the seed does not matter");
+	a = loss_of(m64, &bb.b, true, 1);
+	b = loss_of(m64, &bb.b, true, 2);
+	double a2 = loss_of(m64, &bb.b, true, 1);
+	tap_ok(a != b && a == a2, "train mode: dropout masks follow the seed, reproducibly");
+	double *g1 = malloc(nys_model_nparams(m64) * sizeof *g1);
+	nys_model_zero_grad(m64, &e);
+	nys_model_forward(m64, &bb.b, true, 3, NULL, &e);
+	nys_model_backward(m64, 1, &e);
+	memcpy(g1, nys_model_grads(m64), nys_model_nparams(m64) * sizeof *g1);
+	nys_model_forward(m64, &bb.b, true, 3, NULL, &e);
+	nys_model_backward(m64, 0.5, &e);
+	g64 = nys_model_grads(m64);
+	double acc = 0;
+	for (size_t i = 0; i < nys_model_nparams(m64); i++)
+		acc = fmax(acc, fabs(g64[i] - 1.5 * g1[i]));
+	tap_ok(acc < 1e-12, "backward adds dloss times the gradient to the buffer");
+	rc = nys_model_backward(m64, 1, &e);
+	tap_ok(rc == -1 && strstr(e.msg, "backward without"),
+	       "a second backward without a forward is refused");
+	free(g1);
+
+	/* the MLM accuracy counts */
+	nys_model_stats st;
+	nys_model_forward(m64, &bb.b, false, 0, &st, &e);
+	int labelled = 0;
+	for (int i = 0; i < bb.b.B * bb.b.T; i++)
+		labelled += bb.b.labels[i] >= 0;
+	tap_ok(st.count == labelled, "MLM count = labelled positions");
+	size_t nl;
+	const double *lg = nys_model_output(m64, NYS_OUT_LOGITS, &nl);
+	int correct = 0, row = 0;
+	for (int i = 0; i < bb.b.B * bb.b.T; i++) {
+		if (bb.b.labels[i] < 0)
+			continue;
+		const double *l = lg + (size_t)row++ * c.vocab_size;
+		int best = 0;
+		for (int v = 1; v < (int)c.vocab_size; v++)
+			if (l[v] > l[best])
+				best = v;
+		correct += best == bb.b.labels[i];
+	}
+	tap_ok(nl == (size_t)labelled * c.vocab_size && st.correct == correct,
+	       "logits at the labelled rows; correct = arg-max hits");
+	nys_model_free(m64);
+	nys_model_free(m32);
+}
+
+/* ---- checkpoints and refusals ------------------------------------------------- */
+
+static void test_checkpoints(void)
+{
+	char dir[256];
+	if (!tap_scratch(dir, sizeof dir, "model")) {
+		tap_ok(0, "scratch directory");
+		return;
+	}
+	nys_err e = {0};
+	nys_model_config c = base_cfg();
+	nys_model_opts o = {.dtype = NYS_F32, .mlm = true};
+	nys_model *m = make_model(&c, &o), *m2 = make_model(&c, &o);
+	const char *path = tap_path(dir, "a.safetensors");
+	tap_ok(!nys_model_save(m, path, NULL, &e), "save");
+	nys_model_init(m2, 99);
+	tap_ok(!nys_model_load(m2, path, 0, &e), "load");
+	tap_ok(!memcmp(nys_model_params(m), nys_model_params(m2),
+	               nys_model_nparams(m) * sizeof(float)),
+	       "load gives back the saved parameters bit for bit");
+	nys_st *st = nys_st_load(path, &e);
+	tap_ok(st && nys_st_has(st, "cls.predictions.decoder.weight") &&
+	       nys_st_has(st, "nystromformer.encoder.layer.1.attention.self.conv.weight") &&
+	       nys_st_meta(st, "nys_model") && strstr(nys_st_meta(st, "nys_model"), "num_landmarks"),
+	       "HF names, the tied decoder and the config in the metadata");
+	nys_st_free(st);
+
+	/* a double model reads the float file */
+	nys_model_opts o64 = {.dtype = NYS_F64, .mlm = true};
+	nys_model *m64 = make_model(&c, &o64);
+	tap_ok(!nys_model_load(m64, path, 0, &e) &&
+	       ((double *)nys_model_params(m64))[7] == ((float *)nys_model_params(m))[7],
+	       "F32 checkpoint into a double model");
+	nys_model_free(m64);
+
+	/* a classifier model from the pretrained file: heads optional */
+	nys_model_opts oc = {.dtype = NYS_F32, .num_labels = 2};
+	nys_model *mc = make_model(&c, &oc);
+	tap_ok(nys_model_load(mc, path, 0, &e) == -1 && strstr(e.msg, "classifier.dense.weight") &&
+	       strstr(e.msg, "missing"),
+	       "a missing tensor is named");
+	tap_ok(!nys_model_load(mc, path, NYS_LOAD_HEADS_OPTIONAL, &e),
+	       "with NYS_LOAD_HEADS_OPTIONAL the classifier keeps its fresh weights");
+	nys_model_free(mc);
+
+	/* another shape */
+	nys_model_config c2 = c;
+	c2.transformer_hidden_dim = 16;
+	nys_model *m3 = make_model(&c2, &o);
+	tap_ok(nys_model_load(m3, path, 0, &e) == -1 &&
+	       strstr(e.msg, "layer.0.intermediate.dense.weight has shape (12, 8), expected (16, 8)"),
+	       "a mis-shaped tensor is named with both shapes");
+	printf("# %s\n", e.msg);
+	nys_model_free(m3);
+
+	/* a shorter model's position table, tiled (from_cp) */
+	nys_model_config cs = c, cl = c;
+	cs.max_seq_len = 6;
+	cl.max_seq_len = 18;
+	nys_model *ms = make_model(&cs, &o), *ml = make_model(&cl, &o);
+	const char *spath = tap_path(dir, "short.safetensors");
+	int trc = nys_model_save(ms, spath, NULL, &e);
+	tap_ok(!trc && nys_model_load(ml, spath, 0, &e) == -1 &&
+	       strstr(e.msg, "position_embeddings.weight has shape (8, 8), expected (20, 8)"),
+	       "a position table of another length is refused without tiling");
+	tap_ok(!nys_model_load(ml, spath, NYS_LOAD_TILE_POSITIONS, &e),
+	       "NYS_LOAD_TILE_POSITIONS loads it");
+	const nys_tensor_info *ws = nys_model_find(ms, "nystromformer.embeddings.position_embeddings.weight");
+	const nys_tensor_info *wl = nys_model_find(ml, "nystromformer.embeddings.position_embeddings.weight");
+	const float *ps = (const float *)nys_model_params(ms) + ws->offset;
+	const float *pl = (const float *)nys_model_params(ml) + wl->offset;
+	int tiled = 1;
+	for (int r = 0; r < 20; r++)
+		for (int k = 0; k < 8; k++)
+			tiled &= pl[r * 8 + k] == ps[(r < 2 ? r : 2 + (r - 2) % 6) * 8 + k];
+	tap_ok(tiled, "rows 0 and 1 kept, rows 2..7 repeated three times");
+	nys_model_free(ms);
+	nys_model_free(ml);
+
+	/* bad batches */
+	batchbuf bb;
+	make_batch(&bb, &c, &o, 2, 16, 0, false);
+	bb.ids[16 + 3] = 23;
+	tap_ok(nys_model_forward(m, &bb.b, false, 0, NULL, &e) == -1 &&
+	       strstr(e.msg, "sequence 2, position 4: token id 23"),
+	       "an id outside the vocabulary is named by sequence and position");
+	bb.ids[16 + 3] = 1;
+	bb.b.T = 21;
+	tap_ok(nys_model_forward(m, &bb.b, false, 0, NULL, &e) == -1 &&
+	       strstr(e.msg, "longer than max_seq_len"),
+	       "a length over max_seq_len is refused");
+	bb.b.T = 3;
+	tap_ok(nys_model_forward(m, &bb.b, false, 0, NULL, &e) == -1 &&
+	       strstr(e.msg, "shorter than num_landmarks"),
+	       "a length under num_landmarks is refused");
+	bb.b.T = 16;
+	bb.labels[5] = 40;
+	tap_ok(nys_model_forward(m, &bb.b, false, 0, NULL, &e) == -1 && strstr(e.msg, "label 40"),
+	       "a label outside the vocabulary is refused");
+	nys_model_free(m);
+	nys_model_free(m2);
+	tap_sh(dir, "rm -rf @");
+}
+
+int main(void)
+{
+	test_gradients();
+	test_properties();
+	test_checkpoints();
+	return tap_done();
+}
