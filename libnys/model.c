@@ -4,6 +4,7 @@
 #include "model_impl.h"
 #include "nys_rng.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,19 +278,42 @@ void nys_model_init(nys_model *m, uint64_t seed)
 
 /* ---- forward, backward, outputs: by dtype -------------------------------- */
 
+/* The model runs every product on OpenMP's threads (see dense_gemm in
+ * ops_dense.inc), OpenBLAS on one: its own pool of threads then stays
+ * asleep instead of spinning against OpenMP's. */
+static int blas_serial(void)
+{
+	int nb = openblas_get_num_threads();
+	if (nb > 1)
+		openblas_set_num_threads(1);
+	return nb;
+}
+
+static void blas_restore(int nb)
+{
+	if (nb > 1)
+		openblas_set_num_threads(nb);
+}
+
 int nys_model_forward(nys_model *m, const nys_batch *b, bool train, uint64_t seed,
                       nys_model_stats *st, nys_err *e)
 {
-	return m->o.dtype == NYS_F32 ? nys_model_forward_f32(m, b, train, seed, st, e)
-	                             : nys_model_forward_f64(m, b, train, seed, st, e);
+	int nb = blas_serial();
+	int rc = m->o.dtype == NYS_F32 ? nys_model_forward_f32(m, b, train, seed, st, e)
+	                               : nys_model_forward_f64(m, b, train, seed, st, e);
+	blas_restore(nb);
+	return rc;
 }
 
 int nys_model_backward(nys_model *m, double dloss, nys_err *e)
 {
 	if (!nys_model_grads(m))
 		return nys_err_set(e, "model: out of memory for the gradients");
-	return m->o.dtype == NYS_F32 ? nys_model_backward_f32(m, dloss, e)
-	                             : nys_model_backward_f64(m, dloss, e);
+	int nb = blas_serial();
+	int rc = m->o.dtype == NYS_F32 ? nys_model_backward_f32(m, dloss, e)
+	                               : nys_model_backward_f64(m, dloss, e);
+	blas_restore(nb);
+	return rc;
 }
 
 const void *nys_model_output(const nys_model *m, nys_output which, size_t *n)
