@@ -212,6 +212,17 @@ grep -q "resumed from $T/d.ck/stop-00000050.cp (step 50 of 120)" "$T/err"; ok $?
 is "$(ls "$T/d.ck" | tr '\n' ' ')" "cp-0002.cp cp-0002.model pretrain_output.log " "--keep 1 keeps the newest epoch checkpoint"
 cmp_runs "$T/d.ck"; ok $? "--steps then resumed: bitwise equal"
 
+# ---- the progress line: on a terminal only --------------------------------------
+grep -q "tokens/s" "$T/err.$(( _nrun ))"; ok $((!$?)) "no progress line when stderr is not a terminal"
+if command -v script > /dev/null; then
+	config p data
+	script -qc "'$TR' --config '$T/p.json' --steps 3" /dev/null > "$T/tty" 2>&1
+	tr '\r' '\n' < "$T/tty" | grep -q "^step 3/120  epoch 0  loss [0-9.]*  [0-9]* tokens/s  ETA [0-9]*:[0-9][0-9]:[0-9][0-9]"
+	ok $? "on a terminal: a progress line with step, loss, tokens/s and ETA"
+else
+	skip "script (util-linux) not found: no terminal for the progress line"
+fi
+
 # ---- the model uses its context -------------------------------------------------------
 # Arithmetic sequences (start s, step 1 to 3, ids 5..199): a masked id is
 # determined by its neighbours, while the ids alone (their unigram

@@ -178,12 +178,16 @@ static int fail(nys_err *e)
 	return 1;
 }
 
+/* main's argv, for nys_blas_tune's re-execution */
+static char **main_argv;
+
 static int cmd_forward(const args *a)
 {
 	if (!a->checkpoint) {
 		nys_usage_error(fwd_usage, "no --checkpoint");
 		return 2;
 	}
+	nys_blas_tune(main_argv);
 	nys_err e;
 	nys_config *cfg = nys_config_load(a->config, NULL, NULL, &e);
 	if (!cfg)
@@ -295,6 +299,7 @@ static int cmd_hf_config(const args *a)
 int main(int argc, char **argv)
 {
 	nys_prog_init(argv[0]);
+	main_argv = argv;
 	static const int fwd_opts[] = {OPT_CONFIG, OPT_CHECKPOINT, OPT_IDS, OPT_LOGITS, OPT_LENGTH,
 	                               OPT_BATCH, 'o', 0};
 	static const int init_opts[] = {OPT_CONFIG, OPT_SEED, OPT_MLM, OPT_CLASSES, 'o', 0};
