@@ -776,8 +776,55 @@ static void test_threads(void)
 	free(w1), free(w2), free(b1), free(b2), free(lb1), free(lb2), free(gi1), free(gi2);
 }
 
+/* The head permutations: each backward is the adjoint of its forward
+ * (<f(x), y> = <x, f*(y)> for every x, y: the exact derivative of a linear
+ * map), split's pieces land where the rows say, and merge undoes split. */
+static void test_heads(void)
+{
+	enum { B = 2, T = 5, H = 3, D = 4, A = H * D };
+	size_t n = (size_t)B * T * A;
+	double *qkv = rnd(3 * n, -1, 1), *q = calloc(n, sizeof *q), *k = calloc(n, sizeof *k),
+	       *v = calloc(n, sizeof *v);
+	nys_split_heads_forward_f64(q, k, v, qkv, B, T, H, D);
+	/* element (b, t, j, h, d) of qkv is element (b, h, t, d) of q, k or v */
+	int placed = 1;
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++)
+			for (int h = 0; h < H; h++)
+				for (int d = 0; d < D; d++) {
+					size_t src = ((size_t)b * T + t) * 3 * A + (size_t)h * D + d;
+					size_t dst = (((size_t)b * H + h) * T + t) * D + d;
+					placed &= q[dst] == qkv[src] && k[dst] == qkv[src + A] &&
+					          v[dst] == qkv[src + 2 * A];
+				}
+	tap_ok(placed, "split_heads: Q, K, V of each row go to (b, h, t, d)");
+	double *gq = rnd(n, -1, 1), *gk = rnd(n, -1, 1), *gv = rnd(n, -1, 1);
+	double *g = calloc(3 * n, sizeof *g);
+	nys_split_heads_backward_f64(g, gq, gk, gv, B, T, H, D);
+	double lhs = dot(q, gq, n) + dot(k, gk, n) + dot(v, gv, n), rhs = dot(qkv, g, 3 * n);
+	tap_ok(fabs(lhs - rhs) < 1e-12 * fabs(lhs), "split_heads backward is its forward's adjoint");
+	nys_split_heads_backward_f64(g, gq, gk, gv, B, T, H, D);
+	tap_ok(fabs(dot(qkv, g, 3 * n) - 2 * rhs) < 1e-12 * fabs(rhs),
+	       "split_heads backward accumulates");
+
+	double *m = calloc(n, sizeof *m), *back = calloc(n, sizeof *back);
+	nys_merge_heads_forward_f64(m, q, B, T, H, D);
+	int undone = 1;
+	for (int r = 0; r < B * T; r++)
+		for (int j = 0; j < A; j++)
+			undone &= m[(size_t)r * A + j] == qkv[(size_t)r * 3 * A + j];
+	tap_ok(undone, "merge_heads undoes split_heads");
+	double *gm = rnd(n, -1, 1);
+	nys_merge_heads_backward_f64(back, gm, B, T, H, D);
+	tap_ok(fabs(dot(m, gm, n) - dot(q, back, n)) < 1e-12 * fabs(dot(m, gm, n)),
+	       "merge_heads backward is its forward's adjoint");
+	free(qkv), free(q), free(k), free(v), free(gq), free(gk), free(gv), free(g), free(m);
+	free(back), free(gm);
+}
+
 int main(void)
 {
+	test_heads();
 	test_linear();
 	test_layernorm();
 	test_elementwise();
