@@ -10,5 +10,6 @@
 #define R float
 #define NYS_FN(name) name##_f32
 #define NYS_GEMM cblas_sgemm
+#define NYS_R_F32 1
 #include "ops_dense.inc"
 #include "ops_attn.inc"

@@ -10,5 +10,6 @@
 #define R double
 #define NYS_FN(name) name##_f64
 #define NYS_GEMM cblas_dgemm
+#define NYS_R_F32 0
 #include "ops_dense.inc"
 #include "ops_attn.inc"
