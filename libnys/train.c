@@ -434,8 +434,7 @@ static void prune(trainer *t, uint64_t step)
 		}
 		if (t->o->keep && ++kept > t->o->keep) {
 			unlink(v[i].path);
-			size_t len = strlen(v[i].path);
-			memcpy(v[i].path + len - 3, ".model", 0); /* same length: cp -> model below */
+			size_t len = strlen(v[i].path); /* DIR/cp-NNNN.cp: its .model beside it */
 			char model[4096];
 			snprintf(model, sizeof model, "%.*s.model", (int)(len - 3), v[i].path);
 			unlink(model);
