@@ -22,23 +22,17 @@ typedef unsigned long long ull;
 #define TAG_SEQS UINT64_C(0x6e79732e73657173) /* "nys.seqs" */
 #define TAG_MASK UINT64_C(0x6e79732e6d61736b) /* "nys.mask" */
 
-static inline uint64_t mix(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
 
 /* The first splitmix64 output from state x: how keys are chained. */
 static inline uint64_t sm(uint64_t x)
 {
-	return mix(x + GOLDEN);
+	return nys_mix64(x + GOLDEN);
 }
 
 /* Output j of splitmix64 seeded with state k. */
 static inline uint64_t out(uint64_t k, uint64_t j)
 {
-	return mix(k + (j + 1) * GOLDEN);
+	return nys_splitmix64_at(k, j);
 }
 
 static inline double u53(uint64_t r)

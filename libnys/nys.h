@@ -150,6 +150,24 @@ void nys_progress_update(nys_progress *p, uint64_t done_bytes, uint64_t items,
 void nys_progress_end(nys_progress *p);
 double nys_now(void);
 
+/* ---- counter-based random draws ------------------------------------------ */
+
+/* splitmix64's finaliser, from which every seeded draw in nys (data order,
+ * masks, dropout, initial seeds) is made: a function of its argument
+ * alone, so that positions and counters stand in for generator state. */
+static inline uint64_t nys_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/* Output k (from 0) of splitmix64 started from state s. */
+static inline uint64_t nys_splitmix64_at(uint64_t s, uint64_t k)
+{
+	return nys_mix64(s + (k + 1) * UINT64_C(0x9E3779B97F4A7C15));
+}
+
 /* ---- UTF-8 ------------------------------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid

@@ -1,4 +1,5 @@
 /* The op templates compiled over double: see nys_ops.h. */
+#include "nys.h"
 #include "nys_ops.h"
 
 #include <cblas.h>

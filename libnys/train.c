@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* pretraining_setting and friends, checked */
@@ -56,20 +55,6 @@ typedef struct trainer {
 	FILE *log;
 	char *log_path;
 } trainer;
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static uint64_t mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
 
 static void say(trainer *t, const char *fmt, ...) NYS_PRINTF(2, 3);
 static void say(trainer *t, const char *fmt, ...)
@@ -292,7 +277,7 @@ static int write_checkpoint(trainer *t, const char *path, bool with_state, nys_e
 	         (unsigned long long)t->s.seed, (unsigned long long)p.pass,
 	         (unsigned long long)p.shard, (unsigned long long)p.seq,
 	         (unsigned long long)p.delivered, (unsigned long long)p.data_id,
-	         t->elapsed + (now() - t->t_start));
+	         t->elapsed + (nys_now() - t->t_start));
 	const char *meta[] = {"nys_model", cfg, "nys_train", state, NULL};
 	int rc = -1;
 	if (!ent || !cfg) {
@@ -533,7 +518,7 @@ static int train_step(trainer *t, step_sums *sum, nys_err *e)
 		nys_batch b = {.B = nb, .T = (int)t->T, .ids = t->ids, .labels = t->labels};
 		nys_model_stats st;
 		double pct = (double)nb / (double)B;
-		uint64_t seed = mix64(t->s.seed ^ mix64((t->step << 16) + k + 1));
+		uint64_t seed = nys_mix64(t->s.seed ^ nys_mix64((t->step << 16) + k + 1));
 		if (nys_model_forward(t->m, &b, true, seed, &st, e))
 			return -1;
 		if (!isfinite(st.loss))
@@ -766,17 +751,17 @@ int nys_train_run(const nys_train_opts *o, void (*info)(void *ctx, const char *l
 	if (!(t.cfg = nys_config_load(o->config ? o->config : "config.json", NULL, NULL, e)) ||
 	    read_settings(&t, e) || setup(&t, e))
 		goto out;
-	t.t_start = now();
+	t.t_start = nys_now();
 	uint64_t bpe = t.s.batches_per_epoch;
 	if (t.step >= t.s.total_steps)
 		say(&t, "all %llu steps are done already", (unsigned long long)t.s.total_steps);
 	double tps = 0;
 	while (t.step < t.s.total_steps) {
-		double t0 = now();
+		double t0 = nys_now();
 		step_sums sum;
 		if (train_step(&t, &sum, e))
 			goto out;
-		double t1 = now(), lr_next = 0, beta1_next;
+		double t1 = nys_now(), lr_next = 0, beta1_next;
 		if (nys_onecycle_eval(&t.sched, t.step, &lr_next, &beta1_next, e))
 			goto out;
 		double dt = t1 - t0, ntok = (double)t.s.batch_size * t.T;

@@ -165,15 +165,21 @@ sys.exit(0 if a == b else 1)
 PY
 }
 
+# signal_at NAME LINES SIGNAL: run config NAME in the background and send
+# it SIGNAL once its log has LINES lines (waiting at most a minute)
+signal_at() {
+	"$TR" -q --config "$T/$1.json" &
+	pid=$!
+	for _ in $(seq 600); do
+		[ -f "$T/$1.ck/pretrain_output.log" ] && [ "$(wc -l < "$T/$1.ck/pretrain_output.log")" -ge "$2" ] && break
+		sleep 0.1
+	done
+	kill "-$3" $pid 2> /dev/null
+}
+
 # ---- SIGKILL mid-epoch, resume ---------------------------------------------------
 config b data
-"$TR" -q --config "$T/b.json" &
-pid=$!
-for _ in $(seq 600); do
-	[ -f "$T/b.ck/pretrain_output.log" ] && [ "$(wc -l < "$T/b.ck/pretrain_output.log")" -ge 55 ] && break
-	sleep 0.1
-done
-kill -9 $pid 2> /dev/null
+signal_at b 55 KILL 2> /dev/null
 wait $pid 2> /dev/null
 steps_before=$(grep -c '"loss"' "$T/b.ck/pretrain_output.log")
 ls "$T/b.ck" | grep -q cp-0000.cp; ok $? "killed with SIGKILL after $steps_before steps (epoch 1), cp-0000 exists"
@@ -186,13 +192,7 @@ cmp_runs "$T/b.ck"; ok $? "the resumed run ends bitwise equal to the uninterrupt
 
 # ---- SIGTERM: finish the step, checkpoint, exit 0 --------------------------------
 config c data
-"$TR" -q --config "$T/c.json" &
-pid=$!
-for _ in $(seq 600); do
-	[ -f "$T/c.ck/pretrain_output.log" ] && [ "$(wc -l < "$T/c.ck/pretrain_output.log")" -ge 12 ] && break
-	sleep 0.1
-done
-kill -TERM $pid
+signal_at c 12 TERM
 wait $pid
 is "$?" 0 "SIGTERM: exit 0"
 stop=$(ls "$T/c.ck" | grep '^stop-')

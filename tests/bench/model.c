@@ -16,14 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <time.h>
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int main(int argc, char **argv)
 {
@@ -60,7 +52,7 @@ int main(int argc, char **argv)
 	nys_adamw_init(&opt, 1e-4);
 	double *dt = calloc((size_t)steps + 1, sizeof *dt);
 	for (int k = 0; k <= steps; k++) {
-		double t0 = now();
+		double t0 = nys_now();
 		if (nys_model_zero_grad(m, &e) || nys_model_forward(m, &b, true, (uint64_t)k, NULL, &e) ||
 		    nys_model_backward(m, 1.0, &e)) {
 			fprintf(stderr, "%s\n", e.msg);
@@ -71,7 +63,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s\n", e.msg);
 			return 1;
 		}
-		dt[k] = now() - t0;
+		dt[k] = nys_now() - t0;
 	}
 	/* steps 1..steps, sorted */
 	for (int i = 2; i <= steps; i++)
