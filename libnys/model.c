@@ -15,7 +15,7 @@
 typedef struct table {
 	nys_model *m;
 	size_t cap;
-	int failed;
+	int failed; /* 1: out of memory, 2: a size does not fit size_t */
 } table;
 
 /* Append a tensor (or an alias of the tensor at offset `alias_of`) and
@@ -41,7 +41,8 @@ static size_t add(table *tb, const char *name, int ndim, const int64_t *shape, b
 	t->numel = 1;
 	for (int d = 0; d < ndim; d++) {
 		t->shape[d] = shape[d];
-		t->numel *= (size_t)shape[d];
+		if (shape[d] < 0 || __builtin_mul_overflow(t->numel, (size_t)shape[d], &t->numel))
+			tb->failed = 2;
 	}
 	t->head = head;
 	if (alias_of != NYS_NO_TENSOR) {
@@ -50,7 +51,8 @@ static size_t add(table *tb, const char *name, int ndim, const int64_t *shape, b
 		return alias_of;
 	}
 	t->offset = m->np;
-	m->np += t->numel;
+	if (__builtin_add_overflow(m->np, t->numel, &m->np))
+		tb->failed = 2;
 	return t->offset;
 }
 
@@ -167,12 +169,20 @@ nys_model *nys_model_new(const nys_model_config *cfg, const nys_model_opts *o, n
 	table tb = {.m = m};
 	if (m->off.layer)
 		build_table(&tb);
-	if (!m->off.layer || tb.failed || !(m->params = calloc(m->np ? m->np : 1, m->esize))) {
+	uint64_t bytes = 0, have = nys_mem_total();
+	if (tb.failed == 2 || __builtin_mul_overflow((uint64_t)m->np, (uint64_t)m->esize, &bytes)) {
+		nys_err_set(e, "model: the parameter count does not fit this machine's sizes");
+	} else if (have && bytes > have) {
+		nys_err_set(e, "model: %zu parameters need %llu bytes (%.1f GB); this machine has "
+		            "%llu (%.1f GB)", m->np, (unsigned long long)bytes, (double)bytes / 1e9,
+		            (unsigned long long)have, (double)have / 1e9);
+	} else if (!m->off.layer || tb.failed || !(m->params = calloc(m->np ? m->np : 1, m->esize))) {
 		nys_err_set(e, "model: out of memory for %zu parameters", m->np);
-		nys_model_free(m);
-		return NULL;
+	} else {
+		return m;
 	}
-	return m;
+	nys_model_free(m);
+	return NULL;
 }
 
 void nys_model_free(nys_model *m)
@@ -314,6 +324,12 @@ int nys_model_backward(nys_model *m, double dloss, nys_err *e)
 	                               : nys_model_backward_f64(m, dloss, e);
 	blas_restore(nb);
 	return rc;
+}
+
+size_t nys_model_act_bytes(const nys_model *m, int B, int T, size_t rows)
+{
+	return m->o.dtype == NYS_F32 ? nys_model_act_bytes_f32(m, B, T, rows)
+	                             : nys_model_act_bytes_f64(m, B, T, rows);
 }
 
 const void *nys_model_output(const nys_model *m, nys_output which, size_t *n)

@@ -39,7 +39,8 @@ struct nys_model {
 	                          uint64_t seed, nys_model_stats *st, nys_err *e);          \
 	int nys_model_backward_##S(nys_model *m, double dloss, nys_err *e);                 \
 	const void *nys_model_output_##S(const nys_model *m, nys_output which, size_t *n);  \
-	void nys_model_run_free_##S(void *run);
+	void nys_model_run_free_##S(void *run);                                             \
+	size_t nys_model_act_bytes_##S(const nys_model *m, int B, int T, size_t rows);
 NYS_MODEL_DECL(f32)
 NYS_MODEL_DECL(f64)
 #undef NYS_MODEL_DECL

@@ -39,7 +39,7 @@ void nys_warnx(const char *fmt, ...) NYS_PRINTF(1, 2);
  * The tool then exits 2. */
 void nys_usage_error(const char *usage, const char *fmt, ...) NYS_PRINTF(2, 3);
 /* Print s to stdout and check that it reached it (for --help, --version);
- * returns 0 or -1. */
+ * returns 0, or -1 after "prog: write (stdout): why" on stderr. */
 int nys_print_stdout(const char *s);
 
 /* ---- growable byte buffer ---------------------------------------------- */
@@ -86,6 +86,11 @@ ptrdiff_t nys_in_read(nys_in *in, void *buf, size_t n, nys_err *e);
  * stays valid until the next call.  1 = a line, 0 = end, -1 = error.  A last
  * line without a newline is still a line. */
 int nys_in_getline(nys_in *in, char **line, size_t *len, nys_err *e);
+/* The same for lines of at most max bytes: a longer line is read through
+ * without being kept (memory stays about max, however long the line) and
+ * comes back as 2, *line NULL and *len its length; nys_in_lineno is then
+ * its number, and the next call reads the line after it. */
+int nys_in_getline_max(nys_in *in, size_t max, char **line, size_t *len, nys_err *e);
 /* Append everything left in the input to b (NUL-terminated after b->n);
  * 0, or -1 on a read error or when memory runs out. */
 int nys_in_read_all(nys_in *in, nys_buf *b, nys_err *e);
@@ -101,8 +106,13 @@ void nys_in_close(nys_in *in);
 
 /* Checked output.  A file is written under a temporary name beside it and
  * renamed over the real name by nys_out_commit; nys_out_abort (or a fatal
- * signal, once nys_out_cleanup_on_signals ran) removes the temporary file.
- * NULL or "-" is stdout.  Every write, flush and close is checked. */
+ * signal, once nys_out_cleanup_on_signals ran) removes the temporary file,
+ * and a file the name already had stays as it was.  A symbolic link is
+ * followed: the file it leads to is replaced, the link stays.  NULL or "-"
+ * is stdout; /dev/stdout, /dev/stderr and /dev/fd/N are those descriptors;
+ * a name that exists and is not a regular file (a device, a FIFO) is
+ * written into, without a temporary name; a directory is an error.  Every
+ * write, flush and close is checked. */
 typedef struct nys_out nys_out;
 
 enum {
@@ -124,7 +134,10 @@ uint64_t nys_out_bytes(const nys_out *o);
 const char *nys_out_name(const nys_out *o);
 /* Flush, close and rename into place; frees o whatever the result. */
 int nys_out_commit(nys_out *o, nys_err *e);
-/* Drop the output (temporary file removed); frees o. */
+/* Drop the output (temporary file removed); frees o.  Written in place
+ * (stdout, a device, a FIFO), what was given cannot be taken back: it is
+ * flushed up to the end of the last nys_out_write (unless a write failed),
+ * a zstd frame left unended, so that it reads as cut. */
 void nys_out_abort(nys_out *o);
 /* Remove pending temporary files on SIGINT, SIGTERM and SIGHUP, then die
  * of the signal as usual. */
@@ -132,6 +145,37 @@ void nys_out_cleanup_on_signals(void);
 
 /* mkdir -p */
 int nys_mkdirs(const char *path, nys_err *e);
+
+/* A staging directory, for an output of many files that must replace the
+ * old ones all at once or not at all: the files are written into
+ * DIR/.TAG.tmp.XXXXXX and moved into DIR by nys_stage_install once all are
+ * complete.  nys_stage_open makes DIR (and its missing parents) if needed
+ * and first removes the staging directories of TAG that earlier runs left
+ * when they died: each is flock()ed while its run lives.  nys_stage_abort,
+ * or a fatal signal once nys_out_cleanup_on_signals ran, removes the
+ * staging directory with all in it, and DIR and the parents made for it
+ * if they are empty. */
+typedef struct nys_stage nys_stage;
+
+nys_stage *nys_stage_open(const char *dir, const char *tag, nys_err *e);
+/* DIR/.TAG.tmp.XXXXXX, where the files go first. */
+const char *nys_stage_path(const nys_stage *s);
+/* Move REL (a name, or SUB/NAME) from the staging directory to DIR/REL,
+ * making DIR/SUB if needed and replacing a file of that name. */
+int nys_stage_install(nys_stage *s, const char *rel, nys_err *e);
+/* Remove the staging directory (what was not installed goes with it);
+ * frees s whatever the result. */
+int nys_stage_commit(nys_stage *s, nys_err *e);
+/* Remove it and everything in it; DIR stays as it was.  Frees s. */
+void nys_stage_abort(nys_stage *s);
+
+/* ---- names ------------------------------------------------------------- */
+
+/* Dataset names (--name), which become parts of file names: 1 to
+ * NYS_NAME_MAX characters of A-Z a-z 0-9 . _ + -, not starting with '.' or
+ * '-'.  0, or -1 with a message that starts with `what` (the option). */
+#define NYS_NAME_MAX 64
+int nys_name_check(const char *name, const char *what, nys_err *e);
 
 /* ---- progress ---------------------------------------------------------- */
 
@@ -149,6 +193,12 @@ void nys_progress_update(nys_progress *p, uint64_t done_bytes, uint64_t items,
                          const char *item_name);
 void nys_progress_end(nys_progress *p);
 double nys_now(void);
+
+/* ---- the machine ------------------------------------------------------- */
+
+/* Bytes of memory a process here may use: physical memory, or the cgroup's
+ * limit when lower; 0 when unknown. */
+uint64_t nys_mem_total(void);
 
 /* ---- counter-based random draws ------------------------------------------ */
 

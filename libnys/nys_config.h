@@ -9,12 +9,22 @@
  * The "model" keys, as in the original code:
  *   vocab_size, num_sen_type, max_seq_len, embedding_dim, transformer_dim,
  *   transformer_hidden_dim, num_layers, num_head, head_dim
- *                           positive integers, all required
+ *                           positive integers, all required, each at most
+ *                           a limit far above what fits a machine (2^24
+ *                           vocab_size, 2^16 num_sen_type, 2^20
+ *                           max_seq_len and seq_len, 2^18 for the widths,
+ *                           2^12 num_layers, num_head, num_landmarks and
+ *                           conv_kernel_size, 2^16 head_dim, 64
+ *                           inv_iterations; num_head * head_dim at most
+ *                           2^18), so that no size computed from them
+ *                           overflows
  *   dropout_prob            number in [0, 1), required
  *   attn_type               "softmax" or "nystrom", required
  *   num_landmarks, seq_len  positive integers, required with "nystrom":
- *                           num_landmarks <= seq_len <= max_seq_len and
- *                           num_landmarks divides seq_len (segment means)
+ *                           num_landmarks <= seq_len <= max_seq_len; when
+ *                           num_landmarks does not divide the length, the
+ *                           segments are uneven (the authors' 2021 rule:
+ *                           the last T mod m segments one token longer)
  *   conv_kernel_size        odd positive integer; absent (or null) = no
  *                           depthwise convolution on V, as the original
  *                           tests `"conv_kernel_size" in config`
@@ -71,6 +81,11 @@ typedef enum nys_gelu {
 } nys_gelu;
 
 #define NYS_INV_ITERATIONS_DEFAULT 6u
+/* The most num_head * head_dim may be (each key has a maximum too: see
+ * the comment at the top). */
+#define NYS_MAX_ATTN_WIDTH (1u << 18)
+/* The most model.vocab_size may be. */
+#define NYS_MAX_VOCAB (1u << 24)
 
 typedef struct nys_model_config {
 	uint32_t vocab_size, num_sen_type, max_seq_len;

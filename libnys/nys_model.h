@@ -128,6 +128,15 @@ int nys_model_backward(nys_model *m, double dloss, nys_err *e);
 typedef enum nys_output { NYS_OUT_HIDDEN, NYS_OUT_LOGITS, NYS_OUT_SCORES } nys_output;
 const void *nys_model_output(const nys_model *m, nys_output which, size_t *n);
 
+/* The most tokens (B x T) one forward takes: with the config's key limits
+ * (nys_config.h), every activation size then fits 64 bits. */
+#define NYS_MAX_BATCH_TOKENS (UINT64_C(1) << 26)
+
+/* Bytes of the activations a forward and backward of B x T tokens, with
+ * `rows` labelled masked-LM rows, allocates (the arenas); for memory checks
+ * before a run. */
+size_t nys_model_act_bytes(const nys_model *m, int B, int T, size_t rows);
+
 /* Programs that run the model call this first, with main's argv: where
  * OpenBLAS did not recognise the CPU and fell back to its SSE3 kernels,
  * it sets OPENBLAS_CORETYPE from the CPU's features (SkylakeX with

@@ -23,12 +23,17 @@ static const struct {
 const char *nys_dtype_name(nys_dtype t) { return dtypes[t].name; }
 size_t nys_dtype_size(nys_dtype t) { return dtypes[t].size; }
 
-static uint64_t elements(int ndim, const int64_t *shape)
+/* The bytes of a tensor of this shape and element size in *out; false when
+ * a dimension is negative or the product does not fit 64 bits (a header
+ * may claim any shape). */
+static bool tensor_bytes(int ndim, const int64_t *shape, size_t esize, uint64_t *out)
 {
-	uint64_t n = 1;
+	uint64_t n = esize;
 	for (int i = 0; i < ndim; i++)
-		n *= (uint64_t)shape[i];
-	return n;
+		if (shape[i] < 0 || __builtin_mul_overflow(n, (uint64_t)shape[i], &n))
+			return false;
+	*out = n;
+	return true;
 }
 
 /* ---- writing -------------------------------------------------------------- */
@@ -48,7 +53,12 @@ int nys_st_write(const char *path, const nys_st_entry *entries, size_t n,
 			rc = nys_err_set(e, "%s: tensor %s: bad name or rank", path, t->name);
 			break;
 		}
-		uint64_t bytes = elements(t->ndim, t->shape) * dtypes[t->dtype].size;
+		uint64_t bytes;
+		if (!tensor_bytes(t->ndim, t->shape, dtypes[t->dtype].size, &bytes) ||
+		    __builtin_add_overflow(off, bytes, &(uint64_t){0}) || off + bytes > INT64_MAX) {
+			rc = nys_err_set(e, "%s: tensor %s: its shape is too large", path, t->name);
+			break;
+		}
 		json_t *shape = json_array();
 		for (int d = 0; d < t->ndim; d++)
 			json_array_append_new(shape, json_integer(t->shape[d]));
@@ -83,7 +93,9 @@ int nys_st_write(const char *path, const nys_st_entry *entries, size_t n,
 		     nys_out_write(o, "        ", padded - len, e);
 		for (size_t i = 0; i < n && !rc; i++) {
 			const nys_st_entry *t = &entries[i];
-			rc = nys_out_write(o, t->data, elements(t->ndim, t->shape) * dtypes[t->dtype].size, e);
+			uint64_t bytes = 0; /* checked in the first pass */
+			tensor_bytes(t->ndim, t->shape, dtypes[t->dtype].size, &bytes);
+			rc = nys_out_write(o, t->data, (size_t)bytes, e);
 		}
 		if (rc) {
 			nys_out_abort(o);
@@ -166,10 +178,12 @@ static int parse_entry(nys_st *st, const char *name, json_t *v, st_tensor *t, ny
 		return nys_err_set(e, "%s: tensor %s: bad data_offsets", st->path, name);
 	t->begin = (uint64_t)json_integer_value(b);
 	t->end = (uint64_t)json_integer_value(en);
-	if (t->end - t->begin != elements(t->ndim, t->shape) * dtypes[t->dtype].size)
+	uint64_t bytes;
+	if (!tensor_bytes(t->ndim, t->shape, dtypes[t->dtype].size, &bytes))
+		return nys_err_set(e, "%s: tensor %s: its shape does not fit 64 bits", st->path, name);
+	if (t->end - t->begin != bytes)
 		return nys_err_set(e, "%s: tensor %s: %llu bytes for its shape and dtype, offsets give %llu",
-		                   st->path, name,
-		                   (unsigned long long)(elements(t->ndim, t->shape) * dtypes[t->dtype].size),
+		                   st->path, name, (unsigned long long)bytes,
 		                   (unsigned long long)(t->end - t->begin));
 	t->name = strdup(name);
 	return t->name ? 0 : nys_err_set(e, "out of memory");

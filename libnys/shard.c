@@ -5,6 +5,7 @@
 #include "nys_shard.h"
 #include "nys_rng.h"
 #include "nys_tok.h"
+#include "nys_json.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -565,7 +566,7 @@ typedef struct run {
 	nys_shard_header h;     /* count filled in per shard */
 	uint32_t per_shard;
 	size_t slot;            /* bytes a sequence */
-	char *stage;            /* the hidden directory the shards go to first */
+	nys_stage *stage;       /* the hidden directory the shards go to first */
 	nys_shard_names staged; /* file names written there */
 	nys_buf path;
 	nys_rng rng;
@@ -593,7 +594,8 @@ static int write_job(run *R, job *j, zctx *z, nys_err *e)
 	nys_buf path = {0};
 	nys_shard_header h = R->h;
 	h.count = j->count;
-	if (nys_buf_printf(&path, "%s/%s-%05u" NYS_SHARD_SUFFIX, R->stage, R->o->name, j->number))
+	if (nys_buf_printf(&path, "%s/%s-%05u" NYS_SHARD_SUFFIX, nys_stage_path(R->stage), R->o->name,
+	                   j->number))
 		return nys_err_set(e, "out of memory");
 	int rc = write_image(path.p, &h, j->data,
 	                     NYS_SHARD_HEADER_SIZE + (size_t)j->count * R->slot + 8,
@@ -854,36 +856,19 @@ static int check_dir(run *R, nys_err *e)
 	return rc;
 }
 
-/* Remove what the staging directory holds, and it. */
-static void unstage(run *R)
-{
-	nys_err e;
-	for (size_t i = 0; i < R->staged.n; i++)
-		if (!join(&R->path, R->stage, R->staged.v[i], &e))
-			unlink(R->path.p);
-	rmdir(R->stage);
-}
-
 /* Move the new shards into place, then drop NAME's shards numbered beyond
  * them. */
 static int install(run *R, nys_err *e)
 {
-	nys_buf to = {0};
 	int rc = 0;
-	for (size_t i = 0; !rc && i < R->staged.n; i++) {
-		if ((rc = join(&R->path, R->stage, R->staged.v[i], e)) ||
-		    (rc = join(&to, R->o->dir, R->staged.v[i], e)))
-			break;
-		if (rename(R->path.p, to.p))
-			rc = nys_err_sys(e, "rename %s to %s", R->path.p, to.p);
-	}
-	nys_buf_free(&to);
+	for (size_t i = 0; !rc && i < R->staged.n; i++)
+		rc = nys_stage_install(R->stage, R->staged.v[i], e);
 	if (rc)
 		return -1;
-	if (rmdir(R->stage))
-		return nys_err_sys(e, "remove directory %s", R->stage);
-	free(R->stage);
+	nys_stage *done = R->stage;
 	R->stage = NULL;
+	if (nys_stage_commit(done, e))
+		return -1;
 	nys_shard_names l = {0};
 	if (nys_shard_list_dir(R->o->dir, &l, e))
 		return -1;
@@ -926,10 +911,8 @@ static int check_opts(const nys_shard_opts *o, nys_err *e)
 {
 	if (!o->dir || !*o->dir)
 		return nys_err_set(e, "no output directory");
-	if (!o->name || !*o->name || strchr(o->name, '/') || o->name[0] == '.' ||
-	    nys_utf8_check(o->name, strlen(o->name)) != strlen(o->name))
-		return nys_err_set(e, "'%s' is not a dataset name (a UTF-8 file name, not starting "
-		                   "with '.')", o->name ? o->name : "");
+	if (nys_name_check(o->name ? o->name : "", "dataset name", e))
+		return -1;
 	if (o->seq_len < NYS_SHARD_MIN_LEN || o->seq_len > NYS_SHARD_MAX_LEN)
 		return nys_err_set(e, "sequence length %u is out of range (%u to %u)", o->seq_len,
 		                   NYS_SHARD_MIN_LEN, NYS_SHARD_MAX_LEN);
@@ -956,7 +939,6 @@ int nys_shard_run(const char *const *paths, size_t npaths, const nys_shard_opts 
 		npaths = 1;
 	}
 	run R = {.o = o, .st = st};
-	nys_buf tmpl = {0};
 	nys_progress prog = {0};
 	nys_err ignored;
 	R.per_shard = o->per_shard ? o->per_shard : nys_shard_default_per_shard(o->seq_len);
@@ -983,20 +965,14 @@ int nys_shard_run(const char *const *paths, size_t npaths, const nys_shard_opts 
 		                 o->sep_id, first.vocab_size);
 		goto out;
 	}
-	if ((rc = nys_mkdirs(o->dir, e)) || (rc = check_dir(&R, e)))
-		goto out;
-	if (join(&tmpl, o->dir, ".", e) || nys_buf_printf(&tmpl, "%s.tmp.XXXXXX", o->name)) {
-		nys_buf_free(&tmpl);
-		rc = nys_err_set(e, "out of memory");
-		goto out;
-	}
-	if (!mkdtemp(tmpl.p)) {
-		rc = nys_err_sys(e, "create directory %s", tmpl.p);
-		nys_buf_free(&tmpl);
+	/* DIR is made here if missing, and removed again if this run fails
+	 * and leaves it empty; the staging directory .NAME.tmp.XXXXXX of a
+	 * run that died is removed first */
+	if (!(R.stage = nys_stage_open(o->dir, o->name, e))) {
+		rc = -1;
 		goto out;
 	}
-	R.stage = tmpl.p;
-	if ((rc = grow(&R, e)))
+	if ((rc = check_dir(&R, e)) || (rc = grow(&R, e)))
 		goto out;
 	start_writers(&R);
 
@@ -1038,12 +1014,7 @@ out:
 	if (tr)
 		nys_tok_reader_close(tr);
 	stop_writers(&R, true, &ignored);
-	if (rc && R.stage) {
-		nys_err keep = *e;
-		unstage(&R);
-		*e = keep;
-	}
-	free(R.stage);
+	nys_stage_abort(R.stage); /* NULL once installed */
 	free(R.fill.data);
 	for (unsigned i = 0; i < R.nspare; i++)
 		free(R.spare[i].data);
@@ -1137,10 +1108,9 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 
 int nys_shard_names_read(const char *path, nys_shard_names *l, nys_err *e)
 {
-	json_error_t je;
-	json_t *j = json_load_file(path, 0, &je);
+	json_t *j = nys_json_load(path, 0, e);
 	if (!j)
-		return nys_err_set(e, "%s:%d: %s", path, je.line, je.text);
+		return -1;
 	int rc = 0;
 	if (!json_is_array(j))
 		rc = nys_err_set(e, "%s: not a JSON list of shard names", path);

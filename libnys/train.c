@@ -52,6 +52,7 @@ typedef struct trainer {
 	uint64_t step, inst_pass;
 	double elapsed;              /* seconds of training before this run */
 	double t_start;
+	bool validated;              /* the log holds the validation at `step` */
 	FILE *log;
 	char *log_path;
 } trainer;
@@ -326,7 +327,16 @@ static int load_checkpoint(trainer *t, const ckpt *c, nys_err *e)
 	char *cfg = nys_model_config_str(t->m);
 	const char *mine = nys_st_meta(st, "nys_model"), *state = nys_st_meta(st, "nys_train");
 	if (!cfg || !mine || strcmp(cfg, mine)) {
-		nys_err_set(e, "%s: made for another model config than %s's", c->path, t->cfg->name);
+		json_t *theirs = mine ? json_loads(mine, 0, NULL) : NULL;
+		json_int_t v = json_integer_value(json_object_get(theirs, "vocab_size"));
+		json_decref(theirs);
+		if (v > 0 && (uint64_t)v != t->cfg->model.vocab_size)
+			nys_err_set(e, "%s: made for another model config than %s's: a vocabulary of "
+			            "%lld pieces, the shards' has %u", c->path, t->cfg->name, (long long)v,
+			            t->cfg->model.vocab_size);
+		else
+			nys_err_set(e, "%s: made for another model config than %s's", c->path,
+			            t->cfg->name);
 		goto out;
 	}
 	if (!state || !(js = json_loads(state, 0, NULL))) {
@@ -402,8 +412,36 @@ static int resume(trainer *t, nys_err *e)
 	return rc;
 }
 
-/* After a checkpoint of step `step`: drop stop checkpoints it supersedes
- * and, with --keep, the older epoch checkpoints. */
+/* Whether a checkpoint would resume this run: it loads (checksum), was
+ * made for this model, holds a training state of its name's step and the
+ * AdamW moments.  Cheaper than load_checkpoint: nothing is copied. */
+static bool ckpt_loads(trainer *t, const ckpt *c)
+{
+	nys_err le = {0};
+	nys_st *st = nys_st_load(c->path, &le);
+	if (!st)
+		return false;
+	char *cfg = nys_model_config_str(t->m);
+	const char *mine = nys_st_meta(st, "nys_model"), *state = nys_st_meta(st, "nys_train");
+	json_t *js = state ? json_loads(state, 0, NULL) : NULL;
+	bool ok = cfg && mine && !strcmp(cfg, mine) && js;
+	int64_t shape[1] = {(int64_t)t->np};
+	bool have = true;
+	uint64_t step = js ? json_u64(js, "step", &have) : 0;
+	ok = ok && have && step == c->step &&
+	     nys_st_get(st, "nys.adamw.exp_avg", NYS_F32, 1, shape, &le) &&
+	     nys_st_get(st, "nys.adamw.exp_avg_sq", NYS_F32, 1, shape, &le);
+	json_decref(js);
+	free(cfg);
+	nys_st_free(st);
+	return ok;
+}
+
+/* After a checkpoint of step `step` (just written, so known good): drop the
+ * stop checkpoints it supersedes and, with --keep N, the epoch checkpoints
+ * older than the newest N that load.  Files that do not load are neither
+ * counted nor removed: one newer than `step` is a damaged or foreign file
+ * that resume skipped, left for the user to look at. */
 static void prune(trainer *t, uint64_t step)
 {
 	size_t n;
@@ -417,13 +455,18 @@ static void prune(trainer *t, uint64_t step)
 				unlink(v[i].path);
 			continue;
 		}
-		if (t->o->keep && ++kept > t->o->keep) {
-			unlink(v[i].path);
-			size_t len = strlen(v[i].path); /* DIR/cp-NNNN.cp: its .model beside it */
-			char model[4096];
-			snprintf(model, sizeof model, "%.*s.model", (int)(len - 3), v[i].path);
-			unlink(model);
+		if (!t->o->keep || v[i].step > step)
+			continue;
+		if (kept < t->o->keep) {
+			if (v[i].step == step || ckpt_loads(t, &v[i]))
+				kept++;
+			continue;
 		}
+		unlink(v[i].path);
+		size_t len = strlen(v[i].path); /* DIR/cp-NNNN.cp: its .model beside it */
+		char model[4096];
+		snprintf(model, sizeof model, "%.*s.model", (int)(len - 3), v[i].path);
+		unlink(model);
 	}
 	free_checkpoints(v, n);
 }
@@ -455,7 +498,10 @@ static int trim_log(trainer *t, nys_err *e)
 		const json_t *idx = j ? json_object_get(j, "idx") : NULL;
 		/* a step's line has idx = the step; a validation's, the steps done */
 		uint64_t k = json_is_integer(idx) ? (uint64_t)json_integer_value(idx) : UINT64_MAX;
-		bool keep = json_object_get(j, "valid_loss") ? k <= t->step : k < t->step;
+		bool valid = json_object_get(j, "valid_loss") != NULL;
+		bool keep = valid ? k <= t->step : k < t->step;
+		if (valid && k == t->step)
+			t->validated = true;
 		json_decref(j);
 		if (keep && (nys_out_puts(out, line, e) || nys_out_puts(out, "\n", e))) {
 			r = -1;
@@ -612,6 +658,60 @@ static void progress(const trainer *t, double loss, double tps)
 
 /* ---- setup --------------------------------------------------------------------------- */
 
+/* Refuse, before the first step, a run whose parameters, gradients, AdamW
+ * moments and activations do not fit this machine's memory. */
+static int check_memory(trainer *t, nys_err *e)
+{
+	uint64_t have = nys_mem_total(), np = nys_model_nparams(t->m);
+	size_t N = (size_t)t->s.inst_per_gpu * t->T;
+	size_t rows = (size_t)((double)N * t->mlm.prob) + 1;
+	uint64_t act = nys_model_act_bytes(t->m, (int)t->s.inst_per_gpu, (int)t->T, rows);
+	/* np and act are far below 2^60 under the config's limits */
+	uint64_t need = np * (2 * sizeof(float) + 2 * sizeof(float)) + act;
+	if (have && need > have)
+		return nys_err_set(e, "%s: training this model needs %llu bytes (%.1f GB: %llu "
+		                   "parameters with their gradients and AdamW moments, and %.1f GB "
+		                   "of activations for %llu x %u tokens); this machine has %llu "
+		                   "(%.1f GB)", t->cfg->name, (unsigned long long)need,
+		                   (double)need / 1e9, (unsigned long long)np, (double)act / 1e9,
+		                   (unsigned long long)t->s.inst_per_gpu, t->T,
+		                   (unsigned long long)have, (double)have / 1e9);
+	return 0;
+}
+
+/* The validation data, decided before any step: dev.json when it lists
+ * shards; a run without it says so once and does not validate. */
+static int open_dev(trainer *t, nys_err *e)
+{
+	if (!t->s.validate_batches)
+		return 0;
+	char devpath[4096];
+	struct stat sb;
+	snprintf(devpath, sizeof devpath, "%s/dev.json", t->s.data);
+	if (stat(devpath, &sb)) {
+		say(t, "%s: no such file: no validation", devpath);
+		return 0;
+	}
+	nys_loader_opts dlo = {.seed = 0, .shuffle = false, .cycle = false};
+	if (!(t->dev = nys_loader_open(t->s.data, "dev.json", &dlo, e)))
+		return -1;
+	const nys_loader_info *di = nys_loader_header(t->dev), *li = nys_loader_header(t->train);
+	if (!di->shards || !di->sequences) {
+		say(t, "%s lists no sequences (shard puts a tenth of the shards there, none of "
+		    "fewer than 10): no validation", devpath);
+		nys_loader_close(t->dev);
+		t->dev = NULL;
+		return 0;
+	}
+	if (di->seq_len != t->T)
+		return nys_err_set(e, "%s: sequences of %u tokens, train.json's have %u", devpath,
+		                   di->seq_len, t->T);
+	if (di->fingerprint != li->fingerprint || di->vocab_size != li->vocab_size)
+		return nys_err_set(e, "%s: made with another sentencepiece model than train.json's "
+		                   "shards", devpath);
+	return 0;
+}
+
 static int setup(trainer *t, nys_err *e)
 {
 	const nys_model_config *mc = &t->cfg->model;
@@ -621,8 +721,47 @@ static int setup(trainer *t, nys_err *e)
 		omp_set_num_threads(t->o->threads);
 		openblas_set_num_threads(t->o->threads);
 	}
+	nys_loader_opts lo = {.seed = t->s.seed, .shuffle = true, .cycle = true};
+	if (!(t->train = nys_loader_open(t->s.data, "train.json", &lo, e)))
+		return -1;
+	const nys_loader_info *li = nys_loader_header(t->train);
+	t->T = li->seq_len;
+	/* The vocabulary is the tokenizer's, as the authors' code takes it:
+	 * a config's vocab_size (50265, RoBERTa's, in the published one) only
+	 * stands for it. */
+	if (li->vocab_size < 1 || li->vocab_size > NYS_MAX_VOCAB)
+		return nys_err_set(e, "%s: the shards' vocabulary of %u pieces is out of range "
+		                   "(1 to %u)", t->s.data, li->vocab_size, NYS_MAX_VOCAB);
+	if (li->vocab_size != t->cfg->model.vocab_size) {
+		say(t, "%s: the shards' vocabulary has %u pieces: using vocab_size %u instead of "
+		    "the config's %u", t->s.data, li->vocab_size, li->vocab_size,
+		    t->cfg->model.vocab_size);
+		t->cfg->model.vocab_size = li->vocab_size;
+	}
+	if (t->T > mc->max_seq_len)
+		return nys_err_set(e, "%s: the shards' sequences (%u tokens) are longer than "
+		                   "max_seq_len (%u)", t->s.data, t->T, mc->max_seq_len);
+	if (mc->attn_type == NYS_ATTN_NYSTROM && mc->num_landmarks != mc->seq_len &&
+	    t->T < mc->num_landmarks)
+		return nys_err_set(e, "%s: the shards' sequences (%u tokens) are shorter than "
+		                   "num_landmarks (%u)", t->s.data, t->T, mc->num_landmarks);
+	if ((uint64_t)t->s.inst_per_gpu * t->T > NYS_MAX_BATCH_TOKENS)
+		return nys_err_set(e, "%s: gpu_setting.inst_per_gpu: %llu sequences of %u tokens are "
+		                   "more than the %llu tokens one forward takes", t->cfg->name,
+		                   (unsigned long long)t->s.inst_per_gpu, t->T,
+		                   (unsigned long long)NYS_MAX_BATCH_TOKENS);
+
+	t->special[0] = (int32_t)li->cls_id;
+	t->special[1] = (int32_t)li->sep_id;
+	t->special[2] = t->s.pad_id;
+	t->special[3] = t->s.unk_id;
+	t->special[4] = t->s.mask_id;
+	t->mlm = nys_mlm_defaults(t->s.mask_id, li->vocab_size, t->special, 5);
+	if (nys_mlm_check(&t->mlm, e))
+		return -1;
+
 	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true};
-	if (!(t->m = nys_model_new(mc, &mo, e)))
+	if (!(t->m = nys_model_new(mc, &mo, e)) || check_memory(t, e))
 		return -1;
 	t->np = nys_model_nparams(t->m);
 	t->mom = calloc(t->np ? t->np : 1, sizeof *t->mom);
@@ -631,40 +770,7 @@ static int setup(trainer *t, nys_err *e)
 		return nys_err_set(e, "out of memory for %zu parameters", t->np);
 	nys_adamw_init(&t->adam, t->s.learning_rate);
 
-	nys_loader_opts lo = {.seed = t->s.seed, .shuffle = true, .cycle = true};
-	if (!(t->train = nys_loader_open(t->s.data, "train.json", &lo, e)))
-		return -1;
-	const nys_loader_info *li = nys_loader_header(t->train);
-	t->T = li->seq_len;
-	if (li->vocab_size > mc->vocab_size)
-		return nys_err_set(e, "%s: the shards' vocabulary (%u) is larger than the model's "
-		                   "vocab_size (%u)", t->s.data, li->vocab_size, mc->vocab_size);
-	if (t->T > mc->max_seq_len)
-		return nys_err_set(e, "%s: the shards' sequences (%u tokens) are longer than "
-		                   "max_seq_len (%u)", t->s.data, t->T, mc->max_seq_len);
-	if (mc->attn_type == NYS_ATTN_NYSTROM && mc->num_landmarks != mc->seq_len &&
-	    t->T < mc->num_landmarks)
-		return nys_err_set(e, "%s: the shards' sequences (%u tokens) are shorter than "
-		                   "num_landmarks (%u)", t->s.data, t->T, mc->num_landmarks);
-	char devpath[4096];
-	struct stat sb;
-	snprintf(devpath, sizeof devpath, "%s/dev.json", t->s.data);
-	if (t->s.validate_batches && !stat(devpath, &sb)) {
-		nys_loader_opts dlo = {.seed = 0, .shuffle = false, .cycle = false};
-		if (!(t->dev = nys_loader_open(t->s.data, "dev.json", &dlo, e)))
-			return -1;
-		const nys_loader_info *di = nys_loader_header(t->dev);
-		if (di->shards && di->seq_len != t->T)
-			return nys_err_set(e, "%s/dev.json: sequences of %u tokens, train.json's have %u",
-			                   t->s.data, di->seq_len, t->T);
-	}
-	t->special[0] = (int32_t)li->cls_id;
-	t->special[1] = (int32_t)li->sep_id;
-	t->special[2] = t->s.pad_id;
-	t->special[3] = t->s.unk_id;
-	t->special[4] = t->s.mask_id;
-	t->mlm = nys_mlm_defaults(t->s.mask_id, li->vocab_size, t->special, 5);
-	if (nys_mlm_check(&t->mlm, e))
+	if (open_dev(t, e))
 		return -1;
 	size_t n = (size_t)t->s.inst_per_gpu * t->T;
 	t->ids = malloc(n * sizeof *t->ids);
@@ -753,6 +859,9 @@ int nys_train_run(const nys_train_opts *o, void (*info)(void *ctx, const char *l
 		goto out;
 	t.t_start = nys_now();
 	uint64_t bpe = t.s.batches_per_epoch;
+	/* resumed from an epoch's checkpoint whose validation did not finish */
+	if (t.step && t.step % bpe == 0 && !t.validated && validate(&t, t.step / bpe - 1, e))
+		goto out;
 	if (t.step >= t.s.total_steps)
 		say(&t, "all %llu steps are done already", (unsigned long long)t.s.total_steps);
 	double tps = 0;
@@ -786,7 +895,9 @@ int nys_train_run(const nys_train_opts *o, void (*info)(void *ctx, const char *l
 		if (t.step % bpe == 0) {
 			if (o->progress)
 				fputc('\n', stderr);
-			if (validate(&t, t.step / bpe - 1, e) || checkpoint(&t, e))
+			/* the checkpoint first: nothing that fails in validation
+			 * loses the epoch */
+			if (checkpoint(&t, e) || validate(&t, t.step / bpe - 1, e))
 				goto out;
 		}
 		if (t.step < t.s.total_steps &&

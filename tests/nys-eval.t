@@ -131,6 +131,18 @@ run init --config "$CN" -o "$T/n.st"
 is "$rc" 0 "init: a nystrom checkpoint"
 run init --config "$CS" --seed 7 -o "$T/s.st"
 is "$rc" 0 "init: a softmax checkpoint, --seed 7"
+# The tester's config: num_head x head_dim wrapped the parameter count to 59
+# and init wrote past the buffer (ASan: heap-buffer-overflow).
+python3 - "$CS" "$T/huge.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["model"].update(num_layers=1, num_head=59223231, head_dim=1202618447)
+json.dump(c, open(sys.argv[2], "w"))
+PY
+run init --config "$T/huge.json" -o "$T/huge.st"
+is "$rc" 1 "init: num_head 59223231, head_dim 1202618447 is refused with exit 1, no crash"
+grep -q "huge.json: model.num_head: 59223231 is too large" "$T/err"; ok $? "... naming the key: $(cat "$T/err")"
+[ ! -e "$T/huge.st" ]; ok $? "... and writes nothing"
 run init --config "$CS" --seed 7 --mlm -o "$T/s2.st"
 cmp -s "$T/s.st" "$T/s2.st"; ok $? "the same seed gives the same bytes (--mlm is the default)"
 run init --config "$CS" --seed 8 -o "$T/s8.st"

@@ -299,4 +299,94 @@ run_cmd "$TR" --config "$T/m.json"
 is "$rc" 1 "a config without the model's keys: exit 1"
 grep -q "m.json: model" "$T/err"; ok $? "... naming the file and key: $(head -n 1 "$T/err")"
 
+# ---- sizes from the config: refused before any allocation --------------------------------
+# The tester's config: num_head x head_dim wrapped the parameter count to 59
+# and nys_model_init wrote past the buffer.
+config n data model.num_layers=1 model.num_head=59223231 model.head_dim=1202618447
+run_cmd "$TR" --config "$T/n.json"
+is "$rc" 1 "num_head 59223231, head_dim 1202618447: exit 1, no crash"
+grep -q "n.json: model.num_head: 59223231 is too large" "$T/err"; ok $? "... naming the key: $(head -n 1 "$T/err")"
+config n2 data model.num_head=4096 model.head_dim=65536
+run_cmd "$TR" --config "$T/n2.json"
+grep -q "model.num_head x model.head_dim: 4096 x 65536 = 268435456 is too large" "$T/err"
+ok $? "a product of two keys past its limit names both: $(head -n 1 "$T/err")"
+# Valid keys, but the feed-forward activations of 2048 x 64 tokens at width
+# 2^18 alone take 2^39 bytes.
+config n3 data model.transformer_hidden_dim=262144 model.num_layers=1 \
+	pretraining_setting.batch_size=2048 gpu_setting.inst_per_gpu=2048
+run_cmd "$TR" --config "$T/n3.json"
+is "$rc" 1 "a model too large for this machine: exit 1"
+grep -qE "n3.json: training this model needs [0-9]+ bytes .* this machine has [0-9]+" "$T/err"
+ok $? "... with the bytes it would need: $(head -c 300 "$T/err")"
+ls "$T/n3.ck" > /dev/null 2>&1; ok $((!$?)) "... refused before the checkpoint folder is made"
+
+# ---- the vocabulary comes from the shards ------------------------------------------------
+config v data model.vocab_size=50265 pretraining_setting.epoch=1 pretraining_setting.batches_per_epoch=2
+run_cmd "$TR" --config "$T/v.json"
+ok $rc "vocab_size 50265 on shards of a 1000-piece model: exit 0"
+grep -q "the shards' vocabulary has 1000 pieces: using vocab_size 1000 instead of the config's 50265" "$T/err"
+ok $? "... with a note on stderr"
+python3 - "$T/v.ck/cp-0000.model" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack("<Q", b[:8])
+h = json.loads(b[8:8 + n])
+sys.exit(0 if h["nystromformer.embeddings.word_embeddings.weight"]["shape"] == [1000, 64] else 1)
+PY
+ok $? "... and a word embedding table of 1000 rows"
+"${NYS_TESTBIN:?}/mktok" -v 500 -o "$T/v500.tok" "$T/ar.ids" && shard -n 64 -q -k 64 -o "$T/v500" "$T/v500.tok"
+config v2 v500 model.vocab_size=50265 pretraining_setting.epoch=2 pretraining_setting.batches_per_epoch=2 \
+	"model_checkpoints=\"$T/v.ck\""
+run_cmd "$TR" --config "$T/v2.json"
+is "$rc" 1 "resuming a checkpoint of another vocabulary: exit 1"
+grep -q "cp-0000.cp: made for another model config than .*: a vocabulary of 1000 pieces, the shards' has 500" "$T/err"
+ok $? "... naming both vocabularies: $(tail -n 1 "$T/err")"
+
+# ---- --keep counts only checkpoints that load --------------------------------------------
+config q data "model_checkpoints=\"$T/q.ck\""
+mkdir -p "$T/q.ck"
+cp "$T/a.ck/cp-0000.cp" "$T/a.ck/cp-0000.model" "$T/a.ck/cp-0001.cp" "$T/a.ck/cp-0001.model" "$T/q.ck/"
+head -c 5000 "$T/a.ck/cp-0001.cp" > "$T/q.ck/cp-0009.cp"
+run_cmd "$TR" --config "$T/q.json" --keep 1
+ok $rc "--keep 1 beside a junk cp-0009.cp: exit 0"
+grep -q "skipping $T/q.ck/cp-0009.cp" "$T/err"; ok $? "resume skips the junk file"
+is "$(ls "$T/q.ck" | tr '\n' ' ')" "cp-0002.cp cp-0002.model cp-0009.cp pretrain_output.log " \
+	"the newest valid checkpoint is kept, the older pruned, the junk left alone"
+run_cmd "$TR" --config "$T/q.json" --keep 1
+grep -q "all 120 steps are done already" "$T/err"; ok $? "the next run finds the finished run, not a fresh start"
+
+# ---- validation without dev shards; the checkpoint before validation ------------------
+cp -r "$T/data" "$T/nodev"
+echo '[]' > "$T/nodev/dev.json"
+config w nodev pretraining_setting.epoch=1 pretraining_setting.batches_per_epoch=3
+run_cmd "$TR" --config "$T/w.json"
+ok $rc "an empty dev.json: exit 0 (the README's own pipeline makes one)"
+grep -q "nodev/dev.json lists no sequences .*: no validation" "$T/err"; ok $? "... saying so at the start: $(grep dev.json "$T/err")"
+[ -f "$T/w.ck/cp-0000.cp" ] && ! grep -q valid_loss "$T/w.ck/pretrain_output.log"
+ok $? "... the epoch's checkpoint written, no validation logged"
+rm "$T/nodev/dev.json"
+config w2 nodev pretraining_setting.epoch=1 pretraining_setting.batches_per_epoch=3
+run_cmd "$TR" --config "$T/w2.json"
+ok $rc "no dev.json: exit 0"
+grep -q "nodev/dev.json: no such file: no validation" "$T/err"; ok $? "... saying so, not silently"
+
+# The epoch's checkpoint comes before its validation, so that nothing that
+# fails in validation loses the epoch.
+config x data pretraining_setting.epoch=2 pretraining_setting.batches_per_epoch=3
+run_cmd "$TR" --config "$T/x.json" --steps 3
+ok $rc "--steps 3: one epoch of 3 steps"
+lc=$(grep -n "checkpoint $T/x.ck/cp-0000.cp" "$T/err" | cut -d: -f1)
+lv=$(grep -n "epoch 0: validation loss" "$T/err" | cut -d: -f1)
+[ -n "$lc" ] && [ -n "$lv" ] && [ "$lc" -lt "$lv" ]
+ok $? "the checkpoint is written before the validation runs (stderr lines $lc, $lv)"
+# A run killed after the checkpoint, in its validation: the log lacks it.
+grep -v valid_loss "$T/x.ck/pretrain_output.log" > "$T/log.cut" && mv "$T/log.cut" "$T/x.ck/pretrain_output.log"
+run_cmd "$TR" --config "$T/x.json"
+ok $rc "resumed after a validation that did not finish: exit 0"
+grep -q "resumed from $T/x.ck/cp-0000.cp" "$T/err"; ok $? "... from the epoch's checkpoint"
+is "$(grep valid_loss "$T/x.ck/pretrain_output.log" | python3 -c 'import json,sys; print([json.loads(l)["epoch"] for l in sys.stdin])')" \
+	"[0, 1]" "the validation of epoch 0 ran on resume, once, then epoch 1's"
+run_cmd "$TR" --config "$T/x.json"
+is "$(grep -c valid_loss "$T/x.ck/pretrain_output.log")" 2 "a run after the end validates nothing again"
+
 done_testing

@@ -2,9 +2,11 @@
  * swapped nystrom-512, warnings, refusals (with the key named), both
  * spellings of the inverse's init option, and the HuggingFace config. */
 #include "nys_config.h"
+#include "nys_shard.h"
 #include "tap.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static char dir[128];
@@ -362,7 +364,20 @@ static void test_refusals(void)
 	        "a boolean for an integer is refused");
 	refused("{\"transformer_hidden_dim\": 3000000000}", NULL,
 	        "model.transformer_hidden_dim: 3000000000 is too large (at most "
-	        "2147483647)", "a huge integer is refused");
+	        "262144)", "a huge integer is refused");
+	/* The tester's heap overflow: these wrapped the parameter count to 59. */
+	refused("{\"num_layers\": 1, \"num_head\": 59223231, \"head_dim\": 1202618447}", NULL,
+	        "model.num_head: 59223231 is too large (at most 4096)",
+	        "num_head 59223231 (the parameter count that wrapped) is refused, named");
+	refused("{\"num_head\": 4096, \"head_dim\": 65536}", NULL,
+	        "model.num_head x model.head_dim: 4096 x 65536 = 268435456 is too "
+	        "large (at most 262144)", "an attention width past its limit names both keys");
+	refused("{\"vocab_size\": 16777217}", NULL,
+	        "model.vocab_size: 16777217 is too large (at most 16777216)",
+	        "a vocabulary past 2^24 is refused");
+	refused("{\"inv_iterations\": 65}", NULL,
+	        "model.inv_iterations: 65 is too large (at most 64)",
+	        "more than 64 pseudo-inverse iterations are refused");
 	refused("{\"embedding_dim\": [64]}", NULL,
 	        "model.embedding_dim: expected a positive integer, got [64]",
 	        "an array for an integer is refused");
@@ -402,9 +417,22 @@ static void test_refusals(void)
 	refused("{\"num_landmarks\": 128}", NULL,
 	        "model.num_landmarks: 128 is more than model.seq_len (64)",
 	        "a swap past max_seq_len is not assumed");
-	refused("{\"num_landmarks\": 7}", NULL,
-	        "model.num_landmarks: 7 does not divide model.seq_len (64) into "
-	        "equal segments", "landmarks that do not divide seq_len are refused");
+	{
+		/* The authors' 2021 uneven segments: 70 tokens in 8 landmarks. */
+		nys_err e = {""};
+		nys_config *c = load(variant("{\"max_seq_len\": 70, \"seq_len\": 70, "
+		                             "\"num_landmarks\": 8}", NULL), &e);
+		tap_ok(c && c->model.seq_len == 70 && c->model.num_landmarks == 8 &&
+		       !c->model.swapped_landmarks && nwarns == 0,
+		       "seq_len 70 with 8 landmarks (uneven segments) loads, without a warning");
+		if (!c)
+			printf("#   refused: %s\n", e.msg);
+		nys_config_free(c);
+		c = load(variant("{\"num_landmarks\": 7}", NULL), &e);
+		tap_ok(c && c->model.num_landmarks == 7 && c->model.seq_len == 64,
+		       "7 landmarks over 64 tokens load");
+		nys_config_free(c);
+	}
 	refused("{\"seq_len\": 128, \"num_landmarks\": 8}", NULL,
 	        "model.seq_len: 128 is more than model.max_seq_len (64)",
 	        "seq_len past max_seq_len is refused");
@@ -476,6 +504,29 @@ static void test_file_errors(void)
 	p = scratch("absent.json");
 	tap_ok(load(p, &e) == NULL && strstr(e.msg, "absent.json") != NULL,
 	       "a missing file is refused with its name");
+	tap_ok(strstr(e.msg, ":-1") == NULL && strstr(e.msg, ":0:") == NULL,
+	       "... and no line number where there is no line");
+	printf("#   %s\n", e.msg);
+	{
+		/* the shard lists go through the same reader */
+		nys_shard_names l = {0};
+		p = scratch("train.json");
+		unlink(p);
+		nys_err le = {""};
+		int r = nys_shard_names_read(p, &l, &le);
+		tap_ok(r < 0 && strstr(le.msg, "train.json") && !strstr(le.msg, ":-1"),
+		       "a missing shard list is refused without a line -1");
+		printf("#   %s\n", le.msg);
+		nys_shard_names_free(&l);
+		memset(&l, 0, sizeof l);
+		write_file(p, "[\"a.shard\",\n");
+		r = nys_shard_names_read(p, &l, &le);
+		char w[1200];
+		snprintf(w, sizeof w, "%s:2:", p);
+		tap_ok(r < 0 && !strncmp(le.msg, w, strlen(w)), "a truncated shard list names its line");
+		printf("#   %s\n", le.msg);
+		nys_shard_names_free(&l);
+	}
 
 	/* compressed input, through nys_in */
 	char cmd[1500];

@@ -525,8 +525,44 @@ static void test_checkpoints(void)
 	tap_sh(dir, "rm -rf @");
 }
 
+/* Sizes: a model too large for this machine is refused with the bytes it
+ * needs before anything is allocated, and a batch past the tokens one
+ * forward takes is refused by name. */
+static void test_sizes(void)
+{
+	nys_model_config c = base_cfg();
+	nys_model_opts o = {.dtype = NYS_F32, .mlm = true};
+	c.vocab_size = 1u << 24;
+	c.embedding_dim = 1u << 18; /* 2^42 embedding weights: 16 TiB */
+	nys_err e = {""};
+	nys_model *m = nys_model_new(&c, &o, &e);
+	unsigned long long need = 0;
+	const char *at = strstr(e.msg, "parameters need ");
+	if (at)
+		need = strtoull(at + strlen("parameters need "), NULL, 10);
+	tap_ok(!m && need > 4ull << 42 && strstr(e.msg, "this machine has"),
+	       "a 2^42-parameter model is refused with the bytes it needs");
+	printf("#   %s\n", e.msg);
+	nys_model_free(m);
+
+	c = base_cfg();
+	m = make_model(&c, &o);
+	size_t small = m ? nys_model_act_bytes(m, 2, 16, 8) : 0;
+	size_t twice = m ? nys_model_act_bytes(m, 4, 16, 16) : 0;
+	tap_ok(small > 0 && twice > small && twice < 3 * small,
+	       "activation bytes grow with the batch");
+	int32_t ids[1] = {5};
+	nys_batch b = {.B = (1 << 22) + 1, .T = 16, .ids = ids};
+	tap_ok(m && nys_model_forward(m, &b, false, 0, NULL, &e) < 0 &&
+	       strstr(e.msg, "more than the 67108864 tokens one forward takes"),
+	       "a batch of 2^26 tokens and more is refused before any allocation");
+	printf("#   %s\n", e.msg);
+	nys_model_free(m);
+}
+
 int main(void)
 {
+	test_sizes();
 	test_gradients();
 	test_properties();
 	test_checkpoints();

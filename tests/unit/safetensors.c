@@ -93,6 +93,21 @@ int main(void)
 	   "'data_offsets': [0, 8]}}).encode(); h += b' ' * (-len(h) % 8); "
 	   "open(sys.argv[1], 'wb').write(struct.pack('<Q', len(h)) + h + bytes(8))\" @/size.safetensors");
 	tap_ok(!nys_st_load(tap_path(dir, "size.safetensors"), &e) && strstr(e.msg, "tensor x"), "offsets that disagree with the shape refused, tensor named");
+	/* 2^32 x 2^32 F32 elements are 2^66 bytes: 0 modulo 2^64, which the
+	 * offsets [0, 0] then matched. */
+	tap_sh(dir, "python3 -c \"import json, struct, sys; h = json.dumps({'x': {'dtype': 'F32', 'shape': [2**32, 2**32], "
+	   "'data_offsets': [0, 0]}}).encode(); h += b' ' * (-len(h) % 8); "
+	   "open(sys.argv[1], 'wb').write(struct.pack('<Q', len(h)) + h)\" @/wrap.safetensors");
+	tap_ok(!nys_st_load(tap_path(dir, "wrap.safetensors"), &e) && strstr(e.msg, "tensor x: its shape does not fit 64 bits"),
+	       "a shape whose byte count wraps 64 bits is refused, tensor named");
+	printf("# %s\n", e.msg);
+	{
+		nys_st_entry big = {.name = "big", .dtype = NYS_F32, .ndim = 2,
+		                    .shape = {INT64_C(1) << 40, INT64_C(1) << 40}, .data = w};
+		tap_ok(nys_st_write(tap_path(dir, "big-w.safetensors"), &big, 1, NULL, &e) < 0 &&
+		       strstr(e.msg, "tensor big: its shape is too large"),
+		       "the writer refuses a shape whose byte count overflows");
+	}
 	tap_sh(dir, "printf '\\010\\000\\000\\000\\000\\000\\000\\000{\"x\":1}' > @/junk.safetensors");
 	tap_ok(!nys_st_load(tap_path(dir, "junk.safetensors"), &e), "malformed header refused");
 	tap_ok(access(tap_path(dir, "a.safetensors.tmp"), F_OK) != 0, "no temporary file left");
