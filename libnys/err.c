@@ -67,7 +67,11 @@ void nys_usage_error(const char *usage, const char *fmt, ...)
 
 int nys_print_stdout(const char *s)
 {
-	if (fputs(s, stdout) == EOF || fflush(stdout) == EOF || ferror(stdout))
-		return -1;
-	return 0;
+	errno = 0;
+	if (fputs(s, stdout) != EOF && fflush(stdout) != EOF && !ferror(stdout))
+		return 0;
+	/* --help > /dev/full: say why the exit status is 1 */
+	int err = errno ? errno : EIO;
+	fprintf(stderr, "%s: write (stdout): %s\n", prog_name, strerror(err));
+	return -1;
 }

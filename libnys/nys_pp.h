@@ -63,9 +63,11 @@ typedef struct nys_pp_stats {
 
 /* Convert the inputs in paths (NULL or "-" = stdin; directories are read
  * recursively, their regular files sorted by name), then those listed in
- * o->files_from; with no paths and no list, stdin.  On an error every
- * document completed before it has been written and committed; the message
- * names the file and line where there is one. */
+ * o->files_from; with no paths and no list, stdin.  With o->outdir the
+ * partitions go to a staging directory (nys_stage_open) and replace NAME's
+ * partitions in DIR only when all is done; after an error DIR is as it was,
+ * and stdout has the documents completed before it.  The message names the
+ * file and line where there is one. */
 int nys_pp_run(const char *const *paths, size_t npaths, const nys_pp_opts *o,
                nys_pp_stats *st, nys_err *e);
 

@@ -44,8 +44,11 @@ typedef struct nys_wiki_stats {
 } nys_wiki_stats;
 
 /* Extract every file in paths (NULL/"-" = stdin), in order.  On a data
- * error every article completed before it has been written whole; the
- * message names the file and line. */
+ * error every article completed before it has been written whole to
+ * stdout, while `output` and `outdir` are not committed (the file or the
+ * directory stays as it was: outdir's tree is staged, nys_stage_open, and
+ * replaces the old one only at the end).  The message names the file and
+ * line. */
 int nys_wiki_extract(const char *const *paths, size_t npaths,
                      const nys_wiki_opts *o, nys_wiki_stats *st, nys_err *e);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- normalisation ----------------------------------------------------- */
 
@@ -141,6 +142,7 @@ struct pp {
 	/* output */
 	nys_out *out;
 	bool out_failed;        /* a write failed: abort, never commit */
+	nys_stage *stage;       /* with -o DIR: where the partitions go first */
 	uint64_t part_words, part_limit;
 	nys_buf path;
 	/* input */
@@ -255,7 +257,7 @@ static int add_line(struct pp *pp, const char *s, size_t n)
 static int open_partition(struct pp *pp)
 {
 	pp->path.n = 0;
-	if (nys_buf_printf(&pp->path, "%s/%s-partition-%04llu.txt.zst", pp->o->outdir,
+	if (nys_buf_printf(&pp->path, "%s/%s-partition-%04llu.txt.zst", nys_stage_path(pp->stage),
 	                   pp->o->name, (unsigned long long)pp->st->partitions))
 		return nys_err_set(pp->e, "out of memory");
 	pp->out = nys_out_open(pp->path.p, NYS_OUT_ZSTD | NYS_OUT_ZSTD_MT, pp->e);
@@ -698,6 +700,60 @@ static int read_list(pathlist *pl, const char *list, nys_err *e)
 
 /* ---- the run ----------------------------------------------------------- */
 
+/* If s is NAME-partition-NNNN.txt.zst as open_partition names them, its
+ * number; else -1. */
+static int64_t partition_number(const char *s, const char *name)
+{
+	size_t k = strlen(name);
+	static const char mid[] = "-partition-", end[] = ".txt.zst";
+	if (strncmp(s, name, k) || strncmp(s + k, mid, sizeof mid - 1))
+		return -1;
+	s += k + sizeof mid - 1;
+	size_t d = strspn(s, "0123456789");
+	if (d < 4 || d > 12 || strcmp(s + d, end) || (d > 4 && s[0] == '0'))
+		return -1;
+	return (int64_t)strtoull(s, NULL, 10);
+}
+
+/* Move the partitions into DIR, then remove NAME's partitions numbered
+ * beyond them, which an earlier, longer run left. */
+static int install(struct pp *pp, nys_err *e)
+{
+	const nys_pp_opts *o = pp->o;
+	int rc = 0;
+	for (uint64_t i = 0; !rc && i < pp->st->partitions; i++) {
+		pp->path.n = 0;
+		if (nys_buf_printf(&pp->path, "%s-partition-%04llu.txt.zst", o->name,
+		                   (unsigned long long)i))
+			return nys_err_set(e, "out of memory");
+		rc = nys_stage_install(pp->stage, pp->path.p, e);
+	}
+	nys_stage *done = pp->stage;
+	pp->stage = NULL;
+	if (rc) {
+		nys_stage_abort(done);
+		return -1;
+	}
+	if (nys_stage_commit(done, e))
+		return -1;
+	DIR *d = opendir(o->outdir);
+	if (!d)
+		return nys_err_sys(e, "open directory %s", o->outdir);
+	struct dirent *de;
+	while (!rc && (de = readdir(d))) {
+		int64_t k = partition_number(de->d_name, o->name);
+		if (k < 0 || (uint64_t)k < pp->st->partitions)
+			continue;
+		pp->path.n = 0;
+		if (nys_buf_printf(&pp->path, "%s/%s", o->outdir, de->d_name))
+			rc = nys_err_set(e, "out of memory");
+		else if (unlink(pp->path.p))
+			rc = nys_err_sys(e, "remove %s", pp->path.p);
+	}
+	closedir(d);
+	return rc;
+}
+
 int nys_pp_run(const char *const *paths, size_t npaths, const nys_pp_opts *o,
                nys_pp_stats *st, nys_err *e)
 {
@@ -709,16 +765,19 @@ int nys_pp_run(const char *const *paths, size_t npaths, const nys_pp_opts *o,
 
 	if ((unsigned)o->format >= NYS_PP_NFORMATS)
 		return nys_err_set(e, "unknown format %d", (int)o->format);
-	if (o->outdir && (!o->name || !*o->name || strchr(o->name, '/')))
-		return nys_err_set(e, "a partition name must be given, without '/'");
+	if (o->outdir && nys_name_check(o->name ? o->name : "", "partition name", e))
+		return -1;
 	for (size_t i = 0; i < npaths && !rc; i++)
 		rc = expand(&pl, paths[i] ? paths[i] : "-", e);
 	if (!rc && o->files_from)
 		rc = read_list(&pl, o->files_from, e);
 	if (!rc && !npaths && !o->files_from)
 		rc = list_add(&pl, "-", e);
-	if (!rc && o->outdir)
-		rc = nys_mkdirs(o->outdir, e);
+	/* DIR is made if missing (and removed again if this run fails and
+	 * leaves it empty); the staging directory of a run that died is
+	 * removed */
+	if (!rc && o->outdir && !(pp.stage = nys_stage_open(o->outdir, o->name, e)))
+		rc = -1;
 	if (!rc && !o->outdir && !(pp.out = nys_out_open(NULL, 0, e)))
 		rc = -1;
 	if (rc) {
@@ -731,15 +790,13 @@ int nys_pp_run(const char *const *paths, size_t npaths, const nys_pp_opts *o,
 		rc = read_input(&pp, pl.v[i]);
 	nys_progress_end(&pp.prog);
 
-	/* Whatever went wrong, the documents completed so far stay written;
-	 * only a failed write drops the file it went to. */
-	if (rc) {
-		nys_err keep = *e;
-		close_output(&pp);
-		*e = keep;
-	} else {
-		rc = close_output(&pp);
-	}
+	/* After an error nothing is committed: DIR stays as it was, and
+	 * stdout ends after the last whole document. */
+	if (rc)
+		nys_out_abort(pp.out);
+	else if (!(rc = close_output(&pp)) && pp.stage)
+		rc = install(&pp, e);
+	nys_stage_abort(pp.stage); /* NULL once installed */
 	nys_buf_free(&pp.doc);
 	nys_buf_free(&pp.tmp);
 	nys_buf_free(&pp.path);

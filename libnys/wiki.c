@@ -17,11 +17,16 @@
  */
 #include "nys_wiki.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <expat.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 enum field { F_NONE, F_TITLE, F_NS, F_ID, F_REVID, F_TEXT, F_BASE };
 
@@ -60,7 +65,8 @@ typedef struct slot {
 typedef struct ctx {
 	const nys_wiki_opts *o;
 	nys_wiki_stats *st;
-	const char *file;
+	char *file;                  /* the input's name, for messages: a copy, as
+	                              * workers may use it after the input closes */
 	char url_base[512];
 	bool chunked;
 	/* the ring */
@@ -76,7 +82,7 @@ typedef struct ctx {
 	slot one;
 	/* output */
 	nys_out *out;
-	unsigned dir_no, file_no;
+	nys_stage *stage;            /* with outdir: the new tree goes here first */
 	int wfail;
 	bool out_broken;             /* a write failed: the output may be cut */
 	nys_err werr;
@@ -228,25 +234,122 @@ static void reader_free(reader *r)
 
 /* ---- output ---------------------------------------------------------------- */
 
+/* WikiExtractor's layout: a hundred files wiki_00 .. wiki_99 in each of
+ * the directories AA, AB, .. ZZ. */
+#define FILES_A_DIR 100
+#define MAX_FILES (26 * 26 * FILES_A_DIR)
+
+/* The name of file k of the tree, relative to the output directory. */
+static void tree_name(char *buf, size_t n, uint64_t k, bool zst)
+{
+	unsigned d = (unsigned)(k / FILES_A_DIR), f = (unsigned)(k % FILES_A_DIR);
+	snprintf(buf, n, "%c%c/wiki_%02u%s", 'A' + d / 26, 'A' + d % 26, f, zst ? ".zst" : "");
+}
+
 static int open_next_file(ctx *c, nys_err *e)
 {
 	const nys_wiki_opts *o = c->o;
-	if (c->dir_no >= 26 * 26)
+	uint64_t k = c->st->out_files;
+	if (k >= MAX_FILES)
 		return nys_err_set(e, "%s: too many output files (raise -b)", o->outdir);
-	char dir[4096], path[4200];
-	snprintf(dir, sizeof dir, "%s/%c%c", o->outdir, 'A' + c->dir_no / 26, 'A' + c->dir_no % 26);
-	if (c->file_no == 0 && nys_mkdirs(dir, e))
-		return -1;
-	snprintf(path, sizeof path, "%s/wiki_%02u%s", dir, c->file_no, o->compress ? ".zst" : "");
-	c->out = nys_out_open(path, o->compress ? NYS_OUT_ZSTD | NYS_OUT_ZSTD_FAST : 0, e);
-	if (!c->out)
-		return -1;
-	c->st->out_files++;
-	if (++c->file_no == 100) {
-		c->file_no = 0;
-		c->dir_no++;
+	char rel[32];
+	nys_buf path = {0};
+	tree_name(rel, sizeof rel, k, o->compress);
+	if (nys_buf_printf(&path, "%s/%s", nys_stage_path(c->stage), rel)) {
+		nys_buf_free(&path);
+		return nys_err_set(e, "out of memory");
 	}
-	return 0;
+	/* the staging directory's AA, AB, ..., made as the first file goes in */
+	int rc = 0;
+	if (k % FILES_A_DIR == 0) {
+		char *slash = strrchr(path.p, '/');
+		*slash = 0;
+		rc = nys_mkdirs(path.p, e);
+		*slash = '/';
+	}
+	if (!rc && !(c->out = nys_out_open(path.p, o->compress ? NYS_OUT_ZSTD | NYS_OUT_ZSTD_FAST : 0, e)))
+		rc = -1;
+	nys_buf_free(&path);
+	if (!rc)
+		c->st->out_files++;
+	return rc;
+}
+
+/* If s is a file name of the tree ("wiki_07", "wiki_07.zst"), its number in
+ * the directory, else -1; *zst says which. */
+static int tree_file_number(const char *s, bool *zst)
+{
+	if (strncmp(s, "wiki_", 5) || s[5] < '0' || s[5] > '9' || s[6] < '0' || s[6] > '9')
+		return -1;
+	if (s[7] && strcmp(s + 7, ".zst"))
+		return -1;
+	*zst = s[7] != 0;
+	return (s[5] - '0') * 10 + (s[6] - '0');
+}
+
+/* After the new tree of n files is in place: remove the files of the
+ * tree's names that it does not have (an earlier, longer run's AA/wiki_07;
+ * wiki_00.zst when this run wrote wiki_00), and the directories AA .. ZZ
+ * that this leaves empty.  Nothing else in dir is touched. */
+static int remove_stale(const char *dir, uint64_t n, bool zst, nys_err *e)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return nys_err_sys(e, "open directory %s", dir);
+	int rc = 0;
+	struct dirent *de;
+	while (!rc && (de = readdir(d))) {
+		const char *sub = de->d_name;
+		if (sub[0] < 'A' || sub[0] > 'Z' || sub[1] < 'A' || sub[1] > 'Z' || sub[2])
+			continue;
+		uint64_t first = (uint64_t)((sub[0] - 'A') * 26 + (sub[1] - 'A')) * FILES_A_DIR;
+		int fd = openat(dirfd(d), sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		DIR *sd = fd >= 0 ? fdopendir(fd) : NULL;
+		if (!sd) {
+			if (fd >= 0)
+				close(fd);
+			continue; /* not a directory: not the tree's */
+		}
+		struct dirent *fe;
+		while (!rc && (fe = readdir(sd))) {
+			bool fz;
+			int f = tree_file_number(fe->d_name, &fz);
+			struct stat st;
+			if (f < 0 || (first + (uint64_t)f < n && fz == zst) ||
+			    fstatat(dirfd(sd), fe->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+				continue;
+			if (unlinkat(dirfd(sd), fe->d_name, 0))
+				rc = nys_err_sys(e, "remove %s/%s/%s", dir, sub, fe->d_name);
+		}
+		closedir(sd);
+		if (!rc && first >= n)
+			unlinkat(dirfd(d), sub, AT_REMOVEDIR); /* kept if other files are in it */
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Move the new tree into the output directory, file by file, then remove
+ * what is left of an earlier run's. */
+static int install_tree(ctx *c, nys_err *e)
+{
+	const nys_wiki_opts *o = c->o;
+	uint64_t n = c->st->out_files;
+	char rel[32];
+	int rc = 0;
+	for (uint64_t k = 0; !rc && k < n; k++) {
+		tree_name(rel, sizeof rel, k, o->compress);
+		rc = nys_stage_install(c->stage, rel, e);
+	}
+	nys_stage *done = c->stage;
+	c->stage = NULL;
+	if (rc) {
+		nys_stage_abort(done);
+		return -1;
+	}
+	if (nys_stage_commit(done, e))
+		return -1;
+	return remove_stale(o->outdir, n, o->compress, e);
 }
 
 static int write_doc(ctx *c, const nys_buf *doc, nys_err *e)
@@ -742,7 +845,11 @@ static int parse_file(ctx *c, const char *path, reader *r, nys_err *e)
 	nys_in *in = nys_in_open(path, e);
 	if (!in)
 		return -1;
-	c->file = nys_in_name(in);
+	free(c->file);
+	if (!(c->file = strdup(nys_in_name(in)))) {
+		nys_in_close(in);
+		return nys_err_set(e, "out of memory");
+	}
 	nys_progress pr;
 	nys_progress_start(&pr, "wikiextract", nys_in_raw_size(in));
 	/* Enough of the start to tell the encoding. */
@@ -814,6 +921,10 @@ int nys_wiki_extract(const char *const *paths, size_t npaths,
 			rc = -1;
 			goto done;
 		}
+	} else if (!(c.stage = nys_stage_open(o->outdir, "wikiextract", e))) {
+		/* the staging directory of a run that died goes first */
+		rc = -1;
+		goto done;
 	}
 	if (nthreads > 1) {
 		c.nring = 4 * (size_t)nthreads + 4;
@@ -866,15 +977,20 @@ int nys_wiki_extract(const char *const *paths, size_t npaths,
 		}
 	}
 done:
+	/* After an error nothing is committed: a file or directory named by -o
+	 * stays as it was, and stdout ends after the last whole article. */
 	if (c.out) {
 		nys_err ce;
-		if (c.out_broken) {
+		if (rc || c.out_broken) {
 			nys_out_abort(c.out);
-		} else if (nys_out_commit(c.out, &ce) && !rc) {
+		} else if (nys_out_commit(c.out, &ce)) {
 			*e = ce;
 			rc = -1;
 		}
 	}
+	if (c.stage && !rc)
+		rc = install_tree(&c, e);
+	nys_stage_abort(c.stage); /* NULL once installed */
 	for (size_t i = 0; i < c.nring; i++)
 		slot_free(&c.ring[i]);
 	slot_free(&c.one);
@@ -883,6 +999,7 @@ done:
 	reader_free(r);
 	reader_free(c.rd1);
 	nys_wikitext_free(c.wt);
+	free(c.file);
 	pthread_mutex_destroy(&c.mu);
 	pthread_cond_destroy(&c.cv);
 	return rc;

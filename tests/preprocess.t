@@ -75,6 +75,16 @@ run </dev/null
 check "no -f exits 2" test "$rc" -eq 2
 run -f text --name x </dev/null
 check "--name without -o exits 2" test "$rc" -eq 2
+# one rule for names, shared with shard(1): the same message
+namerule="is not a valid name (1 to 64 of A-Z a-z 0-9 . _ + -, not starting with '.' or '-')"
+for bad in "$(printf 'a\nb')" "$(printf 'a\tb')" .hidden a/b "" -x; do
+	shown=$(printf '%q' "$bad")
+	run -f text -o "$T/names" --name "$bad" </dev/null
+	want="preprocess: --name: '$(printf '%s' "$bad" | sed 's/\t/\\x09/')' $namerule"
+	[ "$bad" = "$(printf 'a\nb')" ] && want="preprocess: --name: 'a\\x0ab' $namerule"
+	check "--name $shown: exit 2, the names message" \
+		eval 'test $rc -eq 2 && test "$(head -1 "$T/err")" = "$want" && ! test -e "$T/names"'
+done
 run -f text "$T/no/such/file"
 check "a missing file exits 1 naming it" \
 	eval 'test $rc -eq 1 && grep -q "^preprocess: open $T/no/such/file: " "$T/err"'
@@ -181,10 +191,24 @@ run -f realnews -m 0 --strict "$T/news.jsonl"
 check "realnews --strict: exit 1 naming file:line" \
 	eval 'test $rc -eq 1 && grep -q "^preprocess: $T/news.jsonl:2: invalid JSON" "$T/err"'
 is "$(cat "$T/out")" "$(printf 'Same\nPara one.\nPara two.')" "--strict: the documents before the error are written"
+printf '{"text": "Earlier run."}\n' >"$T/earlier.jsonl"
+run -f realnews -m 0 -o "$T/strict" --name s "$T/earlier.jsonl"
 run -f realnews -m 0 --strict -o "$T/strict" --name s "$T/news.jsonl"
-check "--strict with -o: exit 1, the partition so far committed" \
-	eval 'test $rc -eq 1 && test "$(zstdcat "$T/strict/s-partition-0000.txt.zst")" = "$(printf "Same\nPara one.\nPara two.")" &&
-	      test -z "$(ls "$T/strict" | grep tmp)"'
+check "--strict with -o: exit 1, DIR as it was (the earlier partition, no temporary files)" \
+	eval 'test $rc -eq 1 && test "$(zstdcat "$T/strict/s-partition-0000.txt.zst")" = "Earlier run." &&
+	      test "$(ls -A "$T/strict")" = s-partition-0000.txt.zst'
+run -f realnews -m 0 --strict -o "$T/strict-new/sub" --name s "$T/news.jsonl"
+check "--strict with -o: exit 1, a DIR it made is removed again" eval 'test $rc -eq 1 && ! test -e "$T/strict-new"'
+check "an error prints only the error (no counts)" eval 'test "$(wc -l < "$T/err")" -eq 1'
+
+# a DIR that cannot be made: the error alone, exit 1
+run -f text -o /proc/no-such/dir </dev/null
+check "-o under /proc: exit 1, only the error" \
+	eval 'test $rc -eq 1 && test "$(cat "$T/err")" = "preprocess: mkdir /proc/no-such: No such file or directory"'
+: >"$T/plainfile"
+run -f text -o "$T/plainfile/sub" </dev/null
+check "-o under a regular file: exit 1, only the error" \
+	eval 'test $rc -eq 1 && test "$(cat "$T/err")" = "preprocess: mkdir $T/plainfile/sub: Not a directory"'
 
 # ---- stories ----------------------------------------------------------------
 
@@ -293,6 +317,15 @@ done
 is "$bad" "" "-o: each partition closes at the document that reaches --partition-words"
 run -f wiki -o "$T/parts2" "$wx"
 is "$(ls "$T/parts2")" "wiki-partition-0000.txt.zst" "-o: the name defaults to the format"
+
+# Again into the same DIR, fewer partitions: NAME's are replaced, the rest stays.
+mkdir "$T/parts/sub/.X.tmp.AbC123" && echo stale >"$T/parts/sub/.X.tmp.AbC123/X-partition-0000.txt.zst"
+echo mine >"$T/parts/sub/X-notes.txt"
+cp "$T/parts/sub/X-partition-0001.txt.zst" "$T/parts/sub/Y-partition-0001.txt.zst"
+run -f wiki -o "$T/parts/sub" --name X --partition-words 1000000 "$wx"
+is "$(ls -A "$T/parts/sub" | tr '\n' ' ')" "X-notes.txt X-partition-0000.txt.zst Y-partition-0001.txt.zst " \
+	"-o again: NAME's partitions of the earlier, longer run are removed, a dead run's staging directory too, other files stay"
+same <(zstdcat "$T/parts/sub/X-partition-0000.txt.zst") "$T/all/wiki.txt" "-o again: the new partition holds all"
 
 # The same articles through our own extractor, in both of its formats.
 if [ -x "$bin/wikiextract" ]; then

@@ -144,6 +144,18 @@ run "$T/shard-5" -o '' "$T/small.tok"
 is "$rc" 2 "usage error: -o ''"
 run "$T/shard-5" -o "$T/u" --name "$(printf 'bad\377')" "$T/small.tok"
 is "$rc" 2 "usage error: a --name that is not UTF-8"
+# one rule for names, shared with preprocess(1): the same message
+namerule="is not a valid name (1 to 64 of A-Z a-z 0-9 . _ + -, not starting with '.' or '-')"
+for bad in "$(printf 'a\nb')" "$(printf 'a\tb')" .hidden a/b "" -x; do
+	case $bad in
+	*$'\n'*) shown_as='a\x0ab' ;;
+	*$'\t'*) shown_as='a\x09b' ;;
+	*) shown_as=$bad ;;
+	esac
+	run "$T/shard-5" -o "$T/u" --name "$bad" "$T/small.tok"
+	is "$rc $(head -1 "$T/err")" "2 shard-5: --name: '$shown_as' $namerule" "--name $(printf '%q' "$bad"): exit 2, the names message"
+done
+[ ! -e "$T/u" ]; ok $? "... and nothing is written"
 run "$S" info
 is "$rc" 2 "shard info without operands is a usage error"
 run "$S" cat -n 0 "$T/small.tok"
@@ -273,15 +285,42 @@ listing "$D" > "$T/after"
 cmp -s "$T/before" "$T/after" && cmp -s "$D/wiki-00000.shard" "$T/wiki0.keep"
 ok $? "... and DIR is exactly as before (no new shards, no temporary files)"
 "$MKTOK" -v 1000 -f 77 -o "$T/other.tok" "$T/f2.ids"
-run "$T/shard-16" -q -o "$T/o" "$T/f1.tok" "$T/other.tok"
+run "$T/shard-16" -q -o "$T/o/sub" "$T/f1.tok" "$T/other.tok"
 is "$rc" 1 "FILEs of two models: exit 1"
 grep -q 'other.tok: a stream of another model' "$T/err"; ok $? "... named"
-[ ! -e "$T/o/data-00000.shard" ]; ok $? "... no shards written"
+[ ! -e "$T/o" ]; ok $? "... no shards written, and the directories it made are removed again"
 run "$T/shard-6" -q -o "$D" --name x "$T/f1.tok"
 is "$rc" 1 "another sequence length into a DIR of shard-16 shards: exit 1"
 grep -q 'another kind' "$T/err"; ok $? "... refused with a reason"
 run "$T/shard-16" -q -o "$T/v" --sep 1000 "$T/f1.tok"
 is "$rc" 1 "--sep outside the vocabulary: exit 1"
+
+# staging directories of runs that died are removed; a live run's are not
+mkdir -p "$D/.wiki.tmp.AbC123" "$D/.books.tmp.AbC123" "$D/.wiki.tmp.HeLd00"
+cp "$T/wiki0.keep" "$D/.wiki.tmp.AbC123/wiki-00000.shard"
+exec 4< "$D/.wiki.tmp.HeLd00" # this shell holds it, as a live run would
+flock -x 4
+run "$T/shard-16" -q -o "$D" --name wiki -k 100 "$T/f1.tok"
+is "$rc" 0 "a run over a dead run's staging directory: exit 0"
+[ ! -e "$D/.wiki.tmp.AbC123" ]; ok $? "... which it removes (25 MB each in real runs)"
+[ -d "$D/.books.tmp.AbC123" ] && [ -d "$D/.wiki.tmp.HeLd00" ]; ok $? "... but not another NAME's, nor one a live run holds locked"
+exec 4<&-
+rmdir "$D/.books.tmp.AbC123" "$D/.wiki.tmp.HeLd00"
+
+# SIGINT in a run: no staging directory left
+mkfifo "$T/slow"
+"$T/shard-16" -q -o "$D" --name wiki -k 1 < "$T/slow" 2> "$T/err" &
+pid=$!
+exec 3> "$T/slow"
+cat "$T/f1.tok" >&3
+for i in $(seq 200); do ls -A "$D" | grep -q '^\.wiki\.tmp\.' && break; sleep 0.1; done
+ls -A "$D" | grep -q '^\.wiki\.tmp\.'; ok $? "a run stages its shards in DIR/.NAME.tmp.XXXXXX"
+kill -INT "$pid"
+wait "$pid"; st=$?
+exec 3>&-
+[ "$st" -ne 0 ]; ok $? "SIGINT: non-zero exit ($st)"
+listing "$D" > "$T/after"
+cmp -s "$T/before" "$T/after"; ok $? "SIGINT: DIR is exactly as before, no staging directory left"
 
 # verify DIR notices lists out of date
 cp -r "$D" "$T/m2"

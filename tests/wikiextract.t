@@ -142,6 +142,70 @@ PY
 	zstdcat $(find "$T/zdir" -name '*.zst' | sort) | cmp -s - "$T/en.txt"; ok $? "-c: .zst files decompress to the same text"
 	"$W" -o "$T/one.txt" "$D/enwiki-2016-206pages.xml.bz2" && cmp -s "$T/one.txt" "$T/en.txt"; ok $? "-o FILE writes one file"
 
+	# --- -o DIR again: the directory holds exactly the new run's files ---
+	listing() { (cd "$1" && find . | sort); }
+	echo mine > "$T/dir/notes.txt"
+	mkdir "$T/dir/AA/keep.d" && echo mine > "$T/dir/AA/wiki_7"
+	mkdir -p "$T/dir/.wikiextract.tmp.Ab12Cd/AA" && echo stale > "$T/dir/.wikiextract.tmp.Ab12Cd/AA/wiki_00"
+	"$W" -o "$T/dir2" -b 400K "$D/enwiki-2016-206pages.xml.bz2"
+	"$W" -o "$T/dir" -b 400K "$D/enwiki-2016-206pages.xml.bz2"; ok $? "-o DIR with larger files over an earlier run: exits 0"
+	{ listing "$T/dir2"; echo ./AA/keep.d; echo ./AA/wiki_7; echo ./notes.txt; } | sort > "$T/want.ls"
+	listing "$T/dir" > "$T/got.ls"
+	cmp -s "$T/got.ls" "$T/want.ls"; ok $? "-o DIR: the earlier run's extra files are gone, files of other names stay ($(wc -l < "$T/got.ls") entries)"
+	diff "$T/got.ls" "$T/want.ls" | head -5 | sed 's/^/#   /'
+	cat $(find "$T/dir" -name 'wiki_[0-9][0-9]' | sort) | cmp -s - "$T/en.txt"; ok $? "-o DIR: the new files concatenate to the stdout output"
+	"$W" -o "$T/dir" -b 400K -c "$D/enwiki-2016-206pages.xml.bz2"
+	is "$(find "$T/dir" -name 'wiki_[0-9][0-9]' | wc -l) $(find "$T/dir" -name 'wiki_[0-9][0-9].zst' | wc -l)" "0 $(find "$T/dir2" -type f | wc -l)" \
+		"-o DIR -c over plain files: only the .zst files of the new run remain"
+	listing "$T/dir" > "$T/before.ls"
+	cp "$T/dir/AA/wiki_00.zst" "$T/w00.keep"
+	head -c 3000000 "$T/en.xml" > "$T/cut2.xml"
+	"$W" -o "$T/dir" -b 100K -c "$T/cut2.xml" 2> "$T/err"; is $? 1 "-o DIR, truncated dump: exits 1"
+	listing "$T/dir" > "$T/after.ls"
+	cmp -s "$T/before.ls" "$T/after.ls" && cmp -s "$T/dir/AA/wiki_00.zst" "$T/w00.keep"
+	ok $? "-o DIR, truncated dump: the directory is exactly as it was (no new files, none removed, no staging directory)"
+	"$W" -o "$T/fresh/sub" -b 100K "$T/cut2.xml" 2> /dev/null
+	[ ! -e "$T/fresh" ]; ok $? "-o DIR, truncated dump: a directory it made is removed again"
+
+	# --- -o FILE: an error leaves the file as it was ---
+	echo "old content" > "$T/old.txt"
+	"$W" -o "$T/old.txt" "$T/cut2.xml" 2> "$T/err"; is $? 1 "-o FILE, truncated XML: exits 1"
+	is "$(cat "$T/old.txt")" "old content" "-o FILE, truncated XML: the existing file is untouched"
+	head -c 400000 "$D/enwiki-2016-206pages.xml.bz2" > "$T/cut2.xml.bz2"
+	"$W" -o "$T/old.txt" "$T/cut2.xml.bz2" 2> /dev/null; is $? 1 "-o FILE, truncated bzip2: exits 1"
+	is "$(cat "$T/old.txt")" "old content" "-o FILE, truncated bzip2: the existing file is untouched"
+	"$W" -o "$T/new.txt" "$T/cut2.xml" 2> /dev/null
+	[ ! -e "$T/new.txt" ]; ok $? "-o FILE, truncated XML: no file made"
+	ls "$T" | grep -q '\.tmp\.'; is $? 1 "-o FILE, truncated input: no temporary file"
+
+	# --- -o what is not a regular file: written into, never replaced ---
+	mkfifo "$T/fifo"
+	cat "$T/fifo" > "$T/fifo.got" &
+	catpid=$!
+	"$W" -o "$T/fifo" "$D/enwiki-2016-206pages.xml.bz2"; st=$?
+	# a writer that never opened it (or replaced it) would leave cat waiting for ever
+	{ [ "$st" = 0 ] && [ -p "$T/fifo" ]; } || kill "$catpid" 2> /dev/null
+	wait "$catpid"
+	[ "$st" = 0 ] && [ -p "$T/fifo" ]; ok $? "-o FIFO: exits 0, still a FIFO"
+	cmp -s "$T/fifo.got" "$T/en.txt"; ok $? "-o FIFO: the reader gets the whole output"
+	if mknod "$T/null" c 1 3 2> /dev/null; then
+		"$W" -o "$T/null" "$D/enwiki-2016-206pages.xml.bz2"; st=$?
+		[ "$st" = 0 ] && [ -c "$T/null" ] && [ "$(stat -c %t,%T "$T/null")" = "1,3" ]
+		ok $? "-o a character device (1, 3): exits 0, still that device"
+	else
+		skip "mknod needs root"
+	fi
+	echo old > "$T/target.txt"
+	ln -s target.txt "$T/link.txt"
+	"$W" -o "$T/link.txt" "$D/enwiki-2016-206pages.xml.bz2"
+	[ -L "$T/link.txt" ] && [ "$(readlink "$T/link.txt")" = target.txt ] && cmp -s "$T/target.txt" "$T/en.txt"
+	ok $? "-o a symbolic link: its target replaced, the link kept"
+	"$W" -o /dev/stdout "$D/enwiki-2016-206pages.xml.bz2" > "$T/devstdout.txt"
+	cmp -s "$T/devstdout.txt" "$T/en.txt"; ok $? "-o /dev/stdout: into stdout"
+	echo "first line" > "$T/app.txt"
+	"$W" -o /dev/stdout "$D/enwiki-2016-206pages.xml.bz2" >> "$T/app.txt"
+	{ echo "first line"; cat "$T/en.txt"; } | cmp -s - "$T/app.txt"; ok $? "-o /dev/stdout: an append (>>) stays an append"
+
 	"$W" -v "$D/enwiki-2017-tables-5pages.xml.bz2" > "$T/tables.txt" 2> "$T/err"; ok $? "tables dump exits 0"
 	is "$(grep -c '^<doc' "$T/tables.txt")" 5 "tables dump: 5 articles"
 	bad=""
@@ -194,8 +258,9 @@ PY
 		is "$(grep -c '^<doc' "$T/bt.out")" "$(grep -c '^</doc>$' "$T/bt.out")" "malformed XML: no half article (-j $j)"
 	done
 	"$W" -j 1 "$T/badtag.xml" 2>/dev/null | cmp -s - "$T/bt.out"; ok $? "malformed XML: same output for -j 1 and -j 2"
-	"$W" -o "$T/keep.txt" "$T/badtag.xml" 2>/dev/null
-	[ -s "$T/keep.txt" ] && [ "$(grep -c '<doc' "$T/keep.txt")" = "$(grep -c '<doc' "$T/bt.out")" ]; ok $? "-o FILE: articles before a data error are kept"
+	echo before > "$T/keep.txt"
+	"$W" -o "$T/keep.txt" "$T/badtag.xml" 2>/dev/null; is $? 1 "-o FILE, malformed XML: exits 1"
+	is "$(cat "$T/keep.txt")" before "-o FILE, malformed XML: the file keeps its old content"
 
 	# --- write failures never end in exit 0 ---
 	"$W" "$D/enwiki-2016-206pages.xml.bz2" > /dev/full 2> "$T/err"; is $? 1 "full disk (/dev/full) exits 1"
@@ -217,9 +282,21 @@ PY
 	sleep 1
 	kill -TERM "$pid"
 	wait "$pid"
-	find "$T/intdir" -name '*.tmp.*' | grep -q .; is $? 1 "SIGTERM with -o DIR: no temporary file left"
-	n=$(find "$T/intdir" -type f | wc -l)
-	[ "$n" -gt 0 ] && is "$(cat $(find "$T/intdir" -type f | sort) | grep -c '^<doc')" "$(cat $(find "$T/intdir" -type f | sort) | grep -c '^</doc>$')" "SIGTERM with -o DIR: the finished files hold whole articles"
+	[ ! -e "$T/intdir" ]; ok $? "SIGTERM with -o DIR: no staging directory or file left, nor the directory it made"
+	mkdir "$T/intdir2" && echo mine > "$T/intdir2/notes"
+	mkfifo "$T/slow"
+	"$W" -o "$T/intdir2" -b 100K < "$T/slow" &
+	pid=$!
+	exec 3> "$T/slow"
+	cat "$T/en.xml" >&3
+	# wait until the first file is in the staging directory (at most ~20 s)
+	for i in $(seq 200); do find "$T/intdir2" -name 'wiki_00*' | grep -q . && break; sleep 0.1; done
+	find "$T/intdir2" -path '*/.wikiextract.tmp.*/AA/wiki_00*' | grep -q .; ok $? "-o DIR: files go to a staging directory first"
+	kill -INT "$pid"
+	wait "$pid"; st=$?
+	exec 3>&-
+	[ "$st" -ne 0 ]; ok $? "SIGINT with -o DIR: non-zero exit ($st)"
+	is "$(listing "$T/intdir2" | tr '\n' ' ')" ". ./notes " "SIGINT with -o DIR: the directory as it was, no staging directory left"
 else
 	skip "shared data not found (NYS_SHARED)"
 fi

@@ -111,10 +111,8 @@ int main(int argc, char **argv)
 		nys_usage_error(usage, "-o: empty directory name");
 		return 2;
 	}
-	if (o.name && (!*o.name || strchr(o.name, '/'))) {
-		nys_usage_error(usage, "--name: '%s' is not a file name", o.name);
-		return 2;
-	}
+	if (o.name && nys_name_check(o.name, "--name", &e))
+		goto bad;
 	if (o.outdir && !o.name)
 		o.name = nys_pp_format_name(o.format);
 	if (o.files_from && !strcmp(o.files_from, "-"))
@@ -129,8 +127,11 @@ int main(int argc, char **argv)
 	nys_out_cleanup_on_signals();
 	nys_pp_stats st;
 	int rc = nys_pp_run((const char *const *)argv + optind, (size_t)(argc - optind), &o, &st, &e);
-	if (rc)
+	if (rc) {
+		/* nothing was written to DIR; counts would only mislead */
 		nys_warnx("%s", e.msg);
+		return 1;
+	}
 	if (!quiet) {
 		nys_warnx("%llu documents read, %llu kept, %llu dropped (under %llu words), %llu skipped",
 		          (unsigned long long)st.read, (unsigned long long)st.kept,
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
 			nys_warnx("%llu words in %llu partitions in %s", (unsigned long long)st.words,
 			          (unsigned long long)st.partitions, o.outdir);
 	}
-	return rc ? 1 : 0;
+	return 0;
 bad:
 	nys_usage_error(usage, "%s", e.msg);
 	return 2;

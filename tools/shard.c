@@ -257,12 +257,8 @@ int main(int argc, char **argv)
 		nys_usage_error(usage, "-o: empty directory name");
 		return 2;
 	}
-	if (!*o.name || strchr(o.name, '/') || o.name[0] == '.' ||
-	    nys_utf8_check(o.name, strlen(o.name)) != strlen(o.name)) {
-		nys_usage_error(usage, "--name: '%s' is not a dataset name (a UTF-8 file name, not "
-		                "starting with '.')", o.name);
-		return 2;
-	}
+	if (nys_name_check(o.name, "--name", &e))
+		goto bad;
 	if (o.per_shard && (uint64_t)o.per_shard * o.seq_len > NYS_SHARD_MAX_TOKENS) {
 		nys_usage_error(usage, "-k: %u sequences of %u tokens are more than a shard holds "
 		                "(%llu tokens)", o.per_shard, o.seq_len,
