@@ -204,13 +204,51 @@ ptrdiff_t nys_in_read(nys_in *in, void *buf, size_t n, nys_err *e)
 	return (ptrdiff_t)k;
 }
 
-int nys_in_getline(nys_in *in, char **line, size_t *len, nys_err *e)
+/* The rest of a line longer than the caller's maximum, of which the first
+ * `have` bytes are all lbuf holds: read through it to its newline (or the
+ * end) without keeping it, so that memory does not grow with the line.
+ * *len gets its length, counted as nys_in_getline counts (no "\r" before
+ * the newline). */
+static int skip_line(nys_in *in, size_t have, size_t *len, nys_err *e)
+{
+	uint64_t n = have;
+	char last = in->lbuf[in->loff + have - 1];
+	in->loff = in->llen = 0;
+	for (;;) {
+		ptrdiff_t k = nys_in_read(in, in->lbuf, in->lcap - 1, e);
+		if (k < 0)
+			return -1;
+		if (k == 0) {
+			in->leof = true;
+			break;
+		}
+		char *nl = memchr(in->lbuf, '\n', (size_t)k);
+		if (nl) {
+			size_t j = (size_t)(nl - in->lbuf);
+			n += j;
+			if (j)
+				last = in->lbuf[j - 1];
+			in->loff = j + 1;
+			in->llen = (size_t)k;
+			break;
+		}
+		n += (uint64_t)k;
+		last = in->lbuf[k - 1];
+	}
+	if (last == '\r')
+		n--;
+	in->lineno++;
+	*len = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+	return 2;
+}
+
+int nys_in_getline_max(nys_in *in, size_t max, char **line, size_t *len, nys_err *e)
 {
 	for (;;) {
 		if (!in->lbuf) {
 			in->lbuf = malloc(256 * 1024);
 			if (!in->lbuf)
-				return nys_err_set(e, "out of memory");
+				return nys_err_set(e, "%s: out of memory", in->name);
 			in->lcap = 256 * 1024;
 		}
 		char *s = in->lbuf + in->loff;
@@ -221,14 +259,25 @@ int nys_in_getline(nys_in *in, char **line, size_t *len, nys_err *e)
 			in->loff += nl ? k + 1 : k;
 			if (k && s[k - 1] == '\r')
 				k--;
+			in->lineno++;
+			if (k > max) {
+				*line = NULL;
+				*len = k;
+				return 2;
+			}
 			s[k] = 0; /* room: the newline, or the spare byte kept below */
 			*line = s;
 			*len = k;
-			in->lineno++;
 			return 1;
 		}
 		if (in->leof)
 			return 0;
+		/* more than max bytes and no newline yet: too long even if the
+		 * last of them is the "\r" of a "\r\n" */
+		if (avail && avail - 1 > max) {
+			*line = NULL;
+			return skip_line(in, avail, len, e);
+		}
 		/* Slide the partial line down and read more behind it. */
 		if (in->loff) {
 			memmove(in->lbuf, in->lbuf + in->loff, avail);
@@ -251,6 +300,11 @@ int nys_in_getline(nys_in *in, char **line, size_t *len, nys_err *e)
 			in->leof = true;
 		in->llen += (size_t)k;
 	}
+}
+
+int nys_in_getline(nys_in *in, char **line, size_t *len, nys_err *e)
+{
+	return nys_in_getline_max(in, SIZE_MAX, line, len, e);
 }
 
 int nys_in_read_all(nys_in *in, nys_buf *b, nys_err *e)

@@ -83,7 +83,10 @@ int nys_ids_reserve(nys_ids *v, size_t extra);
 void nys_ids_free(nys_ids *v);
 
 /* Encode the UTF-8 text s[0..n) and append its ids to *out: exactly the
- * ids of `spm_encode --output_format=id` for that text as one line. */
+ * ids of `spm_encode --output_format=id` for that text as one line.
+ * sentencepiece needs about 100 bytes of memory per byte of text for it;
+ * when they are not there the error reads "out of memory encoding N bytes"
+ * (no model name: the caller knows what the text was). */
 int nys_spm_encode(const nys_spm *m, const char *s, size_t n, nys_ids *out, nys_err *e);
 /* The same into a caller's buffer: returns the number of ids of the text,
  * of which the first min(that, cap) are stored (so a result over cap means
@@ -148,9 +151,12 @@ int nys_spm_train_sentences(const nys_spm_train_opts *o, const char *const *sent
                             size_t n, nys_buf *model, nys_err *e);
 /* From files in the unified text format (nys-text(5); plain, .bz2, .zst;
  * NULL or "-" is stdin; no paths: stdin): each non-empty line (a paragraph)
- * is a sentence, lower-cased with o->lower. */
+ * is a sentence, lower-cased with o->lower.  Lines longer than
+ * o->max_sentence_length (lower-cased, with o->lower) are skipped as the
+ * trainer skips them, the same model coming out, but while reading, never
+ * held in memory however long; *skipped (if not NULL) counts them. */
 int nys_spm_train_files(const nys_spm_train_opts *o, const char *const *paths,
-                        size_t npaths, nys_buf *model, nys_err *e);
+                        size_t npaths, nys_buf *model, uint64_t *skipped, nys_err *e);
 
 #ifdef __cplusplus
 }

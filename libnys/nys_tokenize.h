@@ -28,12 +28,20 @@ typedef enum nys_tok_format {
 	NYS_FORMAT_IDS,     /* text: a document a line, ids separated by spaces */
 } nys_tok_format;
 
+/* The longest line encode takes by default, in bytes.  sentencepiece needs
+ * about 100 bytes of memory per byte of a line it encodes, so this bounds
+ * each encoding thread's memory to about 100 MiB; paragraphs of tens of
+ * kilobytes are common in Wikipedia and books, a line of megabytes is
+ * nearly always a broken file. */
+#define NYS_ENCODE_MAX_LINE ((size_t)1 << 20)
+
 typedef struct nys_encode_opts {
 	const nys_spm *model;
 	const char *output;     /* NULL or "-": stdout */
 	nys_tok_format format;
 	unsigned threads;       /* encoding threads, >= 1 */
 	bool lower;
+	size_t max_line;        /* longest line, bytes (0: NYS_ENCODE_MAX_LINE) */
 } nys_encode_opts;
 
 typedef struct nys_encode_stats {
@@ -46,7 +54,11 @@ typedef struct nys_encode_stats {
  * stdin).  Each non-empty line is encoded on its own; a document's ids are
  * those of its lines in order.  An empty line (or a run of them) ends a
  * document, and so does the end of each input.  The output is the same
- * for every number of threads.  On an error nothing is committed. */
+ * for every number of threads.  A line longer than o->max_line bytes is an
+ * error ("FILE:LINE: line of N bytes is longer than the maximum M"), found
+ * without holding the line; every failure while a line is encoded, memory
+ * running out included, is reported as "FILE:LINE: what".  On an error
+ * nothing is committed. */
 int nys_tokenize_encode(const char *const *paths, size_t npaths, const nys_encode_opts *o,
                         nys_encode_stats *st, nys_err *e);
 
@@ -68,9 +80,10 @@ int nys_tokenize_info(const char *path, nys_out *out, nys_err *e);
 
 /* Train on unified text files and write PREFIX.model and PREFIX.vocab
  * (each complete or absent).  *vocab_size, if not NULL, gets the size of
- * the model trained. */
+ * the model trained; *skipped, if not NULL, the number of lines skipped as
+ * longer than o->max_sentence_length (see nys_spm_train_files). */
 int nys_tokenize_train(const char *const *paths, size_t npaths, const nys_spm_train_opts *o,
-                       const char *prefix, uint32_t *vocab_size, nys_err *e);
+                       const char *prefix, uint32_t *vocab_size, uint64_t *skipped, nys_err *e);
 
 /* Write m's vocabulary as spm_train does: "piece<TAB>score" lines. */
 int nys_tokenize_write_vocab(const nys_spm *m, const char *path, nys_err *e);

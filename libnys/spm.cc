@@ -282,6 +282,19 @@ void nys_ids_free(nys_ids *v)
 	v->n = v->cap = 0;
 }
 
+// What encoding threw.  Memory running out says nothing about the model,
+// and the caller knows which text it was: say how much, no model name.
+static int encode_caught(const nys_spm *m, size_t n, nys_err *e)
+{
+	try {
+		throw;
+	} catch (const std::bad_alloc &) {
+		return nys_err_set(e, "out of memory encoding %zu bytes", n);
+	} catch (...) {
+		return caught(e, m->name.c_str());
+	}
+}
+
 // Encode into the thread's scratch vector.
 static int encode_scratch(const nys_spm *m, const char *s, size_t n, nys_err *e)
 {
@@ -299,14 +312,14 @@ int nys_spm_encode(const nys_spm *m, const char *s, size_t n, nys_ids *out, nys_
 			return -1;
 		const std::vector<int> &v = scratch_ids;
 		if (nys_ids_reserve(out, v.size()))
-			return nys_err_set(e, "out of memory");
+			return nys_err_set(e, "out of memory encoding %zu bytes", n);
 		uint32_t *p = out->p + out->n;
 		for (size_t i = 0; i < v.size(); i++)
 			p[i] = (uint32_t)v[i];
 		out->n += v.size();
 		return 0;
 	} catch (...) {
-		return caught(e, m->name.c_str());
+		return encode_caught(m, n, e);
 	}
 }
 
@@ -322,7 +335,7 @@ ptrdiff_t nys_spm_encode_to(const nys_spm *m, const char *s, size_t n, uint32_t 
 			ids[i] = (uint32_t)v[i];
 		return (ptrdiff_t)v.size();
 	} catch (...) {
-		return caught(e, m->name.c_str());
+		return encode_caught(m, n, e);
 	}
 }
 
@@ -530,10 +543,16 @@ int array_next(void *ctx, const char **s, size_t *n, nys_err *e)
 }
 
 // The non-empty lines of unified-text files, lower-cased on request.
+// Lines longer than the trainer's max_sentence_length are skipped here, as
+// the trainer would skip them (before it counts or samples anything, so the
+// model is the same), but without ever holding them: a line of gigabytes
+// costs no memory.
 struct file_src {
 	const char *const *paths;
 	size_t npaths, i;
 	bool lower;
+	size_t max;             // max_sentence_length, bytes
+	uint64_t skipped;
 	nys_in *in;
 	nys_buf low;
 };
@@ -551,7 +570,10 @@ int file_next(void *ctx, const char **s, size_t *n, nys_err *e)
 		}
 		char *line;
 		size_t len;
-		int r = nys_in_getline(f->in, &line, &len, e);
+		// lower-casing shortens a character to a third at most (the
+		// Kelvin sign, 3 bytes, becomes "k"): a line over 3 * max bytes
+		// is over max lower-cased too
+		int r = nys_in_getline_max(f->in, f->lower ? 3 * f->max : f->max, &line, &len, e);
 		if (r < 0)
 			return -1;
 		if (r == 0) {
@@ -559,14 +581,26 @@ int file_next(void *ctx, const char **s, size_t *n, nys_err *e)
 			f->in = nullptr;
 			continue;
 		}
+		if (r == 2) {
+			f->skipped++;
+			continue;
+		}
 		if (!len)
 			continue;
 		if (f->lower) {
 			f->low.n = 0;
-			if (nys_lower_utf8(line, len, &f->low, e))
-				return -1;
+			if (nys_lower_utf8(line, len, &f->low, e)) {
+				char why[sizeof e->msg];
+				memcpy(why, e->msg, sizeof why);
+				return nys_err_set(e, "%s:%llu: %s", nys_in_name(f->in),
+				                   (unsigned long long)nys_in_lineno(f->in), why);
+			}
 			line = f->low.p;
 			len = f->low.n;
+			if (len > f->max) {
+				f->skipped++;
+				continue;
+			}
 		}
 		*s = line;
 		*n = len;
@@ -584,14 +618,17 @@ int nys_spm_train_sentences(const nys_spm_train_opts *o, const char *const *sent
 }
 
 int nys_spm_train_files(const nys_spm_train_opts *o, const char *const *paths,
-                        size_t npaths, nys_buf *model, nys_err *e)
+                        size_t npaths, nys_buf *model, uint64_t *skipped, nys_err *e)
 {
 	static const char *const std_in[] = {"-"};
 	file_src f = {};
 	f.paths = npaths ? paths : std_in;
 	f.npaths = npaths ? npaths : 1;
 	f.lower = o->lower;
+	f.max = o->max_sentence_length;
 	int r = nys_spm_train(o, file_next, &f, model, e);
+	if (skipped)
+		*skipped = f.skipped;
 	if (f.in)
 		nys_in_close(f.in);
 	nys_buf_free(&f.low);

@@ -163,6 +163,11 @@ struct batch {
 	nys_buf text;
 	size_t *start, *len;    /* item i: a line text.p[start..+len], or DOC_END */
 	size_t n;
+	/* where item i came from, for messages: input file[i] (an index into
+	 * names, the reader's), line line[i] (DOC_END: the document's last) */
+	uint32_t *file;
+	uint64_t *line;
+	char *const *names;
 	/* filled by the encoder */
 	nys_ids ids;
 	size_t *idend;          /* ids of item i end at ids.p[idend[i]] */
@@ -178,8 +183,11 @@ static int batch_init(struct batch *b)
 	b->start = malloc(BATCH_ITEMS * sizeof *b->start);
 	b->len = malloc(BATCH_ITEMS * sizeof *b->len);
 	b->idend = malloc(BATCH_ITEMS * sizeof *b->idend);
+	b->file = malloc(BATCH_ITEMS * sizeof *b->file);
+	b->line = malloc(BATCH_ITEMS * sizeof *b->line);
 	/* ids.p is never NULL, so a batch's ids can always be pointed into */
-	return b->start && b->len && b->idend && !nys_buf_reserve(&b->text, BATCH_BYTES + 4096) &&
+	return b->start && b->len && b->idend && b->file && b->line &&
+	       !nys_buf_reserve(&b->text, BATCH_BYTES + 4096) &&
 	       !nys_ids_reserve(&b->ids, BATCH_BYTES / 4) ? 0 : -1;
 }
 
@@ -188,6 +196,8 @@ static void batch_free(struct batch *b)
 	free(b->start);
 	free(b->len);
 	free(b->idend);
+	free(b->file);
+	free(b->line);
 	nys_buf_free(&b->text);
 	nys_buf_free(&b->out);
 	nys_ids_free(&b->ids);
@@ -203,6 +213,16 @@ static char *fmt_u32(char *p, uint32_t v)
 	while (k)
 		*p++ = t[--k];
 	return p;
+}
+
+/* Put "FILE:LINE: " before the message in *e, the place of item i of b:
+ * whatever fails while a line is encoded, memory running out included, is
+ * reported at that line. */
+static void at_item(const struct batch *b, size_t i, nys_err *e)
+{
+	char why[sizeof e->msg];
+	memcpy(why, e->msg, sizeof why);
+	nys_err_set(e, "%s:%llu: %s", b->names[b->file[i]], (unsigned long long)b->line[i], why);
 }
 
 /* Encode a batch (any thread).  For the ids format the text of the batch
@@ -221,20 +241,25 @@ static void encode_batch(struct batch *b, const nys_encode_opts *o, nys_buf *low
 			size_t n = b->len[i];
 			if (o->lower) {
 				low->n = 0;
-				if (nys_lower_utf8(s, n, low, e))
+				if (nys_lower_utf8(s, n, low, e)) {
+					at_item(b, i, e);
 					return;
+				}
 				s = low->p;
 				n = low->n;
 			}
-			if (nys_spm_encode(o->model, s, n, &b->ids, e))
+			if (nys_spm_encode(o->model, s, n, &b->ids, e)) {
+				at_item(b, i, e);
 				return;
+			}
 		}
 		b->idend[i] = b->ids.n;
 	}
 	if (o->format == NYS_FORMAT_IDS) {
 		/* at most 10 digits and a space per id, a newline per item */
 		if (nys_buf_reserve(&b->out, b->ids.n * 11 + b->n + 1)) {
-			nys_err_set(e, "out of memory");
+			nys_err_set(e, "out of memory writing %zu ids as text", b->ids.n);
+			at_item(b, b->n - 1, e);
 			return;
 		}
 		char *p = b->out.p, *seg = p;  /* seg: where this document's text starts */
@@ -300,11 +325,17 @@ struct writer {
 	nys_encode_stats *st;
 };
 
-static int write_doc(struct writer *w, const uint32_t *ids, size_t n, nys_err *e)
+/* Write the document that ends at item i of b, its ids those of the carry
+ * and then ids[0..n). */
+static int write_doc(struct writer *w, const struct batch *b, size_t i, const uint32_t *ids,
+                     size_t n, nys_err *e)
 {
 	if (w->carry.n && n) {
-		if (nys_ids_reserve(&w->carry, n))
-			return nys_err_set(e, "out of memory");
+		if (nys_ids_reserve(&w->carry, n)) {
+			nys_err_set(e, "out of memory (a document of %zu tokens)", w->carry.n + n);
+			at_item(b, i, e);
+			return -1;
+		}
 		memcpy(w->carry.p + w->carry.n, ids, n * sizeof *ids);
 		w->carry.n += n;
 	}
@@ -315,7 +346,14 @@ static int write_doc(struct writer *w, const uint32_t *ids, size_t n, nys_err *e
 	}
 	w->st->docs++;
 	w->st->tokens += n;
-	return nys_tok_writer_doc(w->tw, ids, n, e);
+	if (nys_tok_writer_doc(w->tw, ids, n, e)) {
+		/* the writer's own failures are the document's (its failed
+		 * writes name the output instead) */
+		if (!strcmp(e->msg, "out of memory") || !strncmp(e->msg, "token stream: ", 14))
+			at_item(b, i, e);
+		return -1;
+	}
+	return 0;
 }
 
 static int write_batch(struct writer *w, struct batch *b, nys_err *e)
@@ -342,14 +380,17 @@ static int write_batch(struct writer *w, struct batch *b, nys_err *e)
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->len[i] != DOC_END)
 			continue;
-		if (write_doc(w, b->ids.p + from, b->idend[i] - from, e))
+		if (write_doc(w, b, i, b->ids.p + from, b->idend[i] - from, e))
 			return -1;
 		from = b->idend[i];
 	}
 	size_t rest = b->ids.n - from;
 	if (rest) {
-		if (nys_ids_reserve(&w->carry, rest))
-			return nys_err_set(e, "out of memory");
+		if (nys_ids_reserve(&w->carry, rest)) {
+			nys_err_set(e, "out of memory (a document of %zu tokens)", w->carry.n + rest);
+			at_item(b, b->n - 1, e);
+			return -1;
+		}
 		memcpy(w->carry.p + w->carry.n, b->ids.p + from, rest * sizeof *b->ids.p);
 		w->carry.n += rest;
 	}
@@ -359,8 +400,11 @@ static int write_batch(struct writer *w, struct batch *b, nys_err *e)
 struct reader {
 	const char *const *paths;
 	size_t npaths, next;
+	char **names;           /* of the inputs opened, for the batches' messages */
+	size_t max_line;
 	nys_in *in;
 	bool doc_open;          /* lines of the current document have been read */
+	uint64_t doc_line;      /* the number of its last line */
 	bool eof;
 	uint64_t done_bytes;    /* raw bytes of the inputs finished */
 	nys_encode_stats *st;
@@ -372,6 +416,7 @@ static int read_batch(struct reader *r, struct batch *b, nys_err *e)
 	b->n = 0;
 	b->text.n = 0;
 	b->done = false;
+	b->names = r->names;
 	while (b->n < BATCH_ITEMS - 1 && b->text.n < BATCH_BYTES) {
 		if (!r->in) {
 			if (r->next == r->npaths) {
@@ -381,15 +426,26 @@ static int read_batch(struct reader *r, struct batch *b, nys_err *e)
 			r->in = nys_in_open(r->paths[r->next++], e);
 			if (!r->in)
 				return -1;
+			if (!(r->names[r->next - 1] = strdup(nys_in_name(r->in))))
+				return nys_err_set(e, "out of memory");
 		}
 		char *line;
 		size_t len;
-		int k = nys_in_getline(r->in, &line, &len, e);
+		/* a line is held whole, and sentencepiece takes about 100 times
+		 * its length to encode it: longer lines than max_line are
+		 * refused before they take any memory */
+		int k = nys_in_getline_max(r->in, r->max_line, &line, &len, e);
 		if (k < 0)
 			return -1;
+		if (k == 2)
+			return nys_err_set(e, "%s:%llu: line of %zu bytes is longer than the maximum %zu "
+			                   "(--max-line)", nys_in_name(r->in),
+			                   (unsigned long long)nys_in_lineno(r->in), len, r->max_line);
 		if (k == 0 || !len) {
 			if (r->doc_open) {
 				b->start[b->n] = b->text.n;
+				b->file[b->n] = (uint32_t)(r->next - 1);
+				b->line[b->n] = r->doc_line;
 				b->len[b->n++] = DOC_END;
 				r->doc_open = false;
 			}
@@ -401,8 +457,11 @@ static int read_batch(struct reader *r, struct batch *b, nys_err *e)
 			continue;
 		}
 		if (nys_buf_add(&b->text, line, len))
-			return nys_err_set(e, "out of memory");
+			return nys_err_set(e, "%s:%llu: out of memory", nys_in_name(r->in),
+			                   (unsigned long long)nys_in_lineno(r->in));
 		b->start[b->n] = b->text.n - len;
+		b->file[b->n] = (uint32_t)(r->next - 1);
+		b->line[b->n] = r->doc_line = nys_in_lineno(r->in);
 		b->len[b->n++] = len;
 		r->doc_open = true;
 		r->st->lines++;
@@ -431,6 +490,7 @@ int nys_tokenize_encode(const char *const *paths, size_t npaths, const nys_encod
 	struct reader r = {
 		.paths = npaths ? paths : std_in,
 		.npaths = npaths ? npaths : 1,
+		.max_line = o->max_line ? o->max_line : NYS_ENCODE_MAX_LINE,
 		.st = st,
 	};
 	struct writer w = {.o = o, .st = st};
@@ -451,7 +511,13 @@ int nys_tokenize_encode(const char *const *paths, size_t npaths, const nys_encod
 	if (!w.out && !w.tw)
 		return -1;
 	c.slot = calloc(c.nslots, sizeof *c.slot);
-	if (!c.slot) {
+	/* a batch names its inputs by an index of 32 bits */
+	if (r.npaths > UINT32_MAX) {
+		nys_err_set(e, "more than %u inputs", UINT32_MAX);
+		goto out;
+	}
+	r.names = calloc(r.npaths, sizeof *r.names);
+	if (!c.slot || !r.names) {
 		nys_err_set(e, "out of memory");
 		goto out;
 	}
@@ -541,6 +607,10 @@ out:
 		for (unsigned i = 0; i < c.nslots; i++)
 			batch_free(&c.slot[i]);
 	free(c.slot);
+	if (r.names)
+		for (size_t i = 0; i < r.npaths; i++)
+			free(r.names[i]);
+	free(r.names);
 	nys_ids_free(&w.carry);
 	nys_buf_free(&low);
 	if (rc) {
@@ -773,7 +843,7 @@ int nys_tokenize_write_vocab(const nys_spm *m, const char *path, nys_err *e)
 }
 
 int nys_tokenize_train(const char *const *paths, size_t npaths, const nys_spm_train_opts *o,
-                       const char *prefix, uint32_t *vocab_size, nys_err *e)
+                       const char *prefix, uint32_t *vocab_size, uint64_t *skipped, nys_err *e)
 {
 	nys_buf model = {0}, path = {0};
 	nys_spm *m = NULL;
@@ -794,7 +864,7 @@ int nys_tokenize_train(const char *const *paths, size_t npaths, const nys_spm_tr
 	}
 	if (!(vout = nys_out_open(path.p, 0, e)))
 		goto done;
-	if (nys_spm_train_files(o, paths, npaths, &model, e))
+	if (nys_spm_train_files(o, paths, npaths, &model, skipped, e))
 		goto done;
 	if (!(m = nys_spm_load_mem(model.p, model.n, nys_out_name(mout), e)))
 		goto done;

@@ -82,6 +82,12 @@ usage "encode -j abc" encode -m x -j abc
 usage "encode -j 257" encode -m x -j 257
 usage "encode --format json" encode -m x --format json
 usage "encode --bogus" encode -m x --bogus
+for a in 0 2G 1X; do
+	run encode -m x --max-line $a </dev/null
+	ok "$( [ $rc -eq 2 ] && grep -qE "^tokenize: --max-line: '$a' is (out of range \(1 to 1073741824\)|not a size)" "$T/err" &&
+	       grep -q '^usage: tokenize encode' "$T/err" && [ ! -s "$T/out" ]; echo $?)" \
+		"encode --max-line $a (1 to 1G): exit 2, the option's error and the usage"
+done
 usage "train without -o" train --vocab-size 100
 usage "train without --vocab-size" train -o "$T/m"
 usage "train --vocab-size 0" train -o "$T/m" --vocab-size 0
@@ -301,6 +307,94 @@ ok "$( [ $rc -eq 1 ] && grep -q 'Vocabulary size is smaller' "$T/err" && [ ! -e 
 	"train --vocab-size 10: exit 1 with the reason, no files"
 run train -o "$T/none" --vocab-size 100 /dev/null
 ok "$( [ $rc -eq 1 ] && grep -q 'no sentences' "$T/err"; echo $?)" "train on empty input: exit 1"
+
+# ---- long lines: bounded memory, errors at FILE:LINE ------------------------------------
+
+# ulimit -v cannot work under AddressSanitizer (its shadow memory takes
+# terabytes of address space): those checks are skipped in the SAN build.
+san=0
+ldd "$TK" 2>/dev/null | grep -q libasan && san=1
+# limited KB CMD...: CMD with its virtual memory limited to KB (without a
+# limit in the SAN build); stdout in $T/out, stderr in $T/err, status in $rc
+limited() {
+	local kb=$1
+	shift
+	if [ $san = 0 ]; then
+		run_cmd sh -c 'ulimit -v "$0" && exec "$@"' "$kb" "$@"
+	else
+		run_cmd "$@"
+	fi
+}
+
+# lines of 10 and 100 bytes, an empty line, one of 100 bytes before a CRLF,
+# then one of 101 (line 5)
+{ head -c 10 "$T/books.txt" | tr '\n' ' '; echo
+  head -c 100 "$T/books.txt" | tr '\n' ' '; echo
+  echo
+  head -c 100 "$T/wiki.txt" | tr '\n' ' '; printf '\r\n'
+  head -c 101 "$T/wiki.txt" | tr '\n' ' '; echo; } >"$T/ml.txt"
+head -n 4 "$T/ml.txt" >"$T/ml4.txt"
+for j in 1 3; do
+	run encode -m "$M1" --max-line 100 -j $j -o "$T/ml.tok" "$T/ml.txt"
+	is "$rc $(cat "$T/err") $(ls "$T" | grep -c '^ml\.tok')" \
+		"1 tokenize: $T/ml.txt:5: line of 101 bytes is longer than the maximum 100 (--max-line) 0" \
+		"--max-line 100, -j $j: a line of 101 bytes is exit 1 at FILE:LINE with both lengths, no output"
+done
+run encode -m "$M1" --format ids "$T/ml4.txt"
+cp "$T/out" "$T/ml4.want"
+run encode -m "$M1" --max-line 100 --format ids "$T/ml4.txt"
+ok "$( [ $rc -eq 0 ] && cmp -s "$T/out" "$T/ml4.want"; echo $?)" \
+	"--max-line 100: lines of 100 bytes (one before a CRLF) are encoded as without it"
+
+# the books hold a real line of 255189 bytes (a book without blank lines)
+read -r bline blen <<EOF2
+$(awk '{ if (length($0) > n) { n = length($0); l = NR } } END { print l, n }' "$T/books.txt")
+EOF2
+run encode -m "$MA" --format ids --max-line $((blen - 1)) "$T/books.txt"
+is "$rc $(cat "$T/err")" \
+	"1 tokenize: $T/books.txt:$bline: line of $blen bytes is longer than the maximum $((blen - 1)) (--max-line)" \
+	"the longest line of the books ($blen bytes): refused by --max-line $((blen - 1))"
+run encode -m "$MA" --format ids --max-line $blen "$T/books.txt"
+same "$T/out" "$T/books.albert.want" "... and encoded by --max-line $blen as spm_encode encodes it"
+
+# a 20 MB line of text (line 2), which sentencepiece would take ~2 GB for
+head -c 5000 "$T/wiki.txt" | tr '\n' ' ' >"$T/huge.txt"
+echo >>"$T/huge.txt"
+for i in $(seq 26); do tr '\n' ' ' <"$T/books.txt"; done | head -c 20000000 >>"$T/huge.txt"
+echo >>"$T/huge.txt"
+run encode -m "$MA" -j 2 --format ids "$T/huge.txt"
+is "$rc $(cat "$T/err")" \
+	"1 tokenize: $T/huge.txt:2: line of 20000000 bytes is longer than the maximum 1048576 (--max-line)" \
+	"a 20 MB line: exit 1 at FILE:LINE, over the default maximum of 1 MiB"
+if [ $san = 0 ]; then
+	limited 400000 "$TK" encode -m "$MA" -j 2 -o "$T/huge.tok" "$T/huge.txt"
+	is "$rc $(cat "$T/err")" \
+		"1 tokenize: $T/huge.txt:2: line of 20000000 bytes is longer than the maximum 1048576 (--max-line)" \
+		"... the same in 400 MB of address space: the line is read through, never held"
+	limited 400000 "$TK" encode -m "$MA" -j 2 --max-line 32M -o "$T/huge.tok" "$T/huge.txt"
+	ok "$( [ $rc -eq 1 ] && grep -qx "tokenize: $T/huge.txt:2: out of memory.*" "$T/err" &&
+	       ! grep -qF "$MA" "$T/err" && [ -z "$(ls "$T" | grep '^huge\.tok')" ]; echo $?)" \
+		"--max-line 32M in 400 MB: out of memory is exit 1 at FILE:LINE, not the model's"
+else
+	skip "ulimit -v under AddressSanitizer: memory bound of a 20 MB line not checked"
+	skip "ulimit -v under AddressSanitizer: out of memory at FILE:LINE not checked"
+fi
+
+# training skips lines over --max-sentence-length as it reads them: a line
+# of 300 MB (zstd, 10 KB) in the middle, in 400 MB of address space
+head -n 300 "$T/train.txt" >"$T/t1.txt"
+tail -n +301 "$T/train.txt" >"$T/t2.txt"
+bigmb=300
+[ $san = 1 ] && bigmb=2
+head -c $((bigmb * 1000000)) /dev/zero | tr '\0' 'a' | zstd -1 -q -c >"$T/big.zst"
+limited 400000 "$TK" train -v -o "$T/u3" --vocab-size 600 "$T/t1.txt" "$T/big.zst" "$T/t2.txt"
+nlong=$(( $(awk 'length($0) > 4192' "$T/train.txt" | wc -l) + 1 ))
+ok "$( [ $rc -eq 0 ] && cmp -s "$T/u3.model" "$T/u1.model" &&
+       grep -qx "tokenize: $nlong lines longer than 4192 bytes skipped (--max-sentence-length)" "$T/err"; echo $?)" \
+	"train: a line of $bigmb MB$( [ $san = 0 ] && echo ' in 400 MB of address space'): skipped while read, $nlong long lines counted, the same model as without it"
+run train -o "$T/u4" --vocab-size 600 --max-sentence-length 100000000 "$T/train.txt"
+ok "$( [ $rc -eq 0 ] && ! cmp -s "$T/u4.model" "$T/u1.model" && [ ! -s "$T/err" ]; echo $?)" \
+	"train --max-sentence-length 100000000: the long line is trained on (another model), quietly"
 
 # ---- sanitizers (make check SAN=1) ---------------------------------------------------
 

@@ -36,7 +36,7 @@ static const char exit_status[] =
 
 enum {
 	OPT_VERSION = 256, OPT_VOCAB, OPT_TYPE, OPT_LOWER, OPT_SEED, OPT_USER,
-	OPT_MAXLEN, OPT_SAMPLE, OPT_FORMAT,
+	OPT_MAXLEN, OPT_SAMPLE, OPT_FORMAT, OPT_MAXLINE,
 };
 
 static int print_help(const char *u, const char *h)
@@ -90,7 +90,8 @@ static const char train_help[] =
 	"      --seed N         sentencepiece's random seed (default 42)\n"
 	"      --user-symbols LIST  comma-separated pieces always kept whole,\n"
 	"                       after [MASK] (ALBERT's: (,),\",-,.,–,£,€)\n"
-	"      --max-sentence-length N  skip longer lines (bytes, default 4192)\n"
+	"      --max-sentence-length N  skip longer lines (bytes, default 4192;\n"
+	"                       read through, never held in memory)\n"
 	"      --input-sentence-size N  sample at most N lines (default 10000000)\n"
 	"  -v, --verbose        show sentencepiece's training log\n"
 	"  -h, --help           show this help and exit\n"
@@ -170,13 +171,19 @@ static int cmd_train(int argc, char **argv)
 	}
 	nys_out_cleanup_on_signals();
 	uint32_t size = 0;
+	uint64_t skipped = 0;
 	if (nys_tokenize_train((const char *const *)argv + optind, (size_t)(argc - optind), &o,
-	                       prefix, &size, &e)) {
+	                       prefix, &size, &skipped, &e)) {
 		nys_warnx("%s", e.msg);
 		return 1;
 	}
-	if (o.verbose || isatty(2))
+	if (o.verbose || isatty(2)) {
 		nys_warnx("%s.model and %s.vocab: %u pieces", prefix, prefix, size);
+		if (skipped)
+			nys_warnx("%llu line%s longer than %u bytes skipped (--max-sentence-length)",
+			          (unsigned long long)skipped, skipped == 1 ? "" : "s",
+			          o.max_sentence_length);
+	}
 	return 0;
 bad:
 	nys_usage_error(train_usage, "%s", e.msg);
@@ -187,7 +194,7 @@ bad:
 
 static const char encode_usage[] =
 	"usage: tokenize encode -m MODEL [-j N] [-o FILE] [--format tokens|ids]\n"
-	"                       [--lower] [-v] [FILE...]\n";
+	"                       [--lower] [--max-line BYTES] [-v] [FILE...]\n";
 
 static const char encode_help[] =
 	"Encode unified text (plain, .bz2 or .zst; - or none is stdin) with a\n"
@@ -203,6 +210,9 @@ static const char encode_help[] =
 	"                       its ids separated by spaces\n"
 	"      --lower          lower-case the text first, as Python's str.lower()\n"
 	"                       (ALBERT's uncased models expect it)\n"
+	"      --max-line BYTES refuse longer lines (exit 1; default 1M, at most 1G;\n"
+	"                       encoding takes about 100 bytes of memory per byte\n"
+	"                       of a line, per thread)\n"
 	"  -j, --threads N      encoding threads (default: the number of cores);\n"
 	"                       the output is the same for every N\n"
 	"  -v, --verbose        report documents and tokens at the end\n"
@@ -214,6 +224,7 @@ static const struct option encode_opts[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"format", required_argument, NULL, 'f'},
 	{"lower", no_argument, NULL, OPT_LOWER},
+	{"max-line", required_argument, NULL, OPT_MAXLINE},
 	{"threads", required_argument, NULL, 'j'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -223,7 +234,7 @@ static const struct option encode_opts[] = {
 
 static int cmd_encode(int argc, char **argv)
 {
-	nys_encode_opts o = {.format = NYS_FORMAT_TOKENS};
+	nys_encode_opts o = {.format = NYS_FORMAT_TOKENS, .max_line = NYS_ENCODE_MAX_LINE};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	o.threads = ncpu > 0 ? (unsigned)ncpu : 1;
 	const char *model = NULL;
@@ -242,6 +253,11 @@ static int cmd_encode(int argc, char **argv)
 			}
 			break;
 		case OPT_LOWER: o.lower = true; break;
+		case OPT_MAXLINE:
+			if (nys_parse_size(optarg, 1, (uint64_t)1 << 30, &v, "--max-line", &e))
+				goto bad;
+			o.max_line = (size_t)v;
+			break;
 		case 'j':
 			if (nys_parse_u64(optarg, 1, 256, &v, "-j", &e))
 				goto bad;

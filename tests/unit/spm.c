@@ -298,7 +298,7 @@ static void test_train(void)
 	o.vocab_size = 300;
 	const char *path = tap_path(shared, "books/alice29.txt");
 	nys_buf m1 = {0}, m2 = {0}, m3 = {0};
-	int r = nys_spm_train_files(&o, &path, 1, &m1, &e);
+	int r = nys_spm_train_files(&o, &path, 1, &m1, NULL, &e);
 	tap_ok(r == 0 && m1.n > 1000, "train from a file");
 	if (r)
 		printf("# %s\n", e.msg);
@@ -351,7 +351,7 @@ static void test_train(void)
 	       !strcmp(e.msg, "source: broken at sentence 101"),
 	       "a failing sentence source: its message comes back");
 	const char *missing = "/nonexistent/text";
-	tap_ok(nys_spm_train_files(&o, &missing, 1, &m3, &e) == -1 && strstr(e.msg, missing),
+	tap_ok(nys_spm_train_files(&o, &missing, 1, &m3, NULL, &e) == -1 && strstr(e.msg, missing),
 	       "a missing training file: an error naming it");
 	free(lines);
 	nys_buf_free(&text);
