@@ -99,5 +99,6 @@ int nys_buf_add_json_str(nys_buf *b, const char *s, size_t n)
 		if (nys_buf_add(b, esc, k))
 			return -1;
 	}
-	return nys_buf_add(b, s + run, n - run);
+	/* s may be NULL when n is 0 (an empty nys_buf's p): not to be offset */
+	return nys_buf_add(b, run < n ? s + run : "", n - run);
 }

@@ -223,7 +223,10 @@ int nys_binrd_need(nys_binrd *b, size_t k, size_t *avail, nys_err *e)
 			b->len -= b->pos;
 			b->pos = 0;
 		}
-		size_t want = k > 1 << 20 ? k : 1 << 20;
+		/* Room grows with the data that actually came (doubling when
+		 * full), never to k at once: k comes from a length field, and a
+		 * damaged one must not reserve memory the input never fills. */
+		size_t want = b->cap < 1 << 20 ? 1 << 20 : b->len == b->cap ? 2 * b->cap : b->cap;
 		if (b->cap < want) {
 			unsigned char *p = realloc(b->buf, want);
 			if (!p)

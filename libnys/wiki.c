@@ -52,6 +52,8 @@ typedef struct reader {
 	void *arg;
 } reader;
 
+#define URL_BASE_MAX 512
+
 typedef struct slot {
 	nys_buf xml;                 /* chunked: the page's own XML */
 	uint64_t line, col, byte;    /* chunked: where that XML starts */
@@ -60,6 +62,10 @@ typedef struct slot {
 	enum { K_ARTICLE, K_REDIRECT, K_OTHER_NS, K_ERROR } kind;
 	nys_err err;
 	enum { EMPTY, FILLED, DONE } state;
+	/* The URL base as the reader knew it when it handed the page on: a
+	 * later <siteinfo><base> must not change the page's record, whatever
+	 * the thread that formats it (and it is the reader's to write). */
+	char url_base[URL_BASE_MAX];
 } slot;
 
 typedef struct ctx {
@@ -67,7 +73,7 @@ typedef struct ctx {
 	nys_wiki_stats *st;
 	char *file;                  /* the input's name, for messages: a copy, as
 	                              * workers may use it after the input closes */
-	char url_base[512];
+	char url_base[URL_BASE_MAX];
 	bool chunked;
 	/* the ring */
 	slot *ring;
@@ -399,13 +405,14 @@ static int finish_slot(ctx *c, slot *s, nys_err *e)
 
 /* ---- one page to its output record ------------------------------------------- */
 
-static int format_article(const ctx *c, nys_wikitext *wt, const page *p, nys_buf *b)
+static int format_article(const ctx *c, nys_wikitext *wt, const page *p, const char *url_base,
+                          nys_buf *b)
 {
 	b->n = 0;
 	if (c->o->json) {
 		if (nys_buf_printf(b, "{\"id\": \"%llu\", \"revid\": \"%llu\", \"url\": \"",
 		                   (unsigned long long)p->id, (unsigned long long)p->revid) ||
-		    nys_buf_add_json_str(b, c->url_base, strlen(c->url_base)) ||
+		    nys_buf_add_json_str(b, url_base, strlen(url_base)) ||
 		    nys_buf_printf(b, "?curid=%llu\", \"title\": \"", (unsigned long long)p->id) ||
 		    nys_buf_add_json_str(b, p->title.p, p->title.n) ||
 		    nys_buf_adds(b, "\", \"text\": \""))
@@ -427,7 +434,7 @@ static int format_article(const ctx *c, nys_wikitext *wt, const page *p, nys_buf
 		return r || nys_buf_adds(b, "\"}\n") ? -1 : 0;
 	}
 	if (nys_buf_printf(b, "<doc id=\"%llu\" url=\"%s?curid=%llu\" title=\"",
-	                   (unsigned long long)p->id, c->url_base, (unsigned long long)p->id) ||
+	                   (unsigned long long)p->id, url_base, (unsigned long long)p->id) ||
 	    nys_buf_add(b, p->title.p, p->title.n) || nys_buf_adds(b, "\">\n") ||
 	    nys_buf_add(b, p->title.p, p->title.n) || nys_buf_adds(b, "\n\n") ||
 	    nys_wikitext_clean(wt, p->text.p, p->text.n, c->o->flags, b) ||
@@ -457,7 +464,7 @@ static void classify(const ctx *c, nys_wikitext *wt, const page *p, slot *s)
 		return;
 	}
 	s->kind = K_ARTICLE;
-	if (format_article(c, wt, p, &s->out)) {
+	if (format_article(c, wt, p, s->url_base, &s->out)) {
 		s->kind = K_ERROR;
 		nys_err_set(&s->err, "out of memory");
 	}
@@ -572,6 +579,7 @@ static slot *slot_get(ctx *c)
 /* Hand a filled slot on; with -j 1, do its work here and now. */
 static void slot_put(ctx *c, slot *s)
 {
+	memcpy(s->url_base, c->url_base, sizeof s->url_base);
 	if (!c->ring) {
 		c->n_in++; /* only counted, for the progress line */
 		if (c->chunked)

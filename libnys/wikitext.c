@@ -796,6 +796,10 @@ static int pass_lines(const char *s, size_t n, int flags, nys_buf *out)
 int nys_wikitext_clean(nys_wikitext *w, const char *src, size_t n, int flags,
                        nys_buf *out)
 {
+	/* Nothing to clean: src may then be NULL (a page without text hands
+	 * over its unused buffer), which the passes must not offset. */
+	if (!n)
+		return 0;
 	w->a.n = w->b.n = 0;
 	if (nys_buf_reserve(&w->a, n) || pass_tags(src, n, &w->a))
 		return -1;
