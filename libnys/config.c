@@ -508,6 +508,10 @@ json_t *nys_config_hf_json(const nys_model_config *m, const nys_hf_ids *ids,
 	if (nys && m->landmarks_skip_padding)
 		return nys_err_set(e, "%s: model.landmarks_skip_padding: "
 		                   "transformers has no such option", pre), NULL;
+	if (nys && m->seq_len % m->num_landmarks)
+		return nys_err_set(e, "%s: model.num_landmarks %u does not divide "
+		                   "model.seq_len %u: transformers only takes equal "
+		                   "segments", pre, m->num_landmarks, m->seq_len), NULL;
 
 	uint32_t seg = nys ? m->seq_len : m->max_seq_len;
 	uint32_t lm = nys ? m->num_landmarks : m->max_seq_len;

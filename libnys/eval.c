@@ -112,6 +112,15 @@ static void add_key(char *diff, size_t n, const char *key)
 		snprintf(diff + used, n - used, "%s%s", used ? ", " : "", key);
 }
 
+uint32_t nys_eval_saved_vocab(const nys_st *st)
+{
+	const char *s = nys_st_meta(st, "nys_model");
+	json_t *j = s ? json_loads(s, 0, NULL) : NULL;
+	json_int_t v = json_integer_value(json_object_get(j, "vocab_size"));
+	json_decref(j);
+	return v > 0 && v <= NYS_MAX_VOCAB ? (uint32_t)v : 0;
+}
+
 int nys_eval_config_diff(const nys_st *st, const char *name, const nys_model_config *c,
                          char *diff, size_t n, nys_err *e)
 {

@@ -27,42 +27,63 @@ static uint64_t cgroup_limit(const char *path)
 	return v;
 }
 
-/* The limit files of this process's own cgroups, from /proc/self/cgroup
- * (v2 "0::/path", v1 "N:memory:/path"), into v2 and v1; empty when none.
- * Inside a container the paths may not exist there: the roots are read too. */
-static void own_cgroups(char *v2, char *v1, size_t n)
+/* The lowest limit along a cgroup path and its parents: under Slurm the
+ * limit is on the job's cgroup, above the task's own ("max").  root is the
+ * hierarchy's mount, path the process's cgroup in it, file the limit's. */
+static uint64_t lowest_limit(const char *root, const char *path, const char *file)
 {
-	*v2 = *v1 = 0;
-	FILE *f = fopen("/proc/self/cgroup", "r");
-	if (!f)
-		return;
-	char line[512];
-	while (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\n")] = 0;
-		char *p = strchr(line, ':');
-		if (!p)
-			continue;
-		if (!strncmp(p, "::", 2))
-			snprintf(v2, n, "/sys/fs/cgroup%s/memory.max", p + 2);
-		else if (!strncmp(p, ":memory:", 8))
-			snprintf(v1, n, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", p + 8);
+	char p[1024];
+	int k = snprintf(p, sizeof p, "%s%s", root, path);
+	if (k < 0 || (size_t)k >= sizeof p)
+		return 0;
+	size_t rootlen = strlen(root), n = (size_t)k;
+	while (n > rootlen && p[n - 1] == '/')
+		p[--n] = 0;
+	uint64_t low = 0;
+	for (;;) {
+		char f[1100];
+		snprintf(f, sizeof f, "%s/%s", p, file);
+		uint64_t c = cgroup_limit(f);
+		if (c && (!low || c < low))
+			low = c;
+		if (n <= rootlen)
+			break;
+		while (n > rootlen && p[n - 1] != '/')
+			n--;
+		while (n > rootlen && p[n - 1] == '/')
+			n--;
+		p[n] = 0;
 	}
-	fclose(f);
+	return low;
 }
 
 uint64_t nys_mem_total(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
 	uint64_t mem = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
-	char v2[600], v1[600];
-	own_cgroups(v2, v1, sizeof v2);
-	const char *limits[] = {
-		v2, v1, "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-	};
-	for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
-		uint64_t c = *limits[i] ? cgroup_limit(limits[i]) : 0;
-		if (c && (!mem || c < mem))
-			mem = c;
+	/* this process's cgroups, from /proc/self/cgroup: v2 "0::/path", v1
+	 * "N:memory:/path"; inside a container the path may not exist under
+	 * the mount, whose own files (the container's) are read then */
+	char v2[512] = "", v1[512] = "";
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	if (f) {
+		char line[512];
+		while (fgets(line, sizeof line, f)) {
+			line[strcspn(line, "\n")] = 0;
+			char *p = strchr(line, ':');
+			if (p && !strncmp(p, "::", 2))
+				snprintf(v2, sizeof v2, "%s", p + 2);
+			else if (p && !strncmp(p, ":memory:", 8))
+				snprintf(v1, sizeof v1, "%s", p + 8);
+		}
+		fclose(f);
 	}
+	uint64_t lim[] = {
+		lowest_limit("/sys/fs/cgroup", v2, "memory.max"),
+		lowest_limit("/sys/fs/cgroup/memory", v1, "memory.limit_in_bytes"),
+	};
+	for (size_t i = 0; i < sizeof lim / sizeof *lim; i++)
+		if (lim[i] && (!mem || lim[i] < mem))
+			mem = lim[i];
 	return mem;
 }

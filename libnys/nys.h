@@ -134,6 +134,10 @@ uint64_t nys_out_bytes(const nys_out *o);
 const char *nys_out_name(const nys_out *o);
 /* Flush, close and rename into place; frees o whatever the result. */
 int nys_out_commit(nys_out *o, nys_err *e);
+/* The first half of nys_out_commit: flush, fsync (NYS_OUT_SYNC) and close,
+ * so that only the rename is left; for outputs that go into place together
+ * (finish each, then commit each).  o stays to commit or abort. */
+int nys_out_finish(nys_out *o, nys_err *e);
 /* Drop the output (temporary file removed); frees o.  Written in place
  * (stdout, a device, a FIFO), what was given cannot be taken back: it is
  * flushed up to the end of the last nys_out_write (unless a write failed),
@@ -142,6 +146,12 @@ void nys_out_abort(nys_out *o);
 /* Remove pending temporary files on SIGINT, SIGTERM and SIGHUP, then die
  * of the signal as usual. */
 void nys_out_cleanup_on_signals(void);
+/* Around the renames that put a multi-file output into place (the staged
+ * files, the stale ones' removal, the lists): a SIGINT, SIGTERM or SIGHUP
+ * that comes meanwhile is acted on at the release, once all is in place,
+ * so that the output is never half old and half new. */
+void nys_out_hold_signals(void);
+void nys_out_release_signals(void);
 
 /* mkdir -p */
 int nys_mkdirs(const char *path, nys_err *e);
@@ -161,7 +171,9 @@ nys_stage *nys_stage_open(const char *dir, const char *tag, nys_err *e);
 /* DIR/.TAG.tmp.XXXXXX, where the files go first. */
 const char *nys_stage_path(const nys_stage *s);
 /* Move REL (a name, or SUB/NAME) from the staging directory to DIR/REL,
- * making DIR/SUB if needed and replacing a file of that name. */
+ * making DIR/SUB if needed and replacing a file of that name; a symbolic
+ * link of that name is replaced too, not followed (the files of a
+ * multi-file output are the run's own, unlike the one file of -o FILE). */
 int nys_stage_install(nys_stage *s, const char *rel, nys_err *e);
 /* Remove the staging directory (what was not installed goes with it);
  * frees s whatever the result. */

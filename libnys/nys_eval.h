@@ -65,6 +65,12 @@ typedef struct nys_eval_opts {
 int nys_eval_forward(nys_model *m, const nys_idlines *l, const nys_eval_opts *o, nys_out *out,
                      nys_err *e);
 
+/* The vocab_size of the model config a checkpoint was saved with (its
+ * "nys_model" metadata), or 0 when it has none.  nys-train takes the
+ * vocabulary from the shards, so a trained checkpoint may have another
+ * than its config.json says. */
+uint32_t nys_eval_saved_vocab(const nys_st *st);
+
 /* Compare the model config a checkpoint was saved with (its "nys_model"
  * metadata) with c, ignoring what does not change a forward in eval mode
  * (dropout, mixed precision, checkpointing).  Returns 1 and the differing

@@ -42,6 +42,10 @@ int nys_st_write(const char *path, const nys_st_entry *entries, size_t n,
 typedef struct nys_st nys_st;
 
 nys_st *nys_st_load(const char *path, nys_err *e);
+/* The same checks, with the data streamed through the checksum rather than
+ * held: the header and metadata only (nys_st_shape, nys_st_meta; nys_st_get
+ * refuses), for telling whether a large checkpoint would load. */
+nys_st *nys_st_check(const char *path, nys_err *e);
 size_t nys_st_count(const nys_st *st);
 /* The i-th tensor's name, in file order. */
 const char *nys_st_name(const nys_st *st, size_t i);

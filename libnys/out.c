@@ -29,6 +29,7 @@ struct nys_out {
 	bool direct;            /* written in place: stdout, a device, a FIFO */
 	bool sync;
 	bool failed;            /* a write failed: nothing more is flushed */
+	bool finished;          /* nys_out_finish closed it: commit renames */
 	int slot;               /* index in the pending table, -1 if none */
 	char *path;             /* the name given, for messages */
 	char *target;           /* what the temporary file is renamed to */
@@ -110,8 +111,17 @@ static void stage_del(int slot)
 
 static void stage_remove(const nys_stage *s);
 
+/* While an output is being put into place (nys_out_hold_signals), a fatal
+ * signal only takes note; the release then acts on it.  Whatever thread
+ * the signal lands on, the renames are never cut half way. */
+static volatile sig_atomic_t held, deferred;
+
 static void on_signal(int sig)
 {
+	if (held) {
+		deferred = sig;
+		return;
+	}
 	for (int i = 0; i < MAX_PENDING; i++)
 		if (pending_used[i] && pending[i])
 			unlink(pending[i]);
@@ -129,8 +139,24 @@ void nys_out_cleanup_on_signals(void)
 		struct sigaction sa;
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_signal;
-		sigemptyset(&sa.sa_mask);
+		/* no second signal inside the handler while it cleans up */
+		sigfillset(&sa.sa_mask);
 		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+void nys_out_hold_signals(void)
+{
+	held = 1;
+}
+
+void nys_out_release_signals(void)
+{
+	held = 0;
+	int sig = deferred;
+	if (sig) {
+		deferred = 0;
+		raise(sig);
 	}
 }
 
@@ -405,20 +431,32 @@ int nys_out_puts(nys_out *o, const char *s, nys_err *e)
 uint64_t nys_out_bytes(const nys_out *o) { return o->bytes; }
 const char *nys_out_name(const nys_out *o) { return o->path; }
 
-int nys_out_commit(nys_out *o, nys_err *e)
+int nys_out_finish(nys_out *o, nys_err *e)
 {
+	if (o->finished)
+		return 0;
 	int r = o->failed ? nys_err_set(e, "%s: not complete (a write failed)", o->path)
 	                  : drain(o, ZSTD_e_end, e);
+	if (!r && !o->direct && o->sync && fsync(o->fd))
+		r = nys_err_sys(e, "fsync %s", o->path);
+	if ((!o->direct || !o->is_std) && close(o->fd) && !r)
+		r = nys_err_sys(e, "close %s", o->path);
+	o->fd = -1;
+	o->finished = true;
+	if (r)
+		o->failed = true;
+	return r;
+}
+
+int nys_out_commit(nys_out *o, nys_err *e)
+{
+	bool was_failed = o->failed && o->finished;
+	int r = was_failed ? nys_err_set(e, "%s: not complete (a write failed)", o->path)
+	                   : nys_out_finish(o, e);
 	if (o->direct) {
-		if (!o->is_std && close(o->fd) && !r)
-			r = nys_err_sys(e, "close %s", o->path);
 		out_free(o);
 		return r;
 	}
-	if (!r && o->sync && fsync(o->fd))
-		r = nys_err_sys(e, "fsync %s", o->path);
-	if (close(o->fd) && !r)
-		r = nys_err_sys(e, "close %s", o->path);
 	if (!r && rename(o->tmp, o->target))
 		r = nys_err_sys(e, "rename %s to %s", o->tmp, o->target);
 	if (!r && o->sync) {
@@ -449,12 +487,13 @@ void nys_out_abort(nys_out *o)
 		 * last whole write (a zstd frame flushed but not ended, so that it
 		 * reads as cut). */
 		nys_err ignored;
-		if (!o->failed)
+		if (!o->failed && !o->finished)
 			drain(o, ZSTD_e_flush, &ignored);
-		if (!o->is_std)
+		if (!o->is_std && o->fd >= 0)
 			close(o->fd);
 	} else {
-		close(o->fd);
+		if (o->fd >= 0)
+			close(o->fd);
 		unlink(o->tmp);
 		pending_del(o->slot);
 	}

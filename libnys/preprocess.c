@@ -715,11 +715,22 @@ static int64_t partition_number(const char *s, const char *name)
 	return (int64_t)strtoull(s, NULL, 10);
 }
 
+static int install_held(struct pp *pp, const nys_pp_opts *o, nys_err *e);
+
 /* Move the partitions into DIR, then remove NAME's partitions numbered
- * beyond them, which an earlier, longer run left. */
+ * beyond them, which an earlier, longer run left (unless this run wrote
+ * none), with fatal signals held until all is in place. */
 static int install(struct pp *pp, nys_err *e)
 {
 	const nys_pp_opts *o = pp->o;
+	nys_out_hold_signals();
+	int rc = install_held(pp, o, e);
+	nys_out_release_signals();
+	return rc;
+}
+
+static int install_held(struct pp *pp, const nys_pp_opts *o, nys_err *e)
+{
 	int rc = 0;
 	for (uint64_t i = 0; !rc && i < pp->st->partitions; i++) {
 		pp->path.n = 0;
@@ -736,6 +747,8 @@ static int install(struct pp *pp, nys_err *e)
 	}
 	if (nys_stage_commit(done, e))
 		return -1;
+	if (!pp->st->partitions)
+		return 0; /* an empty input (a failed pipe upstream) removes nothing */
 	DIR *d = opendir(o->outdir);
 	if (!d)
 		return nys_err_sys(e, "open directory %s", o->outdir);

@@ -123,7 +123,7 @@ struct nys_st {
 	char *path;
 	unsigned char *file;
 	size_t size;
-	const unsigned char *data;
+	const unsigned char *data; /* NULL: header only (nys_st_check) */
 	st_tensor *t;
 	size_t n;
 	json_t *meta;
@@ -286,6 +286,84 @@ fail:
 	return NULL;
 }
 
+nys_st *nys_st_check(const char *path, nys_err *e)
+{
+	nys_st *st = calloc(1, sizeof *st);
+	nys_in *in = NULL;
+	unsigned char *chunk = malloc(1 << 20);
+	if (!st || !chunk || !(st->path = strdup(path))) {
+		nys_err_set(e, "out of memory");
+		goto fail;
+	}
+	if (!(in = nys_in_open(path, e)))
+		goto fail;
+	/* the size word and the header, whole; then the data, streamed */
+	unsigned char word[8];
+	size_t got = 0;
+	while (got < 8) {
+		ptrdiff_t k = nys_in_read(in, word + got, 8 - got, e);
+		if (k < 0)
+			goto fail;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	uint64_t hn = got == 8 ? nys_get_u64(word) : 0;
+	if (got < 8 || hn > MAX_HEADER) {
+		nys_err_set(e, "%s: byte 0: not a safetensors header", path);
+		goto fail;
+	}
+	if (!(st->file = malloc(8 + hn))) {
+		nys_err_set(e, "out of memory");
+		goto fail;
+	}
+	memcpy(st->file, word, 8);
+	for (got = 0; got < hn;) {
+		ptrdiff_t k = nys_in_read(in, st->file + 8 + got, hn - got, e);
+		if (k < 0)
+			goto fail;
+		if (k == 0) {
+			nys_err_set(e, "%s: the header is cut short", path);
+			goto fail;
+		}
+		got += (size_t)k;
+	}
+	nys_hash sum;
+	nys_hash_init(&sum, 0);
+	uint64_t data = 0;
+	for (;;) {
+		ptrdiff_t k = nys_in_read(in, chunk, 1 << 20, e);
+		if (k < 0)
+			goto fail;
+		if (k == 0)
+			break;
+		nys_hash_update(&sum, chunk, (size_t)k);
+		data += (uint64_t)k;
+	}
+	st->size = (size_t)(8 + hn + data);
+	if (parse_header(st, e))
+		goto fail;
+	st->data = NULL;
+	const char *want = nys_st_meta(st, "nys_checksum");
+	if (want) {
+		char hex[17];
+		snprintf(hex, sizeof hex, "%016llx", (unsigned long long)nys_hash_final(&sum));
+		if (strcmp(hex, want)) {
+			nys_err_set(e, "%s: checksum mismatch (the file says %s, the data gives %s)", path,
+			            want, hex);
+			goto fail;
+		}
+	}
+	nys_in_close(in);
+	free(chunk);
+	return st;
+fail:
+	nys_in_close(in);
+	free(chunk);
+	nys_st_free(st);
+	return NULL;
+}
+
 size_t nys_st_count(const nys_st *st) { return st->n; }
 const char *nys_st_name(const nys_st *st, size_t i) { return st->t[i].name; }
 
@@ -350,6 +428,10 @@ const void *nys_st_get(const nys_st *st, const char *name, nys_dtype dtype, int 
 		shape_str(got, sizeof got, t->ndim, t->shape);
 		shape_str(want, sizeof want, ndim, shape);
 		nys_err_set(e, "%s: tensor %s has shape %s, expected %s", st->path, name, got, want);
+		return NULL;
+	}
+	if (!st->data) {
+		nys_err_set(e, "%s: tensor %s: only the header was read", st->path, name);
 		return NULL;
 	}
 	return st->data + t->begin;

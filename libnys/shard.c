@@ -869,6 +869,8 @@ static int install(run *R, nys_err *e)
 	R->stage = NULL;
 	if (nys_stage_commit(done, e))
 		return -1;
+	if (!R->st->shards)
+		return 0; /* a run that cut nothing removes nothing */
 	nys_shard_names l = {0};
 	if (nys_shard_list_dir(R->o->dir, &l, e))
 		return -1;
@@ -1004,11 +1006,15 @@ int nys_shard_run(const char *const *paths, size_t npaths, const nys_shard_opts 
 		rc = emit(&R, e);
 	if (stop_writers(&R, rc != 0, rc ? &ignored : e))
 		rc = -1;
-	if (!rc)
+	if (!rc) {
+		/* the shards and the lists that name them go into place together */
+		nys_out_hold_signals();
 		rc = install(&R, e);
-	if (!rc)
-		rc = nys_shard_write_lists(o->dir, o->split_seed, o->dev_fraction, &st->train,
-		                           &st->dev, e);
+		if (!rc)
+			rc = nys_shard_write_lists(o->dir, o->split_seed, o->dev_fraction, &st->train,
+			                           &st->dev, e);
+		nys_out_release_signals();
+	}
 	st->dir_shards = st->train + st->dev;
 out:
 	if (tr)

@@ -870,6 +870,10 @@ int nys_tokenize_train(const char *const *paths, size_t npaths, const nys_spm_tr
 		goto done;
 	if (nys_out_write(mout, model.p, model.n, e) || write_vocab(m, vout, e))
 		goto done;
+	/* both complete on disk before either takes its name, so that a
+	 * failure (a full disk) leaves the old pair, not a mixed one */
+	if (nys_out_finish(mout, e) || nys_out_finish(vout, e))
+		goto done;
 	rc = nys_out_commit(mout, e);
 	mout = NULL;
 	if (!rc)

@@ -412,13 +412,20 @@ static int resume(trainer *t, nys_err *e)
 	return rc;
 }
 
+static bool has_shape(const nys_st *st, const char *name, int64_t n)
+{
+	int64_t shape[NYS_ST_MAX_DIMS];
+	return nys_st_shape(st, name, shape) == 1 && shape[0] == n &&
+	       nys_st_dtype(st, name) == NYS_F32;
+}
+
 /* Whether a checkpoint would resume this run: it loads (checksum), was
  * made for this model, holds a training state of its name's step and the
- * AdamW moments.  Cheaper than load_checkpoint: nothing is copied. */
+ * AdamW moments.  The data is streamed through the checksum, not held. */
 static bool ckpt_loads(trainer *t, const ckpt *c)
 {
 	nys_err le = {0};
-	nys_st *st = nys_st_load(c->path, &le);
+	nys_st *st = nys_st_check(c->path, &le);
 	if (!st)
 		return false;
 	char *cfg = nys_model_config_str(t->m);
@@ -428,9 +435,8 @@ static bool ckpt_loads(trainer *t, const ckpt *c)
 	int64_t shape[1] = {(int64_t)t->np};
 	bool have = true;
 	uint64_t step = js ? json_u64(js, "step", &have) : 0;
-	ok = ok && have && step == c->step &&
-	     nys_st_get(st, "nys.adamw.exp_avg", NYS_F32, 1, shape, &le) &&
-	     nys_st_get(st, "nys.adamw.exp_avg_sq", NYS_F32, 1, shape, &le);
+	ok = ok && have && step == c->step && has_shape(st, "nys.adamw.exp_avg", shape[0]) &&
+	     has_shape(st, "nys.adamw.exp_avg_sq", shape[0]);
 	json_decref(js);
 	free(cfg);
 	nys_st_free(st);
@@ -509,11 +515,11 @@ static int trim_log(trainer *t, nys_err *e)
 		}
 	}
 	nys_in_close(in);
-	if (r < 0 || nys_out_commit(out, e)) {
+	if (r < 0) {
 		nys_out_abort(out);
 		return -1;
 	}
-	return 0;
+	return nys_out_commit(out, e); /* frees out whatever the result */
 }
 
 static int log_line(trainer *t, json_t *j, bool flush, nys_err *e)

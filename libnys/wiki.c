@@ -343,19 +343,20 @@ static int install_tree(ctx *c, nys_err *e)
 	uint64_t n = c->st->out_files;
 	char rel[32];
 	int rc = 0;
+	nys_out_hold_signals();
 	for (uint64_t k = 0; !rc && k < n; k++) {
 		tree_name(rel, sizeof rel, k, o->compress);
 		rc = nys_stage_install(c->stage, rel, e);
 	}
 	nys_stage *done = c->stage;
 	c->stage = NULL;
-	if (rc) {
+	if (rc)
 		nys_stage_abort(done);
-		return -1;
-	}
-	if (nys_stage_commit(done, e))
-		return -1;
-	return remove_stale(o->outdir, n, o->compress, e);
+	else if (!(rc = nys_stage_commit(done, e)) && n)
+		/* an empty run (a dump without pages) removes nothing */
+		rc = remove_stale(o->outdir, n, o->compress, e);
+	nys_out_release_signals();
+	return rc ? -1 : 0;
 }
 
 static int write_doc(ctx *c, const nys_buf *doc, nys_err *e)

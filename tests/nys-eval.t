@@ -118,7 +118,7 @@ for bad in "" "bogus" "--bogus" "forward" "forward --config $CS" \
 	"forward --config $CS --checkpoint x extra" \
 	"init --config $CS" "init --config $CS -o -" "init --config $CS --mlm --classes 2 -o $T/x" \
 	"init --config $CS --classes 0 -o $T/x" "init --config $CS --seed -1 -o $T/x" \
-	"init --config $CS --logits -o $T/x" "hf-config" "hf-config --config $CS --checkpoint x"; do
+	"init --config $CS --logits -o $T/x" "hf-config" "hf-config --config $CS --ids x"; do
 	run $bad
 	is "$rc" 2 "usage error: nys-eval $bad"
 done
@@ -254,6 +254,33 @@ run hf-config --config "$T/proj.json" -o "$T/proj.hf"
 is "$rc" 1 "a model transformers cannot express: exit 1"
 grep -q 'embedding_dim' "$T/err" && [ ! -e "$T/proj.hf" ]; ok $? "... said why, nothing written"
 
+# A checkpoint of another vocabulary than its config says (nys-train takes
+# it from the shards): forward and hf-config --checkpoint use the checkpoint's.
+python3 - "$CN" "$T/v500.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["model"]["vocab_size"] = 500
+json.dump(c, open(sys.argv[2], "w"))
+PY
+run init --config "$T/v500.json" -o "$T/v500.st"
+printf '5 6 7 8\n9 10\n' > "$T/v.ids"
+run forward --config "$CN" --checkpoint "$T/v500.st" --ids "$T/v.ids" -o "$T/v.npy"
+is "$rc" 0 "forward: a checkpoint of 500 pieces under a config that says 1000"
+grep -q "v500.st has a vocabulary of 500 pieces .*: using it instead of vocab_size 1000" "$T/err"
+ok $? "... with a note: $(cat "$T/err")"
+run hf-config --config "$CN" --checkpoint "$T/v500.st" -o "$T/v.hf"
+is "$rc $(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["vocab_size"])' "$T/v.hf")" "0 500" \
+	"hf-config --checkpoint: the checkpoint's vocabulary"
+python3 - "$CN" "$T/uneven.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["model"]["num_landmarks"] = 7
+json.dump(c, open(sys.argv[2], "w"))
+PY
+run hf-config --config "$T/uneven.json" -o "$T/uneven.hf"
+is "$rc" 1 "hf-config: uneven segments, which transformers cannot take, exit 1"
+grep -q "does not divide" "$T/err" && [ ! -e "$T/uneven.hf" ]; ok $? "... said why, nothing written"
+
 # ---- errors ---------------------------------------------------------------------------
 
 # errN CONFIG IDS-TEXT EXPECTED-MESSAGE DESC [ARGS...]
@@ -289,17 +316,17 @@ run forward --config "$CS" --checkpoint "$T/ids5" --ids "$T/ids5" -o "$T/bad.npy
 is "$rc" 1 "a file that is no checkpoint: exit 1"
 run forward --config "$T/missing.json" --checkpoint "$T/s.st" --ids "$T/ids5"
 is "$rc" 1 "a missing config: exit 1"
-python3 - "$CS" "$T/v500.json" <<'PY'
+python3 - "$CS" "$T/f128.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
-c["model"]["vocab_size"] = 500
+c["model"]["transformer_hidden_dim"] = 128
 json.dump(c, open(sys.argv[2], "w"))
 PY
-run forward --config "$T/v500.json" --checkpoint "$T/s.st" --ids "$T/one" -o "$T/bad.npy"
+run forward --config "$T/f128.json" --checkpoint "$T/s.st" --ids "$T/one" -o "$T/bad.npy"
 is "$rc" 1 "a checkpoint of another config: exit 1"
-grep -q 'tensor nystromformer.embeddings.word_embeddings.weight has shape (1000, 64), expected (500, 64)' "$T/err"
+grep -q 'tensor nystromformer.encoder.layer.0.intermediate.dense.weight has shape (256, 64), expected (128, 64)' "$T/err"
 ok $? "... the mis-shaped tensor named ($(head -c 300 "$T/err"))"
-grep -q 'warning: .*saved with another model config .*vocab_size' "$T/err"
+grep -q 'warning: .*saved with another model config .*transformer_hidden_dim' "$T/err"
 ok $? "... after a warning naming the config keys that differ"
 run forward --config "$CN" --checkpoint "$T/s.st" --ids "$T/one" -o "$T/bad.npy"
 is "$rc" 1 "a softmax checkpoint for the nystrom config: exit 1"

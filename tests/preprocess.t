@@ -326,6 +326,11 @@ run -f wiki -o "$T/parts/sub" --name X --partition-words 1000000 "$wx"
 is "$(ls -A "$T/parts/sub" | tr '\n' ' ')" "X-notes.txt X-partition-0000.txt.zst Y-partition-0001.txt.zst " \
 	"-o again: NAME's partitions of the earlier, longer run are removed, a dead run's staging directory too, other files stay"
 same <(zstdcat "$T/parts/sub/X-partition-0000.txt.zst") "$T/all/wiki.txt" "-o again: the new partition holds all"
+# An empty input (a failed command upstream of a pipe) writes no partition
+# and removes none.
+run -f wiki -o "$T/parts/sub" --name X < /dev/null
+is "$rc $(ls -A "$T/parts/sub" | tr '\n' ' ')" "0 X-notes.txt X-partition-0000.txt.zst Y-partition-0001.txt.zst " \
+	"-o with an empty input: the earlier partitions stay"
 
 # The same articles through our own extractor, in both of its formats.
 if [ -x "$bin/wikiextract" ]; then

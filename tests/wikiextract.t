@@ -142,6 +142,12 @@ PY
 	zstdcat $(find "$T/zdir" -name '*.zst' | sort) | cmp -s - "$T/en.txt"; ok $? "-c: .zst files decompress to the same text"
 	"$W" -o "$T/one.txt" "$D/enwiki-2016-206pages.xml.bz2" && cmp -s "$T/one.txt" "$T/en.txt"; ok $? "-o FILE writes one file"
 
+	# --- a dump without pages writes no file and removes none ---
+	cp -r "$T/zdir" "$T/zkeep"
+	printf '<mediawiki>\n</mediawiki>\n' > "$T/nopages.xml"
+	"$W" -o "$T/zdir" -b 1M -c "$T/nopages.xml"; ok $? "-o DIR on a dump without pages exits 0"
+	diff -r "$T/zkeep" "$T/zdir" > /dev/null; ok $? "... and leaves the earlier run's files"
+
 	# --- -o DIR again: the directory holds exactly the new run's files ---
 	listing() { (cd "$1" && find . | sort); }
 	echo mine > "$T/dir/notes.txt"

@@ -10,7 +10,7 @@ static const char usage[] =
 	"usage: nys-eval forward --config CONFIG --checkpoint FILE [--ids FILE]\n"
 	"                        [--logits] [--length N] [--batch N] [-o OUT.npy]\n"
 	"       nys-eval init --config CONFIG [--seed S] [--mlm | --classes N] -o FILE\n"
-	"       nys-eval hf-config --config CONFIG [-o FILE]\n";
+	"       nys-eval hf-config --config CONFIG [--checkpoint FILE] [-o FILE]\n";
 
 static const char help[] =
 	"Evaluate Nystromformer models (nys-checkpoint(5)) outside training.\n"
@@ -62,13 +62,16 @@ static const char init_help[] =
 	"  -h, --help           show this help and exit\n"
 	"      --version        show the version and exit\n";
 
-static const char hf_usage[] = "usage: nys-eval hf-config --config CONFIG [-o FILE]\n";
+static const char hf_usage[] =
+	"usage: nys-eval hf-config --config CONFIG [--checkpoint FILE] [-o FILE]\n";
 static const char hf_help[] =
 	"Write the config.json of a transformers NystromformerForMaskedLM of the\n"
 	"model's shapes, so that a checkpoint (renamed model.safetensors) and it\n"
 	"load with from_pretrained.  Models transformers cannot express are refused.\n"
 	"\n"
 	"      --config CONFIG  the model's config.json\n"
+	"      --checkpoint FILE  the checkpoint it is for: its vocabulary is\n"
+	"                       written (nys-train takes it from the shards)\n"
 	"  -o, --output FILE    the HF config (default stdout)\n"
 	"  -h, --help           show this help and exit\n"
 	"      --version        show the version and exit\n";
@@ -181,6 +184,21 @@ static int fail(nys_err *e)
 /* main's argv, for nys_blas_tune's re-execution */
 static char **main_argv;
 
+/* A checkpoint trained by nys-train has the vocabulary of its shards, which
+ * its config.json may not say (the published one says 50265): the
+ * checkpoint's is used, with a note.  Always 0 (for chaining). */
+static int saved_vocab(nys_model_config *c, const nys_st *st, const args *a)
+{
+	uint32_t v = nys_eval_saved_vocab(st);
+	if (v && v != c->vocab_size) {
+		nys_warnx("note: %s has a vocabulary of %u pieces (nys-train takes it from the "
+		          "shards): using it instead of vocab_size %u of %s", a->checkpoint, v,
+		          c->vocab_size, a->config);
+		c->vocab_size = v;
+	}
+	return 0;
+}
+
 static int cmd_forward(const args *a)
 {
 	if (!a->checkpoint) {
@@ -192,7 +210,7 @@ static int cmd_forward(const args *a)
 	nys_config *cfg = nys_config_load(a->config, NULL, NULL, &e);
 	if (!cfg)
 		return fail(&e);
-	const nys_model_config *c = &cfg->model;
+	nys_model_config *c = &cfg->model;
 	int rc = 1;
 	nys_model *m = NULL;
 	nys_st *st = NULL;
@@ -219,7 +237,8 @@ static int cmd_forward(const args *a)
 
 	nys_model_opts mo = {.dtype = NYS_F32, .mlm = a->logits};
 	char diff[512];
-	if (!(m = nys_model_new(c, &mo, &e)) || !(st = nys_st_load(a->checkpoint, &e)))
+	if (!(st = nys_st_load(a->checkpoint, &e)) || saved_vocab(c, st, a) ||
+	    !(m = nys_model_new(c, &mo, &e)))
 		goto out;
 	int d = nys_eval_config_diff(st, a->checkpoint, c, diff, sizeof diff, &e);
 	if (d < 0)
@@ -291,6 +310,15 @@ static int cmd_hf_config(const args *a)
 	nys_config *cfg = nys_config_load(a->config, NULL, NULL, &e);
 	if (!cfg)
 		return fail(&e);
+	if (a->checkpoint) {
+		nys_st *st = nys_st_load(a->checkpoint, &e);
+		if (!st) {
+			nys_config_free(cfg);
+			return fail(&e);
+		}
+		saved_vocab(&cfg->model, st, a);
+		nys_st_free(st);
+	}
 	int rc = nys_config_write_hf(&cfg->model, NULL, a->output, &e);
 	nys_config_free(cfg);
 	return rc ? fail(&e) : 0;
@@ -303,7 +331,7 @@ int main(int argc, char **argv)
 	static const int fwd_opts[] = {OPT_CONFIG, OPT_CHECKPOINT, OPT_IDS, OPT_LOGITS, OPT_LENGTH,
 	                               OPT_BATCH, 'o', 0};
 	static const int init_opts[] = {OPT_CONFIG, OPT_SEED, OPT_MLM, OPT_CLASSES, 'o', 0};
-	static const int hf_opts[] = {OPT_CONFIG, 'o', 0};
+	static const int hf_opts[] = {OPT_CONFIG, OPT_CHECKPOINT, 'o', 0};
 	static const struct {
 		const char *name, *usage, *help;
 		const int *opts;

@@ -758,6 +758,11 @@ static void test_hf(void)
 	m.head_gelu = NYS_GELU_ERF;
 	tap_ok(nys_config_hf_json(&m, NULL, &e) == NULL &&
 	       strstr(e.msg, "head_gelu"), "HF refuses the erf head GELU");
+	m = c->model;
+	m.num_landmarks = 7; /* 64 tokens in 7 uneven segments */
+	tap_ok(nys_config_hf_json(&m, NULL, &e) == NULL &&
+	       strstr(e.msg, "model.num_landmarks 7 does not divide model.seq_len 64"),
+	       "HF refuses uneven segments, which its reshape cannot take");
 	nys_config_free(c);
 
 	c = load(shipped("softmax-512"), &e);

@@ -80,6 +80,16 @@ int main(void)
 	tap_sh(dir, "python3 -c \"import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[-3] ^= 1; "
 	   "open(sys.argv[2], 'wb').write(b)\" @/a.safetensors @/flip.safetensors");
 	tap_ok(!nys_st_load(tap_path(dir, "flip.safetensors"), &e) && strstr(e.msg, "checksum mismatch"), "a flipped data bit: checksum mismatch");
+	tap_ok(!nys_st_check(tap_path(dir, "flip.safetensors"), &e) && strstr(e.msg, "checksum mismatch"),
+	       "nys_st_check (data streamed): the flipped bit too");
+	{
+		nys_st *h = nys_st_check(tap_path(dir, "a.safetensors"), &e);
+		int64_t sh[NYS_ST_MAX_DIMS];
+		tap_ok(h && nys_st_count(h) == 4 && nys_st_shape(h, "a.weight", sh) == 2 && sh[0] == 2 &&
+		       sh[1] == 3 && nys_st_meta(h, "model") && !nys_st_get(h, "a.weight", NYS_F32, 2, sh, &e),
+		       "nys_st_check: the header and metadata of a good file, no data");
+		nys_st_free(h);
+	}
 	tap_sh(dir, "head -c -4 @/a.safetensors > @/cut.safetensors");
 	tap_ok(!nys_st_load(tap_path(dir, "cut.safetensors"), &e) && strstr(e.msg, "truncated"), "truncated file refused");
 	printf("# %s\n", e.msg);
