@@ -360,6 +360,7 @@ struct reader {
 	const char *const *paths;
 	size_t npaths, next;
 	nys_in *in;
+	unsigned threads;       /* for decoding bzip2 inputs: -j, as for encoding */
 	bool doc_open;          /* lines of the current document have been read */
 	bool eof;
 	uint64_t done_bytes;    /* raw bytes of the inputs finished */
@@ -381,6 +382,7 @@ static int read_batch(struct reader *r, struct batch *b, nys_err *e)
 			r->in = nys_in_open(r->paths[r->next++], e);
 			if (!r->in)
 				return -1;
+			nys_in_set_threads(r->in, r->threads);
 		}
 		char *line;
 		size_t len;
@@ -431,6 +433,7 @@ int nys_tokenize_encode(const char *const *paths, size_t npaths, const nys_encod
 	struct reader r = {
 		.paths = npaths ? paths : std_in,
 		.npaths = npaths ? npaths : 1,
+		.threads = o->threads ? o->threads : 1,
 		.st = st,
 	};
 	struct writer w = {.o = o, .st = st};
