@@ -203,8 +203,9 @@ static const char encode_help[] =
 	"                       its ids separated by spaces\n"
 	"      --lower          lower-case the text first, as Python's str.lower()\n"
 	"                       (ALBERT's uncased models expect it)\n"
-	"  -j, --threads N      encoding threads (default: the number of cores);\n"
-	"                       the output is the same for every N\n"
+	"  -j, --threads N      encoding threads, and as many decoding bzip2 input\n"
+	"                       (default: the number of cores); the output is the\n"
+	"                       same for every N\n"
 	"  -v, --verbose        report documents and tokens at the end\n"
 	"  -h, --help           show this help and exit\n"
 	"      --version        show the version and exit\n";
