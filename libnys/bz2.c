@@ -135,7 +135,7 @@ struct nys_bz {
 	bytes dbuf;             /* verified bytes being delivered, from doff on */
 	size_t doff;
 	bytes acc;              /* items joined after a failed decode */
-	bytes first, jout;      /* what the block gave alone, and joined */
+	bytes jout;             /* a joined block's output */
 	bool pending;           /* perr comes once dbuf is delivered */
 	nys_err perr;
 	scratch sc;
@@ -600,51 +600,118 @@ static int bad_block(nys_bz *z, uint64_t at, uint32_t crc, bytes *out, nys_err *
 }
 
 /* The block at the head did not decode alone, after reading past its end
- * (D_CUT): a magic inside its data may have cut it short.  Join it with the
- * items after it, one at a time, until the joined bits decode, or fail in
- * their own bits, or grow longer than a block can be. */
+ * (D_CUT): a magic inside its data may have cut it short.  libbz2 reads
+ * the joined bits of it and the items after it, fed a whole byte at a
+ * time and asked for one byte of output, until it has read the block's
+ * last symbol (the output begins) or fails; it reads its input only as it
+ * needs it, so the last byte it took holds the block's end, which must be
+ * a magic: one of the last two items' ends (items are at least 45 bits
+ * long: no two magics overlap more).  That one is decoded as usual.  Work
+ * and memory stay linear in the block, whatever the magics in its data.
+ * The item after the block is kept in the ring until the end is known. */
 static int join(nys_bz *z, item *it, nys_err *e)
 {
 	uint64_t at = it->m.pos;
 	uint32_t crc = it->m.crc;
-	bytes t = z->first;
-	z->first = it->out;       /* what it gave alone, for bad_block */
-	it->out = t;
-	uint64_t bits = 0;
-	if (bytes_reserve(&z->acc, it->raw.n + 16))
+	uint64_t ends[3];       /* the last items' ends, oldest first */
+	size_t nends = 0;
+	bool lag = false;       /* the head item's bits are joined already */
+	int rc;
+	bz_stream bz;
+	memset(&bz, 0, sizeof bz);
+	if (BZ2_bzDecompressInit(&bz, 0, 0) != BZ_OK)
 		return nys_err_set(e, "%s: out of memory", z->name);
-	z->acc.p[0] = 0;
+	uint64_t bits = 32;     /* acc: "BZh" and the level, then the bits from `at` on */
+	if (bytes_reserve(&z->acc, it->raw.n + 32)) {
+		rc = nys_err_set(e, "%s: out of memory", z->name);
+		goto out;
+	}
+	memcpy(z->acc.p, "BZh", 3);
+	z->acc.p[3] = (unsigned char)('0' + z->level);
+	z->acc.p[4] = 0;
 	append_bits(z->acc.p, &bits, it->raw.p, it->bit0, it->end - at);
+	ends[nends++] = it->end;
 	pop(z);
 	for (;;) {
-		item *nx;
-		if (peek(z, &nx, e))
-			return -1;
-		if (nx && nx->open && nx->eof)
-			return nys_err_set(e, "%s: truncated bzip2 data: the block at byte %llu is cut short "
-			                   "(the input ends at byte %llu)", z->name, (unsigned long long)(at / 8),
-			                   (unsigned long long)(nx->end / 8));
-		if (!nx || nx->open || (nx->end - at) / 8 > BLOCK_MAX(z->level))
-			return bad_block(z, at, crc, &z->first, e);
-		uint64_t n = nx->end - nx->m.pos;
-		if (bytes_reserve(&z->acc, (size_t)((bits + n) / 8) + 16))
-			return nys_err_set(e, "%s: out of memory", z->name);
-		append_bits(z->acc.p, &bits, nx->raw.p, nx->bit0, n);
-		uint64_t end = nx->end;
-		pop(z);
-		int r = decode_block(&z->sc, z->acc.p, 0, bits, z->level, crc, &z->jout);
-		if (r == D_NOMEM)
-			return nys_err_set(e, "%s: out of memory", z->name);
-		if (r == D_BAD)
-			return bad_block(z, at, crc, &z->jout, e);
-		if (r == D_OK) {
-			t = z->dbuf;
-			z->dbuf = z->jout;
-			z->jout = t;
-			take_block(z, crc, end);
-			return 0;
+		char one;
+		bz.next_in = (char *)z->acc.p + bz.total_in_lo32;
+		bz.avail_in = (unsigned)(bits / 8 - bz.total_in_lo32);
+		bz.next_out = &one;
+		bz.avail_out = 1;
+		int r = BZ2_bzDecompress(&bz);
+		if (r == BZ_MEM_ERROR) {
+			rc = nys_err_set(e, "%s: out of memory", z->name);
+			goto out;
 		}
+		z->jout.n = 0;
+		if (r != BZ_OK) {
+			rc = bad_block(z, at, crc, &z->jout, e); /* its own bits are bad */
+			goto out;
+		}
+		if (bz.total_out_lo32)
+			break;
+		/* It wants more: join the next item, keeping it in the ring. */
+		if (lag)
+			pop(z);
+		item *nx;
+		if (peek(z, &nx, e)) {
+			rc = -1;
+			goto out;
+		}
+		if (nx && nx->open && nx->eof) {
+			rc = nys_err_set(e, "%s: truncated bzip2 data: the block at byte %llu is cut short "
+			                 "(the input ends at byte %llu)", z->name, (unsigned long long)(at / 8),
+			                 (unsigned long long)(nx->end / 8));
+			goto out;
+		}
+		if (!nx || nx->open || (nx->end - at) / 8 > BLOCK_MAX(z->level)) {
+			rc = bad_block(z, at, crc, &z->jout, e);
+			goto out;
+		}
+		uint64_t n = nx->end - nx->m.pos;
+		if (bytes_reserve(&z->acc, (size_t)((bits + n) / 8) + 32)) {
+			rc = nys_err_set(e, "%s: out of memory", z->name);
+			goto out;
+		}
+		append_bits(z->acc.p, &bits, nx->raw.p, nx->bit0, n);
+		if (nends == 3) {
+			ends[0] = ends[1];
+			ends[1] = ends[2];
+			nends = 2;
+		}
+		ends[nends++] = nx->end;
+		lag = true;
 	}
+	/* The block's last bit is in the last byte libbz2 took. */
+	uint64_t hi = at + 8 * (uint64_t)bz.total_in_lo32 - 32;
+	for (size_t i = 0; i < nends; i++) {
+		if (ends[i] + 7 < hi || ends[i] > hi)
+			continue;
+		int r = decode_block(&z->sc, z->acc.p + 4, 0, ends[i] - at, z->level, crc, &z->jout);
+		if (r == D_NOMEM) {
+			rc = nys_err_set(e, "%s: out of memory", z->name);
+			goto out;
+		}
+		if (r != D_OK)
+			continue;
+		bytes t = z->dbuf;
+		z->dbuf = z->jout;
+		z->jout = t;
+		take_block(z, crc, ends[i]);
+		if (lag && z->ring[z->head % z->nring].m.pos < ends[i])
+			pop(z); /* the kept item is inside the block too */
+		rc = 0;
+		goto out;
+	}
+	/* No magic where the block ends: decode it to say why. */
+	if (decode_block(&z->sc, z->acc.p + 4, 0, hi - at, z->level, crc, &z->jout) == D_NOMEM) {
+		rc = nys_err_set(e, "%s: out of memory", z->name);
+		goto out;
+	}
+	rc = bad_block(z, at, crc, &z->jout, e);
+out:
+	BZ2_bzDecompressEnd(&bz);
+	return rc;
 }
 
 /* Make the next verified bytes ready in z->dbuf: 1, 0 at the end, -1 on an
@@ -820,7 +887,6 @@ void nys_bz_free(nys_bz *z)
 	free(z->buf);
 	free(z->dbuf.p);
 	free(z->acc.p);
-	free(z->first.p);
 	free(z->jout.p);
 	free(z->sc.mini.p);
 	pthread_mutex_destroy(&z->mu);

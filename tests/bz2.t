@@ -58,12 +58,13 @@ PY
 # lists, after the map of which 16-byte ranges occur, one bit per byte of
 # each range that occurs, ranges 0x00-0x0F, 0x10-0x1F and 0x20-0x2F
 # first.  So every block of it holds the pattern 121 bits after its magic,
-# where no block starts.  Letters never repeat (a run of 4 would bring in
-# bzip2's run-length bytes, which are small).
+# where no block starts.  A second pattern (argv 1 "P1,P2") takes the
+# bytes 0x30-0x5F, and comes 48 bits later.  Letters never repeat (a run of
+# 4 would bring in bzip2's run-length bytes, which are small).
 cat > "$T/genmagic.py" <<'PY'
 import random, sys
-pat, n = int(sys.argv[1], 16), int(sys.argv[2])
-groups = [pat >> 32 & 0xFFFF, pat >> 16 & 0xFFFF, pat & 0xFFFF]
+pats, n = [int(p, 16) for p in sys.argv[1].split(",")], int(sys.argv[2])
+groups = [g for p in pats for g in (p >> 32 & 0xFFFF, p >> 16 & 0xFFFF, p & 0xFFFF)]
 ctl = [16 * g + j for g, v in enumerate(groups) for j in range(16) if v >> (15 - j) & 1]
 r = random.Random(11)
 letters = b"abcdefghijklmnopqrstuvwxyz"
@@ -187,7 +188,13 @@ n=$(awk 'NR > 1 && $1 == last + 121 {n++} {last = $1} END {print n + 0}' "$T/mb.
 [ "$n" -ge 6 ]; ok $? "mb.bz2: the block magic $n times 121 bits after a block's start ($(wc -l < "$T/mb.at") in all)"
 python3 "$T/find.py" 177245385090 "$T/me.bz2" > "$T/me.at"
 [ "$(wc -l < "$T/me.at")" -ge 7 ]; ok $? "me.bz2: the end-of-stream magic inside $(($(wc -l < "$T/me.at") - 1)) blocks"
-for f in mb me; do
+python3 "$T/genmagic.py" 314159265359,177245385090 700000 > "$T/m2.txt"
+bzip2 -1 -c "$T/m2.txt" > "$T/m2.bz2"
+python3 "$T/find.py" 177245385090 "$T/m2.bz2" > "$T/m2.at"
+python3 "$T/find.py" 314159265359 "$T/m2.bz2" > "$T/m2.bat"
+n=$(awk 'NR == FNR {e[$1] = 1; next} e[$1 + 169] {n++} END {print n + 0}' "$T/m2.at" "$T/m2.bat")
+[ "$n" -ge 6 ]; ok $? "m2.bz2: both magics, one after the other, inside $n blocks"
+for f in mb me m2; do
 	for j in 1 2 4; do
 		icat -j $j "$T/$f.bz2" > "$T/out"; st=$?
 		cmp -s "$T/out" "$T/$f.txt"; ok $((st + $?)) "$f.bz2 -j $j: the bytes of bzcat, exit 0"
@@ -195,6 +202,37 @@ for f in mb me; do
 done
 cat "$T/mb.bz2" "$T/s1.bz2" "$T/me.bz2" > "$T/mix.bz2"; cat "$T/mb.txt" "$T/text" "$T/me.txt" > "$T/mix.want"
 icat -j 2 "$T/mix.bz2" > "$T/out"; same "$T/out" "$T/mix.want" "magics in data among other streams, -j 2"
+
+# Damaged anywhere (a flipped bit, a cut, bytes overwritten), a file of
+# streams with magics in their data: -j 1 and -j 4 give the same bytes,
+# message and status; the bytes are the text's beginning, all of it on
+# exit 0.
+cat "$T/mb.bz2" "$T/me.bz2" > "$T/mm.bz2"; cat "$T/mb.txt" "$T/me.txt" > "$T/mm.txt"
+python3 - "$CAT" "$T/mm.bz2" "$T/mm.txt" "$T/fz.bz2" 2>> "$T/allerr" <<'PY'; ok $? "30 damaged files: the same at -j 1 and 4, a beginning of the text"
+import random, subprocess, sys
+cat, src, want, fz = sys.argv[1], open(sys.argv[2], "rb").read(), open(sys.argv[3], "rb").read(), sys.argv[4]
+r = random.Random(5)
+bad = 0
+for t in range(30):
+    d = bytearray(src)
+    i = r.randrange(len(d))
+    if t % 3 == 0:
+        d[i] ^= 1 << r.randrange(8)
+    elif t % 3 == 1:
+        d = d[:i]
+    else:
+        d[i:i + r.randrange(1, 100)] = bytes(r.randrange(256) for _ in range(r.randrange(1, 100)))
+    open(fz, "wb").write(d)
+    got = [subprocess.run([cat, "-j", j, fz], capture_output=True) for j in ("1", "4")]
+    a, b = got
+    sys.stderr.write(a.stderr.decode(errors="replace") + b.stderr.decode(errors="replace"))
+    if (a.returncode, a.stdout, a.stderr) != (b.returncode, b.stdout, b.stderr) or a.returncode not in (0, 1) \
+            or not want.startswith(a.stdout) or (a.returncode == 0 and a.stdout != want):
+        bad += 1
+        print("# case %d (byte %d): status %d/%d, %d/%d bytes: %s" % (t, i, a.returncode, b.returncode,
+              len(a.stdout), len(b.stdout), a.stderr[:200]))
+sys.exit(bad > 0)
+PY
 
 # --- errors: the message names the file and the byte; the blocks before
 # the bad one come out whole, nothing from it on ---
