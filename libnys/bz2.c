@@ -22,11 +22,12 @@
  * blocks' CRCs (combined = rotl1(combined) ^ block CRC) and compared with
  * the trailer, and the next stream's header must start at the next byte.
  * A magic can also occur by chance inside compressed data.  Then the item
- * before it does not decode and is joined with the items after it, one at
- * a time, decoding the joined bits in the calling thread, until it does;
- * the items that began at false magics are dropped.  The output is that of
- * sequential decoding, byte for byte, for any number of threads; after a
- * bad block nothing more is delivered.
+ * before it fails after reading past its end, and the calling thread has
+ * libbz2 read on through the items after it until the block's last symbol,
+ * which says where the block ends (join); the items that began at false
+ * magics are dropped.  The output is that of sequential decoding, byte for
+ * byte, for any number of threads; after a bad block nothing more is
+ * delivered.
  *
  * Memory stays bounded whatever the input: the ring holds 2 x threads + 2
  * items of one block each (compressed and decoded), and the reader keeps
