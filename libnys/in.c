@@ -1,8 +1,8 @@
 /* Buffered input from plain, bzip2 and zstd files and stdin.  The codec
- * comes from the first bytes of the stream, so pipes work as files do. */
-#include "nys.h"
+ * comes from the first bytes of the stream, so pipes work as files do.
+ * bzip2 is decoded by bz2.c, on several threads. */
+#include "bz2_impl.h"
 
-#include <bzlib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -22,8 +22,8 @@ struct nys_in {
 	unsigned char *raw;     /* compressed bytes */
 	size_t raw_off, raw_len;
 	uint64_t raw_pos, raw_size;
-	bz_stream bz;
-	bool bz_live, bz_ended;
+	nys_bz *bz;             /* made at the first read, after nys_in_set_threads */
+	unsigned bz_threads;
 	ZSTD_DStream *zs;
 	size_t zs_last;         /* last ZSTD_decompressStream hint; 0 = frame done */
 	/* line reading */
@@ -118,47 +118,41 @@ fail:
 	return NULL;
 }
 
+/* The compressed bytes for bz2.c: those read at open, then the file's. */
+static ptrdiff_t bz_src(void *arg, void *buf, size_t n, nys_err *e)
+{
+	nys_in *in = arg;
+	if (in->raw_off == in->raw_len) {
+		if (in->raw_eof)
+			return 0;
+		for (;;) {
+			ssize_t k = read(in->fd, buf, n);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return nys_err_sys(e, "%s: read", in->name);
+			if (k == 0)
+				in->raw_eof = true;
+			in->raw_pos += (uint64_t)k;
+			return k;
+		}
+	}
+	size_t k = in->raw_len - in->raw_off;
+	if (k > n)
+		k = n;
+	memcpy(buf, in->raw + in->raw_off, k);
+	in->raw_off += k;
+	return (ptrdiff_t)k;
+}
+
 static ptrdiff_t read_bz2(nys_in *in, void *buf, size_t n, nys_err *e)
 {
-	for (;;) {
-		if (in->bz_ended) {
-			/* Another stream may follow (multistream dumps, pbzip2). */
-			if (fill_raw(in, e))
-				return -1;
-			if (in->raw_off == in->raw_len)
-				return 0;
-			in->bz_ended = false;
-		}
-		if (!in->bz_live) {
-			memset(&in->bz, 0, sizeof in->bz);
-			if (BZ2_bzDecompressInit(&in->bz, 0, 0) != BZ_OK)
-				return nys_err_set(e, "%s: cannot start bzip2 decoder", in->name);
-			in->bz_live = true;
-		}
-		if (fill_raw(in, e))
-			return -1;
-		in->bz.next_in = (char *)in->raw + in->raw_off;
-		in->bz.avail_in = (unsigned)(in->raw_len - in->raw_off);
-		in->bz.next_out = buf;
-		in->bz.avail_out = (unsigned)(n > (1u << 30) ? (1u << 30) : n);
-		unsigned out0 = in->bz.avail_out;
-		int r = BZ2_bzDecompress(&in->bz);
-		in->raw_off = in->raw_len - in->bz.avail_in;
-		size_t got = out0 - in->bz.avail_out;
-		if (r == BZ_STREAM_END) {
-			BZ2_bzDecompressEnd(&in->bz);
-			in->bz_live = false;
-			in->bz_ended = true;
-		} else if (r != BZ_OK) {
-			return nys_err_set(e, "%s: corrupt bzip2 data (near compressed byte %llu)",
-			                   in->name, (unsigned long long)(in->raw_pos - (in->raw_len - in->raw_off)));
-		} else if (!got && in->raw_eof && in->raw_off == in->raw_len) {
-			return nys_err_set(e, "%s: truncated bzip2 stream", in->name);
-		}
-		if (got)
-			return (ptrdiff_t)got;
-	}
+	if (!in->bz && !(in->bz = nys_bz_new(in->name, bz_src, in, in->bz_threads, e)))
+		return -1;
+	return nys_bz_read(in->bz, buf, n, e);
 }
+
+void nys_in_set_threads(nys_in *in, unsigned n) { in->bz_threads = n; }
 
 static ptrdiff_t read_zstd(nys_in *in, void *buf, size_t n, nys_err *e)
 {
@@ -331,8 +325,7 @@ void nys_in_close(nys_in *in)
 {
 	if (!in)
 		return;
-	if (in->bz_live)
-		BZ2_bzDecompressEnd(&in->bz);
+	nys_bz_free(in->bz);
 	if (in->zs)
 		ZSTD_freeDStream(in->zs);
 	if (in->fd > 0)

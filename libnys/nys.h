@@ -76,10 +76,22 @@ int nys_parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out,
 /* Buffered reading of a plain, bzip2 or zstd file, or of stdin ("-" or
  * NULL).  Compression is detected from the first bytes, not the name, so
  * it works on pipes too; concatenated bzip2 streams (multistream dumps) and
- * zstd frames are read through. */
+ * zstd frames are read through.
+ *
+ * bzip2 is decoded block by block on worker threads (libbz2 decoding each
+ * block; blocks found at any bit offset by their magic and taken only when
+ * they decode with their CRC), with exactly the bytes of sequential
+ * decoding, and memory bounded by a fixed number of blocks in flight.  A
+ * truncated or corrupt file, a CRC mismatch or trailing garbage is an error
+ * naming the file and the byte offset of the bad stream or block; the
+ * bytes before the bad block are delivered, none from it on. */
 typedef struct nys_in nys_in;
 
 nys_in *nys_in_open(const char *path, nys_err *e);
+/* Threads decoding a bzip2 input: 0 (the default) one per core, 1 all of it
+ * in the calling thread.  Threads start only once the input has a second
+ * block.  Takes effect at the first read; other inputs ignore it. */
+void nys_in_set_threads(nys_in *in, unsigned n);
 /* Up to n decompressed bytes; 0 at end, -1 on error. */
 ptrdiff_t nys_in_read(nys_in *in, void *buf, size_t n, nys_err *e);
 /* Next line without its "\n" (and without a "\r" before it); the pointer

@@ -25,7 +25,8 @@ int nys_html_unescape(const char *s, size_t n, nys_buf *out);
 /* ---- the extractor ----------------------------------------------------- */
 
 typedef struct nys_wiki_opts {
-	unsigned threads;          /* 1 = no worker threads */
+	unsigned threads;          /* 1 = no worker threads; N: N page workers and
+	                            * N bzip2 decoders (nys_in_set_threads) */
 	bool json;                 /* JSON lines instead of <doc> blocks */
 	int flags;                 /* NYS_WIKITEXT_* */
 	const long *namespaces;    /* pages kept; NULL = namespace 0 only */

@@ -403,6 +403,7 @@ struct reader {
 	char **names;           /* of the inputs opened, for the batches' messages */
 	size_t max_line;
 	nys_in *in;
+	unsigned threads;       /* for decoding bzip2 inputs: -j, as for encoding */
 	bool doc_open;          /* lines of the current document have been read */
 	uint64_t doc_line;      /* the number of its last line */
 	bool eof;
@@ -428,6 +429,7 @@ static int read_batch(struct reader *r, struct batch *b, nys_err *e)
 				return -1;
 			if (!(r->names[r->next - 1] = strdup(nys_in_name(r->in))))
 				return nys_err_set(e, "out of memory");
+			nys_in_set_threads(r->in, r->threads);
 		}
 		char *line;
 		size_t len;
@@ -491,6 +493,7 @@ int nys_tokenize_encode(const char *const *paths, size_t npaths, const nys_encod
 		.paths = npaths ? paths : std_in,
 		.npaths = npaths ? npaths : 1,
 		.max_line = o->max_line ? o->max_line : NYS_ENCODE_MAX_LINE,
+		.threads = o->threads ? o->threads : 1,
 		.st = st,
 	};
 	struct writer w = {.o = o, .st = st};

@@ -854,6 +854,9 @@ static int parse_file(ctx *c, const char *path, reader *r, nys_err *e)
 	nys_in *in = nys_in_open(path, e);
 	if (!in)
 		return -1;
+	/* -j N: N threads decode bzip2 and N parse pages; the stages wait on
+	 * each other, so together they keep N cores busy. */
+	nys_in_set_threads(in, c->o->threads ? c->o->threads : 1);
 	free(c->file);
 	if (!(c->file = strdup(nys_in_name(in)))) {
 		nys_in_close(in);

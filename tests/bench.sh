@@ -69,6 +69,70 @@ fi
 echo
 echo "target: at least 150 MB of XML per second on a 2-core machine"
 
+# --- bzip2 input: the same pages as Wikimedia lays out its multistream
+# dumps (the header, then a stream per 100 pages, then the end), and as one
+# stream of 900 kB blocks; medians of $BZ_REPS, against decoding by bzcat
+# and by lbzip2 in a pipe.
+BZ_REPS=${BENCH_BZ_REPS:-5}
+median() {
+	local t0 t1 ts=()
+	for _ in $(seq "$BZ_REPS"); do
+		t0=$(date +%s.%N)
+		"$@" > /dev/null
+		t1=$(date +%s.%N)
+		ts+=("$(echo "$t1 - $t0" | bc -l)")
+	done
+	printf '%s\n' "${ts[@]}" | sort -g | awk '{a[NR] = $1} END {print NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
+python3 - "$T/big.xml" "$T/big.ms.bz2" <<'PY'
+import bz2, re, sys
+from multiprocessing import Pool
+s = open(sys.argv[1], "rb").read()
+a = s.index(b"  <page>"); b = s.rindex(b"</page>") + len(b"</page>\n")
+pages = re.findall(rb"  <page>.*?</page>\n", s[a:b], re.S)
+parts = [s[:a]] + [b"".join(pages[i:i + 100]) for i in range(0, len(pages), 100)] + [s[b:]]
+with Pool() as p, open(sys.argv[2], "wb") as f:
+    for c in p.imap(bz2.compress, parts, 8):
+        f.write(c)
+PY
+if command -v lbzip2 > /dev/null; then
+	lbzip2 -9 -c "$T/big.xml" > "$T/big.1s.bz2"
+else
+	bzip2 -9 -c "$T/big.xml" > "$T/big.1s.bz2"
+fi
+pipe() { # DECODER... : DECODER FILE | wikiextract -j $J
+	"$@" | "$BIN/wikiextract" -j "$J"
+}
+cat_j() { "${NYS_TESTBIN:?}/incat" "$@"; }
+for f in ms 1s; do
+	z=$T/big.$f.bz2
+	if [ $f = ms ]; then what="multistream, a stream per 100 pages"; else what="one stream, 900 kB blocks"; fi
+	printf '\nbzip2 input: %s MB of XML as %s MB of bzip2 (%s; %s cores, load %s; median of %s)\n\n' \
+		"$((xml / 1000000))" "$(($(stat -c %s "$z") / 1000000))" "$what" "$(nproc)" \
+		"$(cut -d' ' -f1-3 /proc/loadavg)" "$BZ_REPS"
+	printf '| %-44s | %8s | %7s | %8s |\n' "run" "MB XML" "s" "MB/s"
+	printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "----------" "---------" "----------"
+	row "decode: bzcat" "$xml" "$(median bzcat "$z")"
+	if command -v lbzip2 > /dev/null; then
+		row "decode: lbzip2 -dc -n 1" "$xml" "$(median lbzip2 -dc -n 1 "$z")"
+		row "decode: lbzip2 -dc -n 2" "$xml" "$(median lbzip2 -dc -n 2 "$z")"
+	fi
+	d1=$(median cat_j -j 1 "$z"); row "decode: nys_in -j 1 (incat)" "$xml" "$d1"
+	d2=$(median cat_j -j 2 "$z"); row "decode: nys_in -j 2 (incat)" "$xml" "$d2"
+	for J in 1 2; do
+		row "bzcat | wikiextract -j $J" "$xml" "$(median pipe bzcat "$z")"
+		if command -v lbzip2 > /dev/null; then
+			lp=$(median pipe lbzip2 -dc -n "$J" "$z")
+			row "lbzip2 -dc -n $J | wikiextract -j $J" "$xml" "$lp"
+		fi
+		row "wikiextract -j $J big.bz2" "$xml" "$(median "$BIN/wikiextract" -j "$J" "$z")"
+	done
+	echo
+	printf 'decoding alone, -j 2 against -j 1: %.2f x\n' "$(echo "$d1 / $d2" | bc -l)"
+done
+echo
+echo "target: on 2 cores wikiextract -j 2 on the .bz2 at least as fast as lbzip2 -dc | wikiextract; decoding scaling with -j"
+
 if [ -x "$BIN/preprocess" ]; then
 	"$BIN/wikiextract" "$T/big.xml" > "$T/wiki.txt"
 	for _ in $(seq 40); do cat "$SHARED"/books/*.txt; done > "$T/books.txt"

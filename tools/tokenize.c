@@ -213,8 +213,9 @@ static const char encode_help[] =
 	"      --max-line BYTES refuse longer lines (exit 1; default 1M, at most 1G;\n"
 	"                       encoding takes about 100 bytes of memory per byte\n"
 	"                       of a line, per thread)\n"
-	"  -j, --threads N      encoding threads (default: the number of cores);\n"
-	"                       the output is the same for every N\n"
+	"  -j, --threads N      encoding threads, and as many decoding bzip2 input\n"
+	"                       (default: the number of cores); the output is the\n"
+	"                       same for every N\n"
 	"  -v, --verbose        report documents and tokens at the end\n"
 	"  -h, --help           show this help and exit\n"
 	"      --version        show the version and exit\n";
