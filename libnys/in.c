@@ -33,23 +33,31 @@ struct nys_in {
 	uint64_t lineno;
 };
 
+/* Up to n bytes of the file into buf (EINTR retried, the end and the
+ * position noted); the count, or -1 with e set. */
+static ptrdiff_t read_raw(nys_in *in, void *buf, size_t n, nys_err *e)
+{
+	ssize_t k;
+	while ((k = read(in->fd, buf, n)) < 0 && errno == EINTR)
+		;
+	if (k < 0)
+		return nys_err_sys(e, "%s: read", in->name);
+	if (k == 0)
+		in->raw_eof = true;
+	in->raw_pos += (uint64_t)k;
+	return k;
+}
+
 static int fill_raw(nys_in *in, nys_err *e)
 {
 	if (in->raw_off < in->raw_len || in->raw_eof)
 		return 0;
 	in->raw_off = in->raw_len = 0;
-	for (;;) {
-		ssize_t k = read(in->fd, in->raw, RAW_SIZE);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return nys_err_sys(e, "%s: read", in->name);
-		if (k == 0)
-			in->raw_eof = true;
-		in->raw_len = (size_t)k;
-		in->raw_pos += (uint64_t)k;
-		return 0;
-	}
+	ptrdiff_t k = read_raw(in, in->raw, RAW_SIZE, e);
+	if (k < 0)
+		return -1;
+	in->raw_len = (size_t)k;
+	return 0;
 }
 
 nys_in *nys_in_open(const char *path, nys_err *e)
@@ -125,17 +133,7 @@ static ptrdiff_t bz_src(void *arg, void *buf, size_t n, nys_err *e)
 	if (in->raw_off == in->raw_len) {
 		if (in->raw_eof)
 			return 0;
-		for (;;) {
-			ssize_t k = read(in->fd, buf, n);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0)
-				return nys_err_sys(e, "%s: read", in->name);
-			if (k == 0)
-				in->raw_eof = true;
-			in->raw_pos += (uint64_t)k;
-			return k;
-		}
+		return read_raw(in, buf, n, e);
 	}
 	size_t k = in->raw_len - in->raw_off;
 	if (k > n)
