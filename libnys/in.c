@@ -126,6 +126,17 @@ fail:
 	return NULL;
 }
 
+/* Up to n bytes of what the raw buffer holds, into buf. */
+static ptrdiff_t take_raw(nys_in *in, void *buf, size_t n)
+{
+	size_t k = in->raw_len - in->raw_off;
+	if (k > n)
+		k = n;
+	memcpy(buf, in->raw + in->raw_off, k);
+	in->raw_off += k;
+	return (ptrdiff_t)k;
+}
+
 /* The compressed bytes for bz2.c: those read at open, then the file's. */
 static ptrdiff_t bz_src(void *arg, void *buf, size_t n, nys_err *e)
 {
@@ -135,12 +146,7 @@ static ptrdiff_t bz_src(void *arg, void *buf, size_t n, nys_err *e)
 			return 0;
 		return read_raw(in, buf, n, e);
 	}
-	size_t k = in->raw_len - in->raw_off;
-	if (k > n)
-		k = n;
-	memcpy(buf, in->raw + in->raw_off, k);
-	in->raw_off += k;
-	return (ptrdiff_t)k;
+	return take_raw(in, buf, n);
 }
 
 static ptrdiff_t read_bz2(nys_in *in, void *buf, size_t n, nys_err *e)
@@ -188,12 +194,7 @@ ptrdiff_t nys_in_read(nys_in *in, void *buf, size_t n, nys_err *e)
 	}
 	if (fill_raw(in, e))
 		return -1;
-	size_t k = in->raw_len - in->raw_off;
-	if (k > n)
-		k = n;
-	memcpy(buf, in->raw + in->raw_off, k);
-	in->raw_off += k;
-	return (ptrdiff_t)k;
+	return take_raw(in, buf, n);
 }
 
 /* The rest of a line longer than the caller's maximum, of which the first
