@@ -1,5 +1,5 @@
 /* preprocess: pretraining corpora to the unified text format (nys-text(5)). */
-#include "nys_pp.h"
+#include "nys_preprocess.h"
 
 #include <getopt.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target for model configs (libnys/config.c): any bytes, plain
+/* libFuzzer target for model configs (libnys/model/config.c): any bytes, plain
  * or compressed, as a config.json.  Errors and warnings must name the
  * file; a config that loads must survive nys_model_config_to_json and
  * nys_model_config_from_json unchanged (nys-eval and checkpoints store it

@@ -4,7 +4,7 @@
 #define NYS_FUZZ_PP_H
 
 #include "fuzz.h"
-#include "nys_pp.h"
+#include "nys_preprocess.h"
 
 /* Warnings name the file first, like errors. */
 static inline void pp_warn(void *ctx, const char *msg)

@@ -1,10 +1,10 @@
-/* libFuzzer target for the safetensors loader (libnys/safetensors.c): any
+/* libFuzzer target for the safetensors loader (libnys/model/safetensors.c): any
  * bytes, plain or compressed, as a checkpoint.  A file that loads must
  * hand out every tensor it lists, with its own dtype and shape, as data
  * inside the file (hashed below, so ASan sees every byte read), and
  * the sizes of all the tensors must fit in memory's size type. */
 #include "fuzz.h"
-#include "nys_st.h"
+#include "nys_safetensors.h"
 #include "nys_tok.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,4 +1,4 @@
-/* libFuzzer target for wikiextract's engine (libnys/wiki.c): the page
+/* libFuzzer target for wikiextract's engine (libnys/corpus/wiki.c): the page
  * scanner, the libexpat parsers (chunked UTF-8 and streaming other
  * encodings), the cleaner and the output records, on any bytes (plain,
  * bzip2 or zstd).

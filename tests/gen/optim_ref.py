@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference values for libnys/optim.c, from PyTorch itself.
+"""Reference values for libnys/model/optim.c, from PyTorch itself.
 
 (a) torch.optim.lr_scheduler.OneCycleLR (anneal_strategy='linear',
     three_phase=False, cycle_momentum=True on AdamW): lr and betas[0] at

@@ -20,7 +20,7 @@
  * is below 1e-16 of the largest gradient); such a tensor is checked for
  * |got| against the case's largest gradient instead. */
 #include "nys_model.h"
-#include "nys_st.h"
+#include "nys_safetensors.h"
 #include "tap.h"
 
 #include <jansson.h>

@@ -1,4 +1,4 @@
-/* The attention ops (libnys/ops_attn.inc): softmax and Nystrom attention.
+/* The attention ops (libnys/cpu/ops_attn.inc): softmax and Nystrom attention.
  *
  *  - every backward against central finite differences of
  *    loss = sum(out * G) in double precision, every input element perturbed;

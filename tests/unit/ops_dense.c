@@ -822,7 +822,7 @@ static void test_heads(void)
 	free(back), free(gm);
 }
 
-/* The AVX-512 GELU (libnys/gelu_avx512.c) against the portable loops'
+/* The AVX-512 GELU (libnys/cpu/gelu_avx512.c) against the portable loops'
  * formula, written out here in float: the same bits, on a million inputs
  * across [-30, 30] and the special values. */
 int nys_gelu_avx512_usable(void);

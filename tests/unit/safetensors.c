@@ -1,6 +1,6 @@
 /* Checkpoint files: safetensors round trips, the header checks, and an
  * independent reading of our files by python3's json and struct. */
-#include "nys_st.h"
+#include "nys_safetensors.h"
 #include "tap.h"
 
 #include <stdlib.h>

@@ -33,7 +33,7 @@
 #include "nys.h"
 #include "nys_config.h"
 #include "nys_ops.h" /* NYS_IGNORE_LABEL */
-#include "nys_st.h"
+#include "nys_safetensors.h"
 
 /* The classifier's activation between its two dense layers. */
 typedef enum nys_cls_act {

@@ -9,8 +9,8 @@
  * "nys_checksum": the nys_hash64 of the data as 16 hex digits, checked on
  * load when present.
  */
-#ifndef NYS_ST_H
-#define NYS_ST_H
+#ifndef NYS_SAFETENSORS_H
+#define NYS_SAFETENSORS_H
 
 #include "nys.h"
 

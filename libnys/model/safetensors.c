@@ -1,7 +1,7 @@
-/* safetensors reading and writing (see nys_st.h).  The loader checks the
+/* safetensors reading and writing (see nys_safetensors.h).  The loader checks the
  * header as strictly as HuggingFace's own reader does, so a file that loads
  * here loads there. */
-#include "nys_st.h"
+#include "nys_safetensors.h"
 #include "nys_tok.h"
 
 #include <jansson.h>

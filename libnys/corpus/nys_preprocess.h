@@ -1,7 +1,7 @@
 /* Pretraining corpora to the unified text format of nys-text(5): the
  * normaliser and the format readers behind preprocess(1). */
-#ifndef NYS_PP_H
-#define NYS_PP_H
+#ifndef NYS_PREPROCESS_H
+#define NYS_PREPROCESS_H
 
 #include "nys.h"
 

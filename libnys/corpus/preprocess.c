@@ -2,7 +2,7 @@
  * is a block of normalised lines followed by one empty line.  Each format's
  * reader feeds lines into the document being built; end_doc() filters it by
  * its word count and writes it to stdout or to the current partition. */
-#include "nys_pp.h"
+#include "nys_preprocess.h"
 
 #include <dirent.h>
 #include <errno.h>
