@@ -1,4 +1,4 @@
-/* The whole model (libnys/model/model.c, model.inc):
+/* The whole model (libnys/model/model.c, model_run.c) on the CPU backend:
  *
  *  - the gradient of the loss with respect to every parameter tensor
  *    against central finite differences in double precision, on tiny
