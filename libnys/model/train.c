@@ -279,30 +279,19 @@ static int write_checkpoint(trainer *t, const char *path, bool with_state, nys_e
 	         (unsigned long long)p.delivered, (unsigned long long)p.data_id,
 	         t->elapsed + (nys_now() - t->t_start));
 	const char *meta[] = {"nys_model", cfg, "nys_train", state, NULL};
-	void *params = NULL, *mom = NULL, *vel = NULL;
 	int rc = -1;
 	if (!ent || !cfg) {
 		nys_err_set(e, "%s: out of memory", path);
 		goto out;
 	}
-	/* host copies of the backend's buffers */
-	if (!(params = nys_model_copy(t->m, NYS_BUF_PARAMS, e)) ||
-	    (with_state && (!(mom = nys_model_copy(t->m, NYS_BUF_EXP_AVG, e)) ||
-	                    !(vel = nys_model_copy(t->m, NYS_BUF_EXP_AVG_SQ, e)))))
-		goto out;
-	nys_model_st_entries(t->m, params, ent);
+	nys_model_st_entries(t->m, ent);
 	size_t n = nt;
 	if (with_state) {
-		ent[n++] = (nys_st_entry){.name = "nys.adamw.exp_avg", .dtype = NYS_F32, .ndim = 1,
-		                          .shape = {(int64_t)t->np}, .data = mom};
-		ent[n++] = (nys_st_entry){.name = "nys.adamw.exp_avg_sq", .dtype = NYS_F32, .ndim = 1,
-		                          .shape = {(int64_t)t->np}, .data = vel};
+		ent[n++] = nys_model_st_buffer(t->m, NYS_BUF_EXP_AVG, "nys.adamw.exp_avg");
+		ent[n++] = nys_model_st_buffer(t->m, NYS_BUF_EXP_AVG_SQ, "nys.adamw.exp_avg_sq");
 	}
 	rc = nys_st_write(path, ent, n, meta, e);
 out:
-	free(vel);
-	free(mom);
-	free(params);
 	free(cfg);
 	free(ent);
 	return rc;
