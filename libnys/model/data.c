@@ -1,7 +1,8 @@
 /* The training data path (nys_data.h): a loader over a shard directory's
- * list with one shard of lookahead in a background thread, and masked-LM
- * masking.  All randomness is the counter-based splitmix64 scheme that
- * nys_data.h documents, so positions are plain integers. */
+ * list with one shard of lookahead in a background thread, each rank of a
+ * world reading its stride of the one order, and masked-LM masking.  All
+ * randomness is the counter-based splitmix64 scheme that nys_data.h
+ * documents, so positions are plain integers. */
 #include "nys_data.h"
 #include "nys_rng.h"
 #include "nys_shard.h"
