@@ -221,7 +221,7 @@ static int cmd_forward(nys_cli *cl)
 		            a->config);
 		goto out;
 	}
-	if (nys_eval_fixed_length(c) && T < c->num_landmarks) {
+	if (nys_config_uses_landmarks(c) && T < c->num_landmarks) {
 		nys_err_set(&e, "--length %u is shorter than num_landmarks %u of %s", T,
 		            c->num_landmarks, a->config);
 		goto out;
