@@ -121,7 +121,6 @@ static int only(const nys_cli *cl, const args *a, const int *allowed)
  * its exit status is in *status. */
 static bool parse(nys_cli *cl, args *a, const int *allowed, int *status)
 {
-	nys_err e;
 	int c;
 	while ((c = nys_cli_next(cl)) > 0) {
 		if (c < OPT_END)
@@ -133,22 +132,10 @@ static bool parse(nys_cli *cl, args *a, const int *allowed, int *status)
 		case 'o': a->output = optarg; break;
 		case OPT_LOGITS: a->logits = true; break;
 		case OPT_MLM: a->mlm = true; break;
-		case OPT_LENGTH:
-			if (nys_parse_u64(optarg, 1, UINT32_MAX, &a->length, "--length", &e))
-				goto bad;
-			break;
-		case OPT_BATCH:
-			if (nys_parse_u64(optarg, 1, 1 << 20, &a->batch, "--batch", &e))
-				goto bad;
-			break;
-		case OPT_SEED:
-			if (nys_parse_u64(optarg, 0, UINT64_MAX, &a->seed, "--seed", &e))
-				goto bad;
-			break;
-		case OPT_CLASSES:
-			if (nys_parse_u64(optarg, 1, 1 << 20, &a->classes, "--classes", &e))
-				goto bad;
-			break;
+		case OPT_LENGTH: nys_cli_u64(cl, 1, UINT32_MAX, "--length", &a->length); break;
+		case OPT_BATCH: nys_cli_u64(cl, 1, 1 << 20, "--batch", &a->batch); break;
+		case OPT_SEED: nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &a->seed); break;
+		case OPT_CLASSES: nys_cli_u64(cl, 1, 1 << 20, "--classes", &a->classes); break;
 		}
 	}
 	if (c < 0)
@@ -161,9 +148,6 @@ static bool parse(nys_cli *cl, args *a, const int *allowed, int *status)
 		return false;
 	nys_out_cleanup_on_signals();
 	return true;
-bad:
-	*status = nys_cli_usage(cl, "%s", e.msg);
-	return false;
 }
 
 static int fail(nys_err *e)
@@ -328,13 +312,10 @@ int main(int argc, char **argv)
 		{"forward", fwd_usage, fwd_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_forward},
 		{"init", init_usage, init_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_init},
 		{"hf-config", hf_usage, hf_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_hf_config},
+		{0},
 	};
 	static const nys_cli_prog prog = {
-		.self = {"nys-eval", usage, help, NULL, NULL, 0, NULL},
-		.cmds = cmds,
-		.n_cmds = sizeof cmds / sizeof *cmds,
-		.cmd_word = "subcommand",
-		.no_cmd = "no subcommand (forward, init or hf-config)",
-	};
+		.self = {"nys-eval", usage, help, NULL, NULL, 0, NULL}, .cmds = cmds,
+		.cmd_word = "subcommand", .no_cmd = "no subcommand (forward, init or hf-config)"};
 	return nys_cli_main(&prog, argc, argv);
 }

@@ -79,7 +79,6 @@ static int train(nys_cli *cl)
 {
 	nys_train_opts o = {.stop = &stop_requested};
 	uint64_t v;
-	nys_err e = {0};
 	int c;
 	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
@@ -98,24 +97,15 @@ static int train(nys_cli *cl)
 				                     optarg);
 			break;
 		case OPT_THREADS:
-		case OPT_SEED:
-		case OPT_STEPS:
-		case OPT_KEEP: {
-			uint64_t hi = c == OPT_THREADS ? 1024 : c == OPT_KEEP ? 1000000 : UINT64_MAX;
-			const char *what = c == OPT_THREADS ? "--threads" : c == OPT_SEED ? "--seed"
-			                   : c == OPT_STEPS ? "--steps" : "--keep";
-			if (nys_parse_u64(optarg, c == OPT_SEED ? 0 : 1, hi, &v, what, &e))
-				return nys_cli_usage(cl, "%s", e.msg);
-			if (c == OPT_THREADS)
+			if (!nys_cli_u64(cl, 1, 1024, "--threads", &v))
 				o.threads = (int)v;
-			else if (c == OPT_SEED)
-				o.seed = v, o.seed_set = true;
-			else if (c == OPT_STEPS)
-				o.max_steps = v;
-			else
+			break;
+		case OPT_SEED: o.seed_set = !nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &o.seed); break;
+		case OPT_STEPS: nys_cli_u64(cl, 1, UINT64_MAX, "--steps", &o.max_steps); break;
+		case OPT_KEEP:
+			if (!nys_cli_u64(cl, 1, 1000000, "--keep", &v))
 				o.keep = (unsigned)v;
 			break;
-		}
 		}
 	}
 	if (c < 0)
@@ -128,6 +118,7 @@ static int train(nys_cli *cl)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	nys_train_end end;
+	nys_err e = {0};
 	if (nys_train_run(&o, quiet ? NULL : info, NULL, &end, &e)) {
 		fprintf(stderr, "nys-train: %s\n", e.msg);
 		return 1;
@@ -141,7 +132,6 @@ int main(int argc, char **argv)
 {
 	static const nys_cli_prog prog = {
 		.self = {"nys-train", usage, help, NULL, longopts,
-		         NYS_CLI_QUIET | NYS_CLI_NO_OPERANDS | NYS_CLI_PLAIN_VERSION, train},
-	};
+		         NYS_CLI_QUIET | NYS_CLI_NO_OPERANDS | NYS_CLI_PLAIN_VERSION, train}};
 	return nys_cli_main(&prog, argc, argv);
 }

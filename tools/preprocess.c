@@ -72,17 +72,13 @@ static int preprocess(nys_cli *cl)
 			have_format = true;
 			break;
 		case 'm':
-			if (nys_parse_u64(optarg, 0, UINT64_C(1) << 40, &o.min_words, "--min-words", &e))
-				goto bad;
-			have_min = true;
+			have_min = !nys_cli_u64(cl, 0, UINT64_C(1) << 40, "--min-words", &o.min_words);
 			break;
 		case 'o': o.outdir = optarg; break;
 		case 'n': o.name = optarg; break;
 		case OPT_PARTWORDS:
-			if (nys_parse_u64(optarg, 1, UINT64_C(1) << 40, &o.partition_words,
-			                  "--partition-words", &e))
-				goto bad;
-			have_partwords = true;
+			have_partwords = !nys_cli_u64(cl, 1, UINT64_C(1) << 40, "--partition-words",
+			                              &o.partition_words);
 			break;
 		case OPT_FILESFROM: o.files_from = optarg; break;
 		case OPT_KEEPBP: o.keep_boilerplate = true; break;
@@ -98,7 +94,7 @@ static int preprocess(nys_cli *cl)
 	if (o.outdir && !*o.outdir)
 		return nys_cli_usage(cl, "-o: empty directory name");
 	if (o.name && nys_name_check(o.name, "--name", &e))
-		goto bad;
+		return nys_cli_usage(cl, "%s", e.msg);
 	if (o.outdir && !o.name)
 		o.name = nys_pp_format_name(o.format);
 	const char *const *files;
@@ -128,14 +124,11 @@ static int preprocess(nys_cli *cl)
 			          (unsigned long long)st.partitions, o.outdir);
 	}
 	return 0;
-bad:
-	return nys_cli_usage(cl, "%s", e.msg);
 }
 
 int main(int argc, char **argv)
 {
 	static const nys_cli_prog prog = {
-		.self = {"preprocess", usage, help, "f:m:o:n:", longopts, NYS_CLI_QUIET, preprocess},
-	};
+		.self = {"preprocess", usage, help, "f:m:o:n:", longopts, NYS_CLI_QUIET, preprocess}};
 	return nys_cli_main(&prog, argc, argv);
 }

@@ -135,8 +135,8 @@ static int subcommand(nys_cli *cl)
 	nys_err e;
 	int c;
 	while ((c = nys_cli_next(cl)) > 0)
-		if (c == 'n' && nys_parse_u64(optarg, 1, UINT64_MAX, &max, "-n", &e))
-			return nys_cli_usage(cl, "%s", e.msg);
+		if (c == 'n')
+			nys_cli_u64(cl, 1, UINT64_MAX, "-n", &max);
 	if (c < 0)
 		return cl->status;
 	const char *const *ops;
@@ -174,48 +174,36 @@ static int shard(nys_cli *cl)
 		.dir = ".", .name = "data", .seq_len = len_from_name(nys_prog()), .keep = 1,
 		.cls_id = 2, .sep_id = 3, .split_seed = 1, .dev_fraction = 0.1, .progress = true,
 	};
-	uint64_t v;
+	uint64_t v = 0;
 	nys_err e;
 	int c;
 	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
 		case 'n':
-			if (nys_parse_u64(optarg, NYS_SHARD_MIN_LEN, NYS_SHARD_MAX_LEN, &v, "-n", &e))
-				goto bad;
+			nys_cli_u64(cl, NYS_SHARD_MIN_LEN, NYS_SHARD_MAX_LEN, "-n", &v);
 			o.seq_len = (uint32_t)v;
 			break;
 		case 'o': o.dir = optarg; break;
 		case OPT_NAME: o.name = optarg; break;
 		case 'k':
-			if (nys_parse_u64(optarg, 1, UINT32_MAX, &v, "-k", &e))
-				goto bad;
+			nys_cli_u64(cl, 1, UINT32_MAX, "-k", &v);
 			o.per_shard = (uint32_t)v;
 			break;
 		case OPT_KEEP:
-			if (parse_unit(optarg, &o.keep, "--keep", &e))
-				goto bad;
+		case OPT_DEVFRAC:
+			if (parse_unit(optarg, c == OPT_KEEP ? &o.keep : &o.dev_fraction,
+			               c == OPT_KEEP ? "--keep" : "--dev-fraction", &e))
+				return nys_cli_usage(cl, "%s", e.msg);
 			break;
-		case OPT_SEED:
-			if (nys_parse_u64(optarg, 0, UINT64_MAX, &o.seed, "--seed", &e))
-				goto bad;
-			break;
+		case OPT_SEED: nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &o.seed); break;
 		case OPT_CLS:
 		case OPT_SEP:
-			if (nys_parse_u64(optarg, 0, UINT32_MAX - 1, &v, c == OPT_CLS ? "--cls" : "--sep", &e))
-				goto bad;
+			nys_cli_u64(cl, 0, UINT32_MAX - 1, c == OPT_CLS ? "--cls" : "--sep", &v);
 			*(c == OPT_CLS ? &o.cls_id : &o.sep_id) = (uint32_t)v;
 			break;
-		case OPT_SPLITSEED:
-			if (nys_parse_u64(optarg, 0, UINT64_MAX, &o.split_seed, "--split-seed", &e))
-				goto bad;
-			break;
-		case OPT_DEVFRAC:
-			if (parse_unit(optarg, &o.dev_fraction, "--dev-fraction", &e))
-				goto bad;
-			break;
+		case OPT_SPLITSEED: nys_cli_u64(cl, 0, UINT64_MAX, "--split-seed", &o.split_seed); break;
 		case OPT_LEVEL:
-			if (nys_parse_u64(optarg, 1, 19, &v, "--level", &e))
-				goto bad;
+			nys_cli_u64(cl, 1, 19, "--level", &v);
 			o.level = (int)v;
 			break;
 		}
@@ -228,7 +216,7 @@ static int shard(nys_cli *cl)
 	if (!*o.dir)
 		return nys_cli_usage(cl, "-o: empty directory name");
 	if (nys_name_check(o.name, "--name", &e))
-		goto bad;
+		return nys_cli_usage(cl, "%s", e.msg);
 	if (o.per_shard && (uint64_t)o.per_shard * o.seq_len > NYS_SHARD_MAX_TOKENS)
 		return nys_cli_usage(cl, "-k: %u sequences of %u tokens are more than a shard "
 		                     "holds (%llu tokens)", o.per_shard, o.seq_len,
@@ -259,8 +247,6 @@ static int shard(nys_cli *cl)
 		          st.seconds > 0 ? (double)st.tokens / st.seconds / 1e6 : 0.0);
 	}
 	return 0;
-bad:
-	return nys_cli_usage(cl, "%s", e.msg);
 }
 
 int main(int argc, char **argv)
@@ -273,11 +259,9 @@ int main(int argc, char **argv)
 		{"cat", cat_usage, cat_help, "n:", cat_opts, NYS_CLI_NO_VERSION, subcommand},
 		{"info", info_usage, info_help, NULL, NULL, NYS_CLI_NO_VERSION, subcommand},
 		{"verify", verify_usage, verify_help, NULL, NULL, NYS_CLI_NO_VERSION, subcommand},
+		{0},
 	};
 	static const nys_cli_prog prog = {
-		.self = {"shard", usage, help, "n:o:k:", longopts, NYS_CLI_QUIET, shard},
-		.cmds = cmds,
-		.n_cmds = sizeof cmds / sizeof *cmds,
-	};
+		.self = {"shard", usage, help, "n:o:k:", longopts, NYS_CLI_QUIET, shard}, .cmds = cmds};
 	return nys_cli_main(&prog, argc, argv);
 }

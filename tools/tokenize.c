@@ -14,6 +14,13 @@ static const char usage[] =
 	"       tokenize info FILE...\n"
 	"       tokenize --help | --version\n";
 
+/* the end of every --help of tokenize */
+#define HELP_END \
+	"  -h, --help           show this help and exit\n" \
+	"      --version        show the version and exit\n" \
+	"\n" \
+	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n"
+
 static const char help[] =
 	"\n"
 	"Train sentencepiece models on unified text (nys-text(5)) and turn the\n"
@@ -26,13 +33,7 @@ static const char help[] =
 	"\n"
 	"`tokenize COMMAND --help` describes each command.\n"
 	"\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n"
-	"\n"
-	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n";
-
-/* the end of each command's --help */
-#define EXIT_STATUS "\nExit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n"
+	HELP_END;
 
 enum {
 	OPT_VOCAB = 256, OPT_TYPE, OPT_LOWER, OPT_SEED, OPT_USER,
@@ -84,9 +85,7 @@ static const char train_help[] =
 	"                       read through, never held in memory)\n"
 	"      --input-sentence-size N  sample at most N lines (default 10000000)\n"
 	"  -v, --verbose        show sentencepiece's training log\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n"
-	EXIT_STATUS;
+	HELP_END;
 
 static const struct option train_opts[] = {
 	{"output", required_argument, NULL, 'o'},
@@ -107,14 +106,13 @@ static int cmd_train(nys_cli *cl)
 	nys_spm_train_defaults(&o);
 	const char *prefix = NULL;
 	nys_err e;
-	uint64_t v;
+	uint64_t v = 0;
 	int c;
 	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
 		case 'o': prefix = optarg; break;
 		case 'n':
-			if (nys_parse_u64(optarg, 1, 1u << 30, &v, "--vocab-size", &e))
-				goto bad;
+			nys_cli_u64(cl, 1, 1u << 30, "--vocab-size", &v);
 			o.vocab_size = (uint32_t)v;
 			break;
 		case 't':
@@ -127,19 +125,16 @@ static int cmd_train(nys_cli *cl)
 			break;
 		case OPT_LOWER: o.lower = true; break;
 		case OPT_SEED:
-			if (nys_parse_u64(optarg, 0, UINT32_MAX - 1, &v, "--seed", &e))
-				goto bad;
+			nys_cli_u64(cl, 0, UINT32_MAX - 1, "--seed", &v);
 			o.seed = (uint32_t)v;
 			break;
 		case OPT_USER: o.user_symbols = optarg; break;
 		case OPT_MAXLEN:
-			if (nys_parse_u64(optarg, 1, INT32_MAX, &v, "--max-sentence-length", &e))
-				goto bad;
+			nys_cli_u64(cl, 1, INT32_MAX, "--max-sentence-length", &v);
 			o.max_sentence_length = (uint32_t)v;
 			break;
 		case OPT_SAMPLE:
-			if (nys_parse_u64(optarg, 100, 1000000000, &v, "--input-sentence-size", &e))
-				goto bad;
+			nys_cli_u64(cl, 100, 1000000000, "--input-sentence-size", &v);
 			o.input_sentence_size = (uint32_t)v;
 			break;
 		case 'v': o.verbose = true; break;
@@ -168,8 +163,6 @@ static int cmd_train(nys_cli *cl)
 			          o.max_sentence_length);
 	}
 	return 0;
-bad:
-	return nys_cli_usage(cl, "%s", e.msg);
 }
 
 /* ---- encode ---------------------------------------------------------------- */
@@ -199,9 +192,7 @@ static const char encode_help[] =
 	"                       (default: the number of cores); the output is the\n"
 	"                       same for every N\n"
 	"  -v, --verbose        report documents and tokens at the end\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n"
-	EXIT_STATUS;
+	HELP_END;
 
 static const struct option encode_opts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -219,7 +210,7 @@ static int cmd_encode(nys_cli *cl)
 	const char *model = NULL;
 	bool verbose = false;
 	nys_err e;
-	uint64_t v;
+	uint64_t v = 0;
 	int c;
 	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
@@ -231,8 +222,7 @@ static int cmd_encode(nys_cli *cl)
 			break;
 		case OPT_LOWER: o.lower = true; break;
 		case OPT_MAXLINE:
-			if (nys_parse_size(optarg, 1, (uint64_t)1 << 30, &v, "--max-line", &e))
-				goto bad;
+			nys_cli_size(cl, 1, (uint64_t)1 << 30, "--max-line", &v);
 			o.max_line = (size_t)v;
 			break;
 		case 'v': verbose = true; break;
@@ -266,8 +256,6 @@ static int cmd_encode(nys_cli *cl)
 	}
 	nys_spm_free(m);
 	return rc ? 1 : 0;
-bad:
-	return nys_cli_usage(cl, "%s", e.msg);
 }
 
 /* ---- decode ---------------------------------------------------------------- */
@@ -286,9 +274,7 @@ static const char decode_help[] =
 	"  -o, --output FILE    write to FILE instead of stdout\n"
 	"  -f, --format F       the input: tokens, a token stream (default), or\n"
 	"                       ids, lines of space-separated ids (needs -m)\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n"
-	EXIT_STATUS;
+	HELP_END;
 
 static const struct option decode_opts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -343,9 +329,7 @@ static const char info_help[] =
 	"lines, a blank line between files.  Every segment's counts and checksum\n"
 	"are verified.\n"
 	"\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n"
-	EXIT_STATUS;
+	HELP_END;
 
 static int cmd_info(nys_cli *cl)
 {
@@ -389,13 +373,9 @@ int main(int argc, char **argv)
 		{"encode", encode_usage, encode_help, "m:o:f:v", encode_opts, NYS_CLI_JOBS, cmd_encode},
 		{"decode", decode_usage, decode_help, "m:o:f:", decode_opts, 0, cmd_decode},
 		{"info", info_usage, info_help, NULL, NULL, 0, cmd_info},
+		{0},
 	};
-	static const nys_cli_prog prog = {
-		.self = {"tokenize", usage, help, NULL, NULL, 0, NULL},
-		.cmds = cmds,
-		.n_cmds = sizeof cmds / sizeof *cmds,
-		.cmd_word = "command",
-		.no_cmd = "no command",
-	};
+	static const nys_cli_prog prog = {.self = {"tokenize", usage, help, NULL, NULL, 0, NULL},
+	                                  .cmds = cmds, .cmd_word = "command", .no_cmd = "no command"};
 	return nys_cli_main(&prog, argc, argv);
 }

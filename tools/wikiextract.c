@@ -84,17 +84,13 @@ static int extract(nys_cli *cl)
 	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
 		case 'o': o.output = optarg; break;
-		case 'b':
-			if (nys_parse_size(optarg, 1024, (uint64_t)1 << 40, &o.file_size, "-b", &e))
-				goto bad;
-			have_b = true;
-			break;
+		case 'b': have_b = !nys_cli_size(cl, 1024, (uint64_t)1 << 40, "-b", &o.file_size); break;
 		case 'c': o.compress = true; break;
 		case OPT_JSON: o.json = true; break;
 		case OPT_NOHEAD: o.flags |= NYS_WIKITEXT_NO_HEADINGS; break;
 		case OPT_NS:
 			if (parse_namespaces(optarg, ns, 64, &o.n_namespaces, &e))
-				goto bad;
+				return nys_cli_usage(cl, "%s", e.msg);
 			o.namespaces = ns;
 			break;
 		case 'v': verbose = true; break;
@@ -123,14 +119,11 @@ static int extract(nys_cli *cl)
 		          (unsigned long long)stats.redirects, (unsigned long long)stats.other_ns,
 		          (double)stats.xml_bytes / 1e6);
 	return rc ? 1 : 0;
-bad:
-	return nys_cli_usage(cl, "%s", e.msg);
 }
 
 int main(int argc, char **argv)
 {
 	static const nys_cli_prog prog = {
-		.self = {"wikiextract", usage, help, "o:b:cv", longopts, NYS_CLI_JOBS, extract},
-	};
+		.self = {"wikiextract", usage, help, "o:b:cv", longopts, NYS_CLI_JOBS, extract}};
 	return nys_cli_main(&prog, argc, argv);
 }

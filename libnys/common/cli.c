@@ -8,15 +8,10 @@
 
 int nys_cli_usage(const nys_cli *cl, const char *fmt, ...)
 {
-	if (fmt) {
-		char msg[1024];
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof msg, fmt, ap);
-		va_end(ap);
-		nys_usage_error(cl->cmd->usage, "%s", msg);
-	} else
-		nys_usage_error(cl->cmd->usage, NULL);
+	va_list ap;
+	va_start(ap, fmt);
+	nys_usage_verror(cl->cmd->usage, fmt, ap);
+	va_end(ap);
 	return 2;
 }
 
@@ -65,9 +60,32 @@ static int version(const nys_cli *cl)
 	return nys_print_stdout(line) ? 1 : 0;
 }
 
+/* An option's value failed to parse (e says why): a usage error that ends
+ * the loop at the next nys_cli_next. */
+static int bad_value(nys_cli *cl, const nys_err *e)
+{
+	cl->status = nys_cli_usage(cl, "%s", e->msg);
+	cl->failed = true;
+	return -1;
+}
+
+int nys_cli_u64(nys_cli *cl, uint64_t lo, uint64_t hi, const char *what, uint64_t *out)
+{
+	nys_err e;
+	return nys_parse_u64(optarg, lo, hi, out, what, &e) ? bad_value(cl, &e) : 0;
+}
+
+int nys_cli_size(nys_cli *cl, uint64_t lo, uint64_t hi, const char *what, uint64_t *out)
+{
+	nys_err e;
+	return nys_parse_size(optarg, lo, hi, out, what, &e) ? bad_value(cl, &e) : 0;
+}
+
 int nys_cli_next(nys_cli *cl)
 {
 	unsigned flags = cl->cmd->flags;
+	if (cl->failed)
+		return -1;
 	for (;;) {
 		int c = getopt_long(cl->argc, cl->argv, cl->shortopts, cl->opts, NULL);
 		switch (c) {
@@ -89,11 +107,8 @@ int nys_cli_next(nys_cli *cl)
 		case 'j':
 			if (flags & NYS_CLI_JOBS) {
 				uint64_t v;
-				nys_err e;
-				if (nys_parse_u64(optarg, 1, 256, &v, "-j", &e)) {
-					cl->status = nys_cli_usage(cl, "%s", e.msg);
+				if (nys_cli_u64(cl, 1, 256, "-j", &v))
 					return -1;
-				}
 				cl->threads = (unsigned)v;
 				continue;
 			}
@@ -133,10 +148,9 @@ int nys_cli_main(const nys_cli_prog *prog, int argc, char **argv)
 {
 	nys_prog_init(argv[0]);
 	nys_cli cl = {.prog = prog, .main_argv = argv};
-	if (argc > 1)
-		for (size_t i = 0; i < prog->n_cmds; i++)
-			if (!strcmp(argv[1], prog->cmds[i].name))
-				return run(&cl, &prog->cmds[i], argc - 1, argv + 1);
+	for (const nys_cli_cmd *c = prog->cmds; argc > 1 && c && c->name; c++)
+		if (!strcmp(argv[1], c->name))
+			return run(&cl, c, argc - 1, argv + 1);
 	if (!prog->self.run && argc > 1 && argv[1][0] != '-') {
 		cl.cmd = &prog->self;
 		return nys_cli_usage(&cl, "unknown %s '%s'", prog->cmd_word, argv[1]);

@@ -38,6 +38,7 @@ void nys_warnx(const char *fmt, ...) NYS_PRINTF(1, 2);
 /* A usage error: "prog: message" (if fmt) and the usage text on stderr.
  * The tool then exits 2. */
 void nys_usage_error(const char *usage, const char *fmt, ...) NYS_PRINTF(2, 3);
+void nys_usage_verror(const char *usage, const char *fmt, va_list ap) NYS_PRINTF(2, 0);
 /* Print s to stdout and check that it reached it (for --help, --version);
  * returns 0, or -1 after "prog: write (stdout): why" on stderr. */
 int nys_print_stdout(const char *s);

@@ -54,8 +54,8 @@ typedef struct nys_cli_cmd {
 
 typedef struct nys_cli_prog {
 	nys_cli_cmd self;          /* the program: name, usage, help, options */
-	const nys_cli_cmd *cmds;   /* its subcommands, or NULL */
-	size_t n_cmds;
+	const nys_cli_cmd *cmds;   /* its subcommands, ended by one without a
+	                            * name; or NULL */
 	/* With subcommands: the word for one in errors ("unknown subcommand
 	 * 'x'"), and the message when none is given and self.run is NULL. */
 	const char *cmd_word, *no_cmd;
@@ -73,6 +73,7 @@ struct nys_cli {
 	unsigned threads;       /* NYS_CLI_JOBS: -j N, or the number of cores */
 	bool quiet;             /* NYS_CLI_QUIET: -q given */
 	int status;             /* the exit status once nys_cli_next returned -1 */
+	bool failed;            /* a usage error came while a case ran */
 	struct option opts[NYS_CLI_MAX_OPTS + 5];
 	char shortopts[2 * NYS_CLI_MAX_OPTS + 8];
 };
@@ -91,6 +92,14 @@ int nys_cli_next(nys_cli *cl);
 
 /* The operands after the options; *ops points into argv. */
 size_t nys_cli_operands(const nys_cli *cl, const char *const **ops);
+
+/* optarg as a whole number in [lo, hi] (nys_parse_u64; nys_cli_size:
+ * nys_parse_size, K/M/G suffixes) into *out; what names the option in
+ * the message.  0, or -1 after the usage error, and the next nys_cli_next
+ * then ends the loop (-1, exit status 2), so that a case of the loop only
+ * has to break. */
+int nys_cli_u64(nys_cli *cl, uint64_t lo, uint64_t hi, const char *what, uint64_t *out);
+int nys_cli_size(nys_cli *cl, uint64_t lo, uint64_t hi, const char *what, uint64_t *out);
 
 /* A usage error of the running command: "prog: message" (when fmt) and its
  * usage on stderr; returns 2, the exit status of usage errors. */
