@@ -91,8 +91,10 @@ static char json_short_escape(unsigned c, bool ascii)
  * bytes from 0x7f up as they are; ASCII mode writes every code point
  * outside 0x20-0x7e as \uXXXX (a surrogate pair above U+FFFF) and a byte
  * that is not UTF-8 as the lone surrogate U+DC80-U+DCFF, as Python's
- * surrogateescape decodes it. */
-static inline int json_escape(nys_buf *b, const char *s, size_t n, bool ascii)
+ * surrogateescape decodes it.  Inlined into each caller, so that the test
+ * of the mode leaves the loop. */
+static inline __attribute__((always_inline)) int json_escape(nys_buf *b, const char *s, size_t n,
+                                                             bool ascii)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
