@@ -29,6 +29,64 @@ for p in $progs; do
 	[ "$st" = 0 ] && [ ! -s "$T/err" ]; ok $? "$p --help to a working stdout: exit 0, nothing on stderr"
 done
 
+# --version: one format, "PROG (nys) VERSION" (shard-N is shard), but
+# nys-train's "nys-train VERSION", which tests/nys-train.t asserts
+TOP=${NYS_TOP:-$(dirname "$0")/..}
+V=$(cat "$TOP/VERSION")
+for p in $progs; do
+	case $p in
+	nys-train) want="nys-train $V" ;;
+	shard-*) want="shard (nys) $V" ;;
+	*) want="$p (nys) $V" ;;
+	esac
+	"$BIN/$p" --version > "$T/out" 2> "$T/err"; st=$?
+	is "$st $(cat "$T/out")$(cat "$T/err")" "0 $want" "$p --version: '$want' on stdout"
+	# an unknown option: exit 2, getopt's message, the usage and the pointer
+	# to --help on stderr, nothing on stdout
+	"$BIN/$p" --no-such-option > "$T/out" 2> "$T/err"; st=$?
+	[ "$st" = 2 ] && [ ! -s "$T/out" ] && grep -q "unrecognized option '--no-such-option'" "$T/err" &&
+		grep -q '^usage: ' "$T/err" && [ "$(tail -1 "$T/err")" = "Try '$p --help' for more information." ]
+	ok $? "$p --no-such-option: exit 2, the usage on stderr"
+done
+for sub in "tokenize train" "tokenize encode" "tokenize decode" "tokenize info" \
+	"nys-eval forward" "nys-eval init" "nys-eval hf-config"; do
+	set -- $sub
+	if [ -x "$BIN/$1" ]; then
+		"$BIN/$1" "$2" --version > "$T/out" 2> "$T/err"
+		is "$? $(cat "$T/out")$(cat "$T/err")" "0 $1 (nys) $V" "$sub --version: the program's"
+		"$BIN/$1" "$2" --no-such-option > "$T/out" 2> "$T/err"; st=$?
+		[ "$st" = 2 ] && [ ! -s "$T/out" ] && grep -q "^usage: $1 $2" "$T/err"
+		ok $? "$sub --no-such-option: exit 2, the subcommand's usage on stderr"
+	else
+		skip "$1 not built"
+		skip "$1 not built"
+	fi
+done
+# the shared -j N, range-checked once for every program that has it
+for cmd in "wikiextract" "tokenize encode -m x"; do
+	set -- $cmd
+	if [ -x "$BIN/$1" ]; then
+		for j in 0 257 x; do
+			"$BIN/$@" -j $j > "$T/out" 2> "$T/err"; st=$?
+			[ "$st" = 2 ] && [ ! -s "$T/out" ] && grep -q "^$1: -j: " "$T/err" && grep -q '^usage: ' "$T/err"
+			ok $? "$cmd -j $j: exit 2, says why, the usage"
+		done
+	else
+		skip "$1 not built"; skip "$1 not built"; skip "$1 not built"
+	fi
+done
+# a command that needs a subcommand: none, or an unknown one
+if [ -x "$BIN/nys-eval" ] && [ -x "$BIN/tokenize" ]; then
+	for c in "nys-eval|no subcommand (forward, init or hf-config)" "tokenize|no command" \
+		"nys-eval frob|unknown subcommand 'frob'" "tokenize frob|unknown command 'frob'"; do
+		"$BIN/"${c%%|*} > "$T/out" 2> "$T/err"; st=$?
+		p=${c%%|*}; p=${p%% *}
+		is "$st $(head -1 "$T/err")" "2 $p: ${c#*|}" "${c%%|*}: exit 2, '${c#*|}'"
+	done
+else
+	skip "nys-eval or tokenize not built"; skip "-"; skip "-"; skip "-"
+fi
+
 # the subcommands' own --help
 for sub in "tokenize train" "tokenize encode" "tokenize decode" "tokenize info" \
 	"shard cat" "shard info" "shard verify" "nys-eval forward" "nys-eval init" "nys-eval hf-config"; do
@@ -41,7 +99,6 @@ for sub in "tokenize train" "tokenize encode" "tokenize decode" "tokenize info" 
 done
 
 # -o DIR where a file is written
-TOP=${NYS_TOP:-$(dirname "$0")/..}
 mkdir "$T/adir"
 if [ -x "$BIN/nys-eval" ] && [ -f "$TOP/pipeline/configs/tiny-nystrom/config.json" ]; then
 	"$BIN/nys-eval" hf-config --config "$TOP/pipeline/configs/tiny-nystrom/config.json" -o "$T/adir" 2> "$T/err"

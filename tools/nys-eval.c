@@ -1,8 +1,8 @@
 /* nys-eval: run a model checkpoint over token-id lines (forward), make a
  * fresh checkpoint (init), write transformers' config.json (hf-config). */
+#include "nys_cli.h"
 #include "nys_eval.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,7 +77,7 @@ static const char hf_help[] =
 	"      --version        show the version and exit\n";
 
 enum { OPT_CONFIG = 256, OPT_CHECKPOINT, OPT_IDS, OPT_LOGITS, OPT_LENGTH, OPT_BATCH, OPT_SEED,
-	OPT_MLM, OPT_CLASSES, OPT_VERSION };
+	OPT_MLM, OPT_CLASSES, OPT_END };
 
 static const struct option longopts[] = {
 	{"config", required_argument, NULL, OPT_CONFIG},
@@ -90,8 +90,6 @@ static const struct option longopts[] = {
 	{"mlm", no_argument, NULL, OPT_MLM},
 	{"classes", required_argument, NULL, OPT_CLASSES},
 	{"output", required_argument, NULL, 'o'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
@@ -101,16 +99,31 @@ typedef struct args {
 	const char *config, *checkpoint, *ids, *output;
 	bool logits, mlm, have_length, have_batch, have_seed;
 	uint64_t length, batch, seed, classes;
-	int seen[OPT_VERSION + 1]; /* which options were given */
+	int seen[OPT_END]; /* which options were given */
 } args;
 
-/* 0 parsed, 1 done (help, version: exit status in *status), -1 usage error. */
-static int parse(int argc, char **argv, const char *u, const char *h, args *a, int *status)
+/* A usage error when an option outside `allowed` (a list ending in 0) was given. */
+static int only(const nys_cli *cl, const args *a, const int *allowed)
 {
-	nys_err e;
+	for (const struct option *o = longopts; o->name; o++) {
+		if (!a->seen[o->val])
+			continue;
+		bool ok = false;
+		for (const int *p = allowed; *p; p++)
+			ok |= *p == o->val;
+		if (!ok)
+			return nys_cli_usage(cl, "%s takes no --%s", cl->cmd->name, o->name);
+	}
+	return 0;
+}
+
+/* Whether the command goes on; when not (help, version, a usage error),
+ * its exit status is in *status. */
+static bool parse(nys_cli *cl, args *a, const int *allowed, int *status)
+{
 	int c;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-		if (c >= 0 && c <= OPT_VERSION)
+	while ((c = nys_cli_next(cl)) > 0) {
+		if (c < OPT_END)
 			a->seen[c] = 1;
 		switch (c) {
 		case OPT_CONFIG: a->config = optarg; break;
@@ -119,60 +132,22 @@ static int parse(int argc, char **argv, const char *u, const char *h, args *a, i
 		case 'o': a->output = optarg; break;
 		case OPT_LOGITS: a->logits = true; break;
 		case OPT_MLM: a->mlm = true; break;
-		case OPT_LENGTH:
-			if (nys_parse_u64(optarg, 1, UINT32_MAX, &a->length, "--length", &e))
-				goto bad;
-			break;
-		case OPT_BATCH:
-			if (nys_parse_u64(optarg, 1, 1 << 20, &a->batch, "--batch", &e))
-				goto bad;
-			break;
-		case OPT_SEED:
-			if (nys_parse_u64(optarg, 0, UINT64_MAX, &a->seed, "--seed", &e))
-				goto bad;
-			break;
-		case OPT_CLASSES:
-			if (nys_parse_u64(optarg, 1, 1 << 20, &a->classes, "--classes", &e))
-				goto bad;
-			break;
-		case 'h':
-			*status = nys_print_stdout(u) || nys_print_stdout(h) ? 1 : 0;
-			return 1;
-		case OPT_VERSION:
-			*status = nys_print_stdout("nys-eval (nys) " NYS_VERSION "\n") ? 1 : 0;
-			return 1;
-		default: nys_usage_error(u, NULL); return -1;
+		case OPT_LENGTH: nys_cli_u64(cl, 1, UINT32_MAX, "--length", &a->length); break;
+		case OPT_BATCH: nys_cli_u64(cl, 1, 1 << 20, "--batch", &a->batch); break;
+		case OPT_SEED: nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &a->seed); break;
+		case OPT_CLASSES: nys_cli_u64(cl, 1, 1 << 20, "--classes", &a->classes); break;
 		}
 	}
-	if (optind < argc) {
-		nys_usage_error(u, "unexpected operand '%s'", argv[optind]);
-		return -1;
-	}
-	if (!a->config) {
-		nys_usage_error(u, "no --config");
-		return -1;
-	}
-	return 0;
-bad:
-	nys_usage_error(u, "%s", e.msg);
-	return -1;
-}
-
-/* A usage error when an option outside `allowed` (a list ending in 0) was given. */
-static int only(const args *a, const char *u, const char *cmd, const int *allowed)
-{
-	for (const struct option *o = longopts; o->name; o++) {
-		if (!a->seen[o->val])
-			continue;
-		bool ok = false;
-		for (const int *p = allowed; *p; p++)
-			ok |= *p == o->val;
-		if (!ok) {
-			nys_usage_error(u, "%s takes no --%s", cmd, o->name);
-			return -1;
-		}
-	}
-	return 0;
+	if (c < 0)
+		*status = cl->status;
+	else if (!a->config)
+		*status = nys_cli_usage(cl, "no --config");
+	else
+		*status = only(cl, a, allowed);
+	if (*status || c < 0)
+		return false;
+	nys_out_cleanup_on_signals();
+	return true;
 }
 
 static int fail(nys_err *e)
@@ -180,9 +155,6 @@ static int fail(nys_err *e)
 	nys_warnx("%s", e->msg);
 	return 1;
 }
-
-/* main's argv, for nys_blas_tune's re-execution */
-static char **main_argv;
 
 /* A checkpoint trained by nys-train has the vocabulary of its shards, which
  * its config.json may not say (the published one says 50265): the
@@ -199,13 +171,17 @@ static int saved_vocab(nys_model_config *c, const nys_st *st, const args *a)
 	return 0;
 }
 
-static int cmd_forward(const args *a)
+static int cmd_forward(nys_cli *cl)
 {
-	if (!a->checkpoint) {
-		nys_usage_error(fwd_usage, "no --checkpoint");
-		return 2;
-	}
-	nys_blas_tune(main_argv);
+	static const int allowed[] = {OPT_CONFIG, OPT_CHECKPOINT, OPT_IDS, OPT_LOGITS, OPT_LENGTH,
+	                              OPT_BATCH, 'o', 0};
+	args given = {0}, *a = &given;
+	int status;
+	if (!parse(cl, a, allowed, &status))
+		return status;
+	if (!a->checkpoint)
+		return nys_cli_usage(cl, "no --checkpoint");
+	nys_blas_tune(cl->main_argv);
 	nys_err e;
 	nys_config *cfg = nys_config_load(a->config, NULL, NULL, &e);
 	if (!cfg)
@@ -229,7 +205,7 @@ static int cmd_forward(const args *a)
 		            a->config);
 		goto out;
 	}
-	if (nys_eval_fixed_length(c) && T < c->num_landmarks) {
+	if (nys_config_uses_landmarks(c) && T < c->num_landmarks) {
 		nys_err_set(&e, "--length %u is shorter than num_landmarks %u of %s", T,
 		            c->num_landmarks, a->config);
 		goto out;
@@ -275,16 +251,17 @@ out:
 	return rc;
 }
 
-static int cmd_init(const args *a)
+static int cmd_init(nys_cli *cl)
 {
-	if (a->mlm && a->classes) {
-		nys_usage_error(init_usage, "--mlm and --classes exclude each other");
-		return 2;
-	}
-	if (!a->output || !strcmp(a->output, "-")) {
-		nys_usage_error(init_usage, "a checkpoint needs -o FILE");
-		return 2;
-	}
+	static const int allowed[] = {OPT_CONFIG, OPT_SEED, OPT_MLM, OPT_CLASSES, 'o', 0};
+	args given = {0}, *a = &given;
+	int status;
+	if (!parse(cl, a, allowed, &status))
+		return status;
+	if (a->mlm && a->classes)
+		return nys_cli_usage(cl, "--mlm and --classes exclude each other");
+	if (!a->output || !strcmp(a->output, "-"))
+		return nys_cli_usage(cl, "a checkpoint needs -o FILE");
 	nys_err e;
 	nys_config *cfg = nys_config_load(a->config, NULL, NULL, &e);
 	if (!cfg)
@@ -303,8 +280,13 @@ static int cmd_init(const args *a)
 	return rc ? fail(&e) : 0;
 }
 
-static int cmd_hf_config(const args *a)
+static int cmd_hf_config(nys_cli *cl)
 {
+	static const int allowed[] = {OPT_CONFIG, OPT_CHECKPOINT, 'o', 0};
+	args given = {0}, *a = &given;
+	int status;
+	if (!parse(cl, a, allowed, &status))
+		return status;
 	nys_err e;
 	nys_config *cfg = nys_config_load(a->config, NULL, NULL, &e);
 	if (!cfg)
@@ -325,51 +307,14 @@ static int cmd_hf_config(const args *a)
 
 int main(int argc, char **argv)
 {
-	nys_prog_init(argv[0]);
-	main_argv = argv;
-	static const int fwd_opts[] = {OPT_CONFIG, OPT_CHECKPOINT, OPT_IDS, OPT_LOGITS, OPT_LENGTH,
-	                               OPT_BATCH, 'o', 0};
-	static const int init_opts[] = {OPT_CONFIG, OPT_SEED, OPT_MLM, OPT_CLASSES, 'o', 0};
-	static const int hf_opts[] = {OPT_CONFIG, OPT_CHECKPOINT, 'o', 0};
-	static const struct {
-		const char *name, *usage, *help;
-		const int *opts;
-		int (*run)(const args *);
-	} cmds[] = {
-		{"forward", fwd_usage, fwd_help, fwd_opts, cmd_forward},
-		{"init", init_usage, init_help, init_opts, cmd_init},
-		{"hf-config", hf_usage, hf_help, hf_opts, cmd_hf_config},
+	static const nys_cli_cmd cmds[] = {
+		{"forward", fwd_usage, fwd_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_forward},
+		{"init", init_usage, init_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_init},
+		{"hf-config", hf_usage, hf_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_hf_config},
+		{0},
 	};
-	if (argc > 1 && argv[1][0] != '-') {
-		for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
-			if (strcmp(argv[1], cmds[i].name))
-				continue;
-			args a = {0};
-			int status = 0;
-			int k = parse(argc - 1, argv + 1, cmds[i].usage, cmds[i].help, &a, &status);
-			if (k)
-				return k > 0 ? status : 2;
-			if (only(&a, cmds[i].usage, cmds[i].name, cmds[i].opts))
-				return 2;
-			nys_out_cleanup_on_signals();
-			return cmds[i].run(&a);
-		}
-		nys_usage_error(usage, "unknown subcommand '%s'", argv[1]);
-		return 2;
-	}
-	static const struct option top[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
-	while ((c = getopt_long(argc, argv, "h", top, NULL)) != -1) {
-		switch (c) {
-		case 'h': return nys_print_stdout(usage) || nys_print_stdout(help) ? 1 : 0;
-		case OPT_VERSION: return nys_print_stdout("nys-eval (nys) " NYS_VERSION "\n") ? 1 : 0;
-		default: nys_usage_error(usage, NULL); return 2;
-		}
-	}
-	nys_usage_error(usage, "no subcommand (forward, init or hf-config)");
-	return 2;
+	static const nys_cli_prog prog = {
+		.self = {"nys-eval", usage, help, NULL, NULL, 0, NULL}, .cmds = cmds,
+		.cmd_word = "subcommand", .no_cmd = "no subcommand (forward, init or hf-config)"};
+	return nys_cli_main(&prog, argc, argv);
 }

@@ -1,9 +1,9 @@
 /* nys-train: masked-LM pretraining of a Nystromformer from a config.json
  * of the original code, resuming from its newest checkpoint. */
+#include "nys_cli.h"
 #include "nys_model.h"
 #include "nys_train.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +47,7 @@ static const char help[] =
 	"data or checkpoint, a non-finite loss, I/O), 2 usage error.\n";
 
 enum { OPT_CONFIG = 256, OPT_DATA, OPT_CKPT, OPT_DEVICE, OPT_THREADS, OPT_SEED, OPT_STEPS,
-       OPT_KEEP, OPT_VERSION };
+       OPT_KEEP };
 
 static const struct option longopts[] = {
 	{"config", required_argument, NULL, OPT_CONFIG},
@@ -58,9 +58,6 @@ static const struct option longopts[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"steps", required_argument, NULL, OPT_STEPS},
 	{"keep", required_argument, NULL, OPT_KEEP},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
@@ -78,15 +75,12 @@ static void info(void *ctx, const char *line)
 	fprintf(stderr, "nys-train: %s\n", line);
 }
 
-int main(int argc, char **argv)
+static int train(nys_cli *cl)
 {
-	nys_prog_init(argv[0]);
 	nys_train_opts o = {.stop = &stop_requested};
-	bool quiet = false;
 	uint64_t v;
-	nys_err e = {0};
 	int c;
-	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
 		case OPT_CONFIG: o.config = optarg; break;
 		case OPT_DATA: o.data = optarg; break;
@@ -98,49 +92,33 @@ int main(int argc, char **argv)
 				o.device = NYS_DEVICE_CUDA;
 			else if (!strcmp(optarg, "auto"))
 				o.device = NYS_DEVICE_AUTO;
-			else {
-				nys_usage_error(usage, "--device: expected cpu, cuda or auto, got '%s'", optarg);
-				return 2;
-			}
+			else
+				return nys_cli_usage(cl, "--device: expected cpu, cuda or auto, got '%s'",
+				                     optarg);
 			break;
 		case OPT_THREADS:
-		case OPT_SEED:
-		case OPT_STEPS:
-		case OPT_KEEP: {
-			uint64_t hi = c == OPT_THREADS ? 1024 : c == OPT_KEEP ? 1000000 : UINT64_MAX;
-			const char *what = c == OPT_THREADS ? "--threads" : c == OPT_SEED ? "--seed"
-			                   : c == OPT_STEPS ? "--steps" : "--keep";
-			if (nys_parse_u64(optarg, c == OPT_SEED ? 0 : 1, hi, &v, what, &e)) {
-				nys_usage_error(usage, "%s", e.msg);
-				return 2;
-			}
-			if (c == OPT_THREADS)
+			if (!nys_cli_u64(cl, 1, 1024, "--threads", &v))
 				o.threads = (int)v;
-			else if (c == OPT_SEED)
-				o.seed = v, o.seed_set = true;
-			else if (c == OPT_STEPS)
-				o.max_steps = v;
-			else
+			break;
+		case OPT_SEED: o.seed_set = !nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &o.seed); break;
+		case OPT_STEPS: nys_cli_u64(cl, 1, UINT64_MAX, "--steps", &o.max_steps); break;
+		case OPT_KEEP:
+			if (!nys_cli_u64(cl, 1, 1000000, "--keep", &v))
 				o.keep = (unsigned)v;
 			break;
 		}
-		case 'q': quiet = true; break;
-		case 'h': return nys_print_stdout(usage) || nys_print_stdout(help) ? 1 : 0;
-		case OPT_VERSION: return nys_print_stdout("nys-train " NYS_VERSION "\n") ? 1 : 0;
-		default: nys_usage_error(usage, NULL); return 2;
-		}
 	}
-	if (optind < argc) {
-		nys_usage_error(usage, "unexpected operand '%s'", argv[optind]);
-		return 2;
-	}
-	nys_blas_tune(argv);
+	if (c < 0)
+		return cl->status;
+	bool quiet = cl->quiet;
+	nys_blas_tune(cl->main_argv);
 	o.progress = !quiet && isatty(STDERR_FILENO);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	nys_train_end end;
+	nys_err e = {0};
 	if (nys_train_run(&o, quiet ? NULL : info, NULL, &end, &e)) {
 		fprintf(stderr, "nys-train: %s\n", e.msg);
 		return 1;
@@ -148,4 +126,12 @@ int main(int argc, char **argv)
 	if (!quiet && end == NYS_TRAIN_STOPPED)
 		fprintf(stderr, "nys-train: stopped; run again to resume\n");
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const nys_cli_prog prog = {
+		.self = {"nys-train", usage, help, NULL, longopts,
+		         NYS_CLI_QUIET | NYS_CLI_NO_OPERANDS | NYS_CLI_PLAIN_VERSION, train}};
+	return nys_cli_main(&prog, argc, argv);
 }

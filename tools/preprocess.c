@@ -1,7 +1,7 @@
 /* preprocess: pretraining corpora to the unified text format (nys-text(5)). */
+#include "nys_cli.h"
 #include "nys_preprocess.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +42,7 @@ static const char help[] =
 	"\n"
 	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n";
 
-enum { OPT_PARTWORDS = 256, OPT_FILESFROM, OPT_KEEPBP, OPT_STRICT, OPT_VERSION };
+enum { OPT_PARTWORDS = 256, OPT_FILESFROM, OPT_KEEPBP, OPT_STRICT };
 
 static const struct option longopts[] = {
 	{"format", required_argument, NULL, 'f'},
@@ -53,86 +53,68 @@ static const struct option longopts[] = {
 	{"files-from", required_argument, NULL, OPT_FILESFROM},
 	{"keep-boilerplate", no_argument, NULL, OPT_KEEPBP},
 	{"strict", no_argument, NULL, OPT_STRICT},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
-int main(int argc, char **argv)
+static int preprocess(nys_cli *cl)
 {
-	nys_prog_init(argv[0]);
 	nys_pp_opts o = {0};
-	bool have_format = false, have_min = false, quiet = false;
+	bool have_format = false, have_min = false;
 	bool have_partwords = false;
 	nys_err e;
 	int c;
-	while ((c = getopt_long(argc, argv, "f:m:o:n:qh", longopts, NULL)) != -1) {
+	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
 		case 'f':
-			if (nys_pp_format_parse(optarg, &o.format)) {
-				nys_usage_error(usage, "-f: unknown format '%s' (one of %s)", optarg,
-				                nys_pp_format_list());
-				return 2;
-			}
+			if (nys_pp_format_parse(optarg, &o.format))
+				return nys_cli_usage(cl, "-f: unknown format '%s' (one of %s)", optarg,
+				                     nys_pp_format_list());
 			have_format = true;
 			break;
 		case 'm':
-			if (nys_parse_u64(optarg, 0, UINT64_C(1) << 40, &o.min_words, "--min-words", &e))
-				goto bad;
-			have_min = true;
+			have_min = !nys_cli_u64(cl, 0, UINT64_C(1) << 40, "--min-words", &o.min_words);
 			break;
 		case 'o': o.outdir = optarg; break;
 		case 'n': o.name = optarg; break;
 		case OPT_PARTWORDS:
-			if (nys_parse_u64(optarg, 1, UINT64_C(1) << 40, &o.partition_words,
-			                  "--partition-words", &e))
-				goto bad;
-			have_partwords = true;
+			have_partwords = !nys_cli_u64(cl, 1, UINT64_C(1) << 40, "--partition-words",
+			                              &o.partition_words);
 			break;
 		case OPT_FILESFROM: o.files_from = optarg; break;
 		case OPT_KEEPBP: o.keep_boilerplate = true; break;
 		case OPT_STRICT: o.strict = true; break;
-		case 'q': quiet = true; break;
-		case 'h': return nys_print_stdout(usage) || nys_print_stdout(help) ? 1 : 0;
-		case OPT_VERSION: return nys_print_stdout("preprocess (nys) " NYS_VERSION "\n") ? 1 : 0;
-		default: nys_usage_error(usage, NULL); return 2;
 		}
 	}
-	if (!have_format) {
-		nys_usage_error(usage, "-f FORMAT is required (one of %s)", nys_pp_format_list());
-		return 2;
-	}
-	if (!o.outdir && (o.name || have_partwords)) {
-		nys_usage_error(usage, "--name and --partition-words need -o DIR");
-		return 2;
-	}
-	if (o.outdir && !*o.outdir) {
-		nys_usage_error(usage, "-o: empty directory name");
-		return 2;
-	}
+	if (c < 0)
+		return cl->status;
+	if (!have_format)
+		return nys_cli_usage(cl, "-f FORMAT is required (one of %s)", nys_pp_format_list());
+	if (!o.outdir && (o.name || have_partwords))
+		return nys_cli_usage(cl, "--name and --partition-words need -o DIR");
+	if (o.outdir && !*o.outdir)
+		return nys_cli_usage(cl, "-o: empty directory name");
 	if (o.name && nys_name_check(o.name, "--name", &e))
-		goto bad;
+		return nys_cli_usage(cl, "%s", e.msg);
 	if (o.outdir && !o.name)
 		o.name = nys_pp_format_name(o.format);
+	const char *const *files;
+	size_t n = nys_cli_operands(cl, &files);
 	if (o.files_from && !strcmp(o.files_from, "-"))
-		for (int i = optind; i < argc; i++)
-			if (!strcmp(argv[i], "-")) {
-				nys_usage_error(usage, "stdin cannot be both --files-from and a FILE");
-				return 2;
-			}
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(files[i], "-"))
+				return nys_cli_usage(cl, "stdin cannot be both --files-from and a FILE");
 	if (!have_min)
 		o.min_words = nys_pp_default_min_words(o.format);
 
 	nys_out_cleanup_on_signals();
 	nys_pp_stats st;
-	int rc = nys_pp_run((const char *const *)argv + optind, (size_t)(argc - optind), &o, &st, &e);
+	int rc = nys_pp_run(files, n, &o, &st, &e);
 	if (rc) {
 		/* nothing was written to DIR; counts would only mislead */
 		nys_warnx("%s", e.msg);
 		return 1;
 	}
-	if (!quiet) {
+	if (!cl->quiet) {
 		nys_warnx("%llu documents read, %llu kept, %llu dropped (under %llu words), %llu skipped",
 		          (unsigned long long)st.read, (unsigned long long)st.kept,
 		          (unsigned long long)st.dropped, (unsigned long long)o.min_words,
@@ -142,7 +124,11 @@ int main(int argc, char **argv)
 			          (unsigned long long)st.partitions, o.outdir);
 	}
 	return 0;
-bad:
-	nys_usage_error(usage, "%s", e.msg);
-	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const nys_cli_prog prog = {
+		.self = {"preprocess", usage, help, "f:m:o:n:", longopts, NYS_CLI_QUIET, preprocess}};
+	return nys_cli_main(&prog, argc, argv);
 }

@@ -1,9 +1,9 @@
 /* shard, shard-N: token streams (nys-tokens(5)) to shards of fixed-length
  * training sequences (nys-shard(5)), and `shard cat|info|verify` on them. */
+#include "nys_cli.h"
 #include "nys_shard.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,7 +80,7 @@ static const char verify_help[] =
 
 enum {
 	OPT_NAME = 256, OPT_KEEP, OPT_SEED, OPT_CLS, OPT_SEP, OPT_SPLITSEED, OPT_DEVFRAC,
-	OPT_LEVEL, OPT_VERSION,
+	OPT_LEVEL,
 };
 
 static const struct option longopts[] = {
@@ -95,9 +95,6 @@ static const struct option longopts[] = {
 	{"split-seed", required_argument, NULL, OPT_SPLITSEED},
 	{"dev-fraction", required_argument, NULL, OPT_DEVFRAC},
 	{"level", required_argument, NULL, OPT_LEVEL},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
@@ -130,39 +127,23 @@ static uint32_t len_from_name(const char *prog)
 }
 
 /* cat, info, verify: the output through one checked stdout. */
-static int subcommand(int argc, char **argv)
+static int subcommand(nys_cli *cl)
 {
-	static const struct option catopts[] = {
-		{"max", required_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *cmd = argv[0];
+	const char *cmd = cl->cmd->name;
 	bool cat = !strcmp(cmd, "cat"), info = !strcmp(cmd, "info");
-	const char *u = cat ? cat_usage : info ? info_usage : verify_usage;
-	const char *h = cat ? cat_help : info ? info_help : verify_help;
 	uint64_t max = 0;
 	nys_err e;
 	int c;
-	while ((c = getopt_long(argc, argv, cat ? "n:h" : "h", catopts + (cat ? 0 : 1), NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			if (nys_parse_u64(optarg, 1, UINT64_MAX, &max, "-n", &e)) {
-				nys_usage_error(u, "%s", e.msg);
-				return 2;
-			}
-			break;
-		case 'h': return nys_print_stdout(u) || nys_print_stdout(h) ? 1 : 0;
-		default: nys_usage_error(u, NULL); return 2;
-		}
-	}
-	const char *const *ops = (const char *const *)argv + optind;
-	size_t nops = (size_t)(argc - optind);
+	while ((c = nys_cli_next(cl)) > 0)
+		if (c == 'n')
+			nys_cli_u64(cl, 1, UINT64_MAX, "-n", &max);
+	if (c < 0)
+		return cl->status;
+	const char *const *ops;
+	size_t nops = nys_cli_operands(cl, &ops);
 	static const char *const stdin_only[] = {"-"};
-	if (!nops && !cat) {
-		nys_usage_error(u, "%s: no FILE or DIR", cmd);
-		return 2;
-	}
+	if (!nops && !cat)
+		return nys_cli_usage(cl, "%s: no FILE or DIR", cmd);
 	if (!nops) {
 		ops = stdin_only;
 		nops = 1;
@@ -187,93 +168,70 @@ static int subcommand(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
-int main(int argc, char **argv)
+static int shard(nys_cli *cl)
 {
-	nys_prog_init(argv[0]);
-	if (argc > 1 && (!strcmp(argv[1], "cat") || !strcmp(argv[1], "info") ||
-	                 !strcmp(argv[1], "verify")))
-		return subcommand(argc - 1, argv + 1);
-
 	nys_shard_opts o = {
 		.dir = ".", .name = "data", .seq_len = len_from_name(nys_prog()), .keep = 1,
 		.cls_id = 2, .sep_id = 3, .split_seed = 1, .dev_fraction = 0.1, .progress = true,
 	};
-	bool quiet = false;
-	uint64_t v;
+	uint64_t v = 0;
 	nys_err e;
 	int c;
-	while ((c = getopt_long(argc, argv, "n:o:k:qh", longopts, NULL)) != -1) {
+	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
 		case 'n':
-			if (nys_parse_u64(optarg, NYS_SHARD_MIN_LEN, NYS_SHARD_MAX_LEN, &v, "-n", &e))
-				goto bad;
+			nys_cli_u64(cl, NYS_SHARD_MIN_LEN, NYS_SHARD_MAX_LEN, "-n", &v);
 			o.seq_len = (uint32_t)v;
 			break;
 		case 'o': o.dir = optarg; break;
 		case OPT_NAME: o.name = optarg; break;
 		case 'k':
-			if (nys_parse_u64(optarg, 1, UINT32_MAX, &v, "-k", &e))
-				goto bad;
+			nys_cli_u64(cl, 1, UINT32_MAX, "-k", &v);
 			o.per_shard = (uint32_t)v;
 			break;
 		case OPT_KEEP:
-			if (parse_unit(optarg, &o.keep, "--keep", &e))
-				goto bad;
+		case OPT_DEVFRAC:
+			if (parse_unit(optarg, c == OPT_KEEP ? &o.keep : &o.dev_fraction,
+			               c == OPT_KEEP ? "--keep" : "--dev-fraction", &e))
+				return nys_cli_usage(cl, "%s", e.msg);
 			break;
-		case OPT_SEED:
-			if (nys_parse_u64(optarg, 0, UINT64_MAX, &o.seed, "--seed", &e))
-				goto bad;
-			break;
+		case OPT_SEED: nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &o.seed); break;
 		case OPT_CLS:
 		case OPT_SEP:
-			if (nys_parse_u64(optarg, 0, UINT32_MAX - 1, &v, c == OPT_CLS ? "--cls" : "--sep", &e))
-				goto bad;
+			nys_cli_u64(cl, 0, UINT32_MAX - 1, c == OPT_CLS ? "--cls" : "--sep", &v);
 			*(c == OPT_CLS ? &o.cls_id : &o.sep_id) = (uint32_t)v;
 			break;
-		case OPT_SPLITSEED:
-			if (nys_parse_u64(optarg, 0, UINT64_MAX, &o.split_seed, "--split-seed", &e))
-				goto bad;
-			break;
-		case OPT_DEVFRAC:
-			if (parse_unit(optarg, &o.dev_fraction, "--dev-fraction", &e))
-				goto bad;
-			break;
+		case OPT_SPLITSEED: nys_cli_u64(cl, 0, UINT64_MAX, "--split-seed", &o.split_seed); break;
 		case OPT_LEVEL:
-			if (nys_parse_u64(optarg, 1, 19, &v, "--level", &e))
-				goto bad;
+			nys_cli_u64(cl, 1, 19, "--level", &v);
 			o.level = (int)v;
 			break;
-		case 'q': quiet = true; break;
-		case 'h': return nys_print_stdout(usage) || nys_print_stdout(help) ? 1 : 0;
-		case OPT_VERSION: return nys_print_stdout("shard (nys) " NYS_VERSION "\n") ? 1 : 0;
-		default: nys_usage_error(usage, NULL); return 2;
 		}
 	}
-	if (!o.seq_len) {
-		nys_usage_error(usage, "no sequence length: use -n N, or run as shard-N (shard-512, ...)");
-		return 2;
-	}
-	if (!*o.dir) {
-		nys_usage_error(usage, "-o: empty directory name");
-		return 2;
-	}
+	if (c < 0)
+		return cl->status;
+	if (!o.seq_len)
+		return nys_cli_usage(cl, "no sequence length: use -n N, or run as shard-N "
+		                     "(shard-512, ...)");
+	if (!*o.dir)
+		return nys_cli_usage(cl, "-o: empty directory name");
 	if (nys_name_check(o.name, "--name", &e))
-		goto bad;
-	if (o.per_shard && (uint64_t)o.per_shard * o.seq_len > NYS_SHARD_MAX_TOKENS) {
-		nys_usage_error(usage, "-k: %u sequences of %u tokens are more than a shard holds "
-		                "(%llu tokens)", o.per_shard, o.seq_len,
-		                (unsigned long long)NYS_SHARD_MAX_TOKENS);
-		return 2;
-	}
+		return nys_cli_usage(cl, "%s", e.msg);
+	if (o.per_shard && (uint64_t)o.per_shard * o.seq_len > NYS_SHARD_MAX_TOKENS)
+		return nys_cli_usage(cl, "-k: %u sequences of %u tokens are more than a shard "
+		                     "holds (%llu tokens)", o.per_shard, o.seq_len,
+		                     (unsigned long long)NYS_SHARD_MAX_TOKENS);
 
 	nys_out_cleanup_on_signals();
 	nys_shard_stats st;
-	int rc = nys_shard_run((const char *const *)argv + optind, (size_t)(argc - optind), &o, &st, &e);
+	const char *const *files;
+	size_t n = nys_cli_operands(cl, &files);
+	int rc = nys_shard_run(files, n, &o, &st, &e);
 	if (rc) {
 		nys_warnx("%s", e.msg);
 		return 1;
 	}
-	if (!quiet) {
+	if (!cl->quiet) {
 		nys_warnx("%llu documents, %llu tokens from %llu %s; %llu blocks of %u, %llu kept, "
 		          "%llu tokens left over", (unsigned long long)st.docs,
 		          (unsigned long long)st.tokens, (unsigned long long)st.files,
@@ -289,7 +247,21 @@ int main(int argc, char **argv)
 		          st.seconds > 0 ? (double)st.tokens / st.seconds / 1e6 : 0.0);
 	}
 	return 0;
-bad:
-	nys_usage_error(usage, "%s", e.msg);
-	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option cat_opts[] = {
+		{"max", required_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
+	};
+	static const nys_cli_cmd cmds[] = {
+		{"cat", cat_usage, cat_help, "n:", cat_opts, NYS_CLI_NO_VERSION, subcommand},
+		{"info", info_usage, info_help, NULL, NULL, NYS_CLI_NO_VERSION, subcommand},
+		{"verify", verify_usage, verify_help, NULL, NULL, NYS_CLI_NO_VERSION, subcommand},
+		{0},
+	};
+	static const nys_cli_prog prog = {
+		.self = {"shard", usage, help, "n:o:k:", longopts, NYS_CLI_QUIET, shard}, .cmds = cmds};
+	return nys_cli_main(&prog, argc, argv);
 }

@@ -1,8 +1,8 @@
 /* tokenize: sentencepiece models and token streams (train, encode, decode,
  * info). */
+#include "nys_cli.h"
 #include "nys_tokenize.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,7 +14,15 @@ static const char usage[] =
 	"       tokenize info FILE...\n"
 	"       tokenize --help | --version\n";
 
+/* the end of every --help of tokenize */
+#define HELP_END \
+	"  -h, --help           show this help and exit\n" \
+	"      --version        show the version and exit\n" \
+	"\n" \
+	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n"
+
 static const char help[] =
+	"\n"
 	"Train sentencepiece models on unified text (nys-text(5)) and turn the\n"
 	"text into token streams for shard(1).\n"
 	"\n"
@@ -25,29 +33,12 @@ static const char help[] =
 	"\n"
 	"`tokenize COMMAND --help` describes each command.\n"
 	"\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n"
-	"\n"
-	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n";
-
-static const char exit_status[] =
-	"\n"
-	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n";
+	HELP_END;
 
 enum {
-	OPT_VERSION = 256, OPT_VOCAB, OPT_TYPE, OPT_LOWER, OPT_SEED, OPT_USER,
+	OPT_VOCAB = 256, OPT_TYPE, OPT_LOWER, OPT_SEED, OPT_USER,
 	OPT_MAXLEN, OPT_SAMPLE, OPT_FORMAT, OPT_MAXLINE,
 };
-
-static int print_help(const char *u, const char *h)
-{
-	return nys_print_stdout(u) || nys_print_stdout(h) || nys_print_stdout(exit_status) ? 1 : 0;
-}
-
-static int version(void)
-{
-	return nys_print_stdout("tokenize (nys) " NYS_VERSION "\n") ? 1 : 0;
-}
 
 static int parse_format(const char *s, nys_tok_format *f)
 {
@@ -94,8 +85,7 @@ static const char train_help[] =
 	"                       read through, never held in memory)\n"
 	"      --input-sentence-size N  sample at most N lines (default 10000000)\n"
 	"  -v, --verbose        show sentencepiece's training log\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n";
+	HELP_END;
 
 static const struct option train_opts[] = {
 	{"output", required_argument, NULL, 'o'},
@@ -107,25 +97,22 @@ static const struct option train_opts[] = {
 	{"max-sentence-length", required_argument, NULL, OPT_MAXLEN},
 	{"input-sentence-size", required_argument, NULL, OPT_SAMPLE},
 	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
-static int cmd_train(int argc, char **argv)
+static int cmd_train(nys_cli *cl)
 {
 	nys_spm_train_opts o;
 	nys_spm_train_defaults(&o);
 	const char *prefix = NULL;
 	nys_err e;
-	uint64_t v;
+	uint64_t v = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "o:n:t:vh", train_opts, NULL)) != -1) {
+	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
 		case 'o': prefix = optarg; break;
 		case 'n':
-			if (nys_parse_u64(optarg, 1, 1u << 30, &v, "--vocab-size", &e))
-				goto bad;
+			nys_cli_u64(cl, 1, 1u << 30, "--vocab-size", &v);
 			o.vocab_size = (uint32_t)v;
 			break;
 		case 't':
@@ -133,47 +120,38 @@ static int cmd_train(int argc, char **argv)
 				o.model_type = NYS_SPM_UNIGRAM;
 			else if (!strcmp(optarg, "bpe"))
 				o.model_type = NYS_SPM_BPE;
-			else {
-				nys_usage_error(train_usage, "--model-type: '%s' is not unigram or bpe", optarg);
-				return 2;
-			}
+			else
+				return nys_cli_usage(cl, "--model-type: '%s' is not unigram or bpe", optarg);
 			break;
 		case OPT_LOWER: o.lower = true; break;
 		case OPT_SEED:
-			if (nys_parse_u64(optarg, 0, UINT32_MAX - 1, &v, "--seed", &e))
-				goto bad;
+			nys_cli_u64(cl, 0, UINT32_MAX - 1, "--seed", &v);
 			o.seed = (uint32_t)v;
 			break;
 		case OPT_USER: o.user_symbols = optarg; break;
 		case OPT_MAXLEN:
-			if (nys_parse_u64(optarg, 1, INT32_MAX, &v, "--max-sentence-length", &e))
-				goto bad;
+			nys_cli_u64(cl, 1, INT32_MAX, "--max-sentence-length", &v);
 			o.max_sentence_length = (uint32_t)v;
 			break;
 		case OPT_SAMPLE:
-			if (nys_parse_u64(optarg, 100, 1000000000, &v, "--input-sentence-size", &e))
-				goto bad;
+			nys_cli_u64(cl, 100, 1000000000, "--input-sentence-size", &v);
 			o.input_sentence_size = (uint32_t)v;
 			break;
 		case 'v': o.verbose = true; break;
-		case 'h': return print_help(train_usage, train_help);
-		case OPT_VERSION: return version();
-		default: nys_usage_error(train_usage, NULL); return 2;
 		}
 	}
-	if (!prefix || !*prefix) {
-		nys_usage_error(train_usage, "-o PREFIX is required");
-		return 2;
-	}
-	if (!o.vocab_size) {
-		nys_usage_error(train_usage, "--vocab-size N is required");
-		return 2;
-	}
+	if (c < 0)
+		return cl->status;
+	if (!prefix || !*prefix)
+		return nys_cli_usage(cl, "-o PREFIX is required");
+	if (!o.vocab_size)
+		return nys_cli_usage(cl, "--vocab-size N is required");
 	nys_out_cleanup_on_signals();
 	uint32_t size = 0;
 	uint64_t skipped = 0;
-	if (nys_tokenize_train((const char *const *)argv + optind, (size_t)(argc - optind), &o,
-	                       prefix, &size, &skipped, &e)) {
+	const char *const *files;
+	size_t n = nys_cli_operands(cl, &files);
+	if (nys_tokenize_train(files, n, &o, prefix, &size, &skipped, &e)) {
 		nys_warnx("%s", e.msg);
 		return 1;
 	}
@@ -185,9 +163,6 @@ static int cmd_train(int argc, char **argv)
 			          o.max_sentence_length);
 	}
 	return 0;
-bad:
-	nys_usage_error(train_usage, "%s", e.msg);
-	return 2;
 }
 
 /* ---- encode ---------------------------------------------------------------- */
@@ -217,8 +192,7 @@ static const char encode_help[] =
 	"                       (default: the number of cores); the output is the\n"
 	"                       same for every N\n"
 	"  -v, --verbose        report documents and tokens at the end\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n";
+	HELP_END;
 
 static const struct option encode_opts[] = {
 	{"model", required_argument, NULL, 'm'},
@@ -226,54 +200,39 @@ static const struct option encode_opts[] = {
 	{"format", required_argument, NULL, 'f'},
 	{"lower", no_argument, NULL, OPT_LOWER},
 	{"max-line", required_argument, NULL, OPT_MAXLINE},
-	{"threads", required_argument, NULL, 'j'},
 	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
-static int cmd_encode(int argc, char **argv)
+static int cmd_encode(nys_cli *cl)
 {
 	nys_encode_opts o = {.format = NYS_FORMAT_TOKENS, .max_line = NYS_ENCODE_MAX_LINE};
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	o.threads = ncpu > 0 ? (unsigned)ncpu : 1;
 	const char *model = NULL;
 	bool verbose = false;
 	nys_err e;
-	uint64_t v;
+	uint64_t v = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "m:o:f:j:vh", encode_opts, NULL)) != -1) {
+	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 'o': o.output = optarg; break;
 		case 'f':
-			if (parse_format(optarg, &o.format)) {
-				nys_usage_error(encode_usage, "--format: '%s' is not tokens or ids", optarg);
-				return 2;
-			}
+			if (parse_format(optarg, &o.format))
+				return nys_cli_usage(cl, "--format: '%s' is not tokens or ids", optarg);
 			break;
 		case OPT_LOWER: o.lower = true; break;
 		case OPT_MAXLINE:
-			if (nys_parse_size(optarg, 1, (uint64_t)1 << 30, &v, "--max-line", &e))
-				goto bad;
+			nys_cli_size(cl, 1, (uint64_t)1 << 30, "--max-line", &v);
 			o.max_line = (size_t)v;
 			break;
-		case 'j':
-			if (nys_parse_u64(optarg, 1, 256, &v, "-j", &e))
-				goto bad;
-			o.threads = (unsigned)v;
-			break;
 		case 'v': verbose = true; break;
-		case 'h': return print_help(encode_usage, encode_help);
-		case OPT_VERSION: return version();
-		default: nys_usage_error(encode_usage, NULL); return 2;
 		}
 	}
-	if (!model) {
-		nys_usage_error(encode_usage, "-m MODEL is required");
-		return 2;
-	}
+	if (c < 0)
+		return cl->status;
+	o.threads = cl->threads;
+	if (!model)
+		return nys_cli_usage(cl, "-m MODEL is required");
 	nys_spm *m = load_model(model);
 	if (!m)
 		return 1;
@@ -281,8 +240,9 @@ static int cmd_encode(int argc, char **argv)
 	nys_out_cleanup_on_signals();
 	nys_encode_stats st;
 	double t0 = nys_now();
-	int rc = nys_tokenize_encode((const char *const *)argv + optind, (size_t)(argc - optind),
-	                             &o, &st, &e);
+	const char *const *files;
+	size_t n = nys_cli_operands(cl, &files);
+	int rc = nys_tokenize_encode(files, n, &o, &st, &e);
 	if (rc)
 		nys_warnx("%s", e.msg);
 	else if (verbose || isatty(2)) {
@@ -296,9 +256,6 @@ static int cmd_encode(int argc, char **argv)
 	}
 	nys_spm_free(m);
 	return rc ? 1 : 0;
-bad:
-	nys_usage_error(encode_usage, "%s", e.msg);
-	return 2;
 }
 
 /* ---- decode ---------------------------------------------------------------- */
@@ -317,51 +274,44 @@ static const char decode_help[] =
 	"  -o, --output FILE    write to FILE instead of stdout\n"
 	"  -f, --format F       the input: tokens, a token stream (default), or\n"
 	"                       ids, lines of space-separated ids (needs -m)\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n";
+	HELP_END;
 
 static const struct option decode_opts[] = {
 	{"model", required_argument, NULL, 'm'},
 	{"output", required_argument, NULL, 'o'},
 	{"format", required_argument, NULL, 'f'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
-static int cmd_decode(int argc, char **argv)
+static int cmd_decode(nys_cli *cl)
 {
 	nys_decode_opts o = {.format = NYS_FORMAT_TOKENS};
 	const char *model = NULL;
 	nys_err e;
 	int c;
-	while ((c = getopt_long(argc, argv, "m:o:f:h", decode_opts, NULL)) != -1) {
+	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 'o': o.output = optarg; break;
 		case 'f':
-			if (parse_format(optarg, &o.format)) {
-				nys_usage_error(decode_usage, "--format: '%s' is not tokens or ids", optarg);
-				return 2;
-			}
+			if (parse_format(optarg, &o.format))
+				return nys_cli_usage(cl, "--format: '%s' is not tokens or ids", optarg);
 			break;
-		case 'h': return print_help(decode_usage, decode_help);
-		case OPT_VERSION: return version();
-		default: nys_usage_error(decode_usage, NULL); return 2;
 		}
 	}
-	if (o.format == NYS_FORMAT_IDS && !model) {
-		nys_usage_error(decode_usage, "--format ids needs -m MODEL");
-		return 2;
-	}
+	if (c < 0)
+		return cl->status;
+	if (o.format == NYS_FORMAT_IDS && !model)
+		return nys_cli_usage(cl, "--format ids needs -m MODEL");
 	nys_spm *m = NULL;
 	if (model && !(m = load_model(model)))
 		return 1;
 	o.model = m;
 	nys_out_cleanup_on_signals();
 	uint64_t docs;
-	int rc = nys_tokenize_decode((const char *const *)argv + optind, (size_t)(argc - optind),
-	                             &o, &docs, &e);
+	const char *const *files;
+	size_t n = nys_cli_operands(cl, &files);
+	int rc = nys_tokenize_decode(files, n, &o, &docs, &e);
 	if (rc)
 		nys_warnx("%s", e.msg);
 	nys_spm_free(m);
@@ -379,43 +329,30 @@ static const char info_help[] =
 	"lines, a blank line between files.  Every segment's counts and checksum\n"
 	"are verified.\n"
 	"\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n";
+	HELP_END;
 
-static const struct option info_opts[] = {
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0},
-};
-
-static int cmd_info(int argc, char **argv)
+static int cmd_info(nys_cli *cl)
 {
 	nys_err e;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", info_opts, NULL)) != -1) {
-		switch (c) {
-		case 'h': return print_help(info_usage, info_help);
-		case OPT_VERSION: return version();
-		default: nys_usage_error(info_usage, NULL); return 2;
-		}
-	}
-	if (optind == argc) {
-		nys_usage_error(info_usage, "no FILE");
-		return 2;
-	}
+	if (nys_cli_next(cl) < 0)
+		return cl->status;
+	const char *const *files;
+	size_t n = nys_cli_operands(cl, &files);
+	if (!n)
+		return nys_cli_usage(cl, "no FILE");
 	nys_out *out = nys_out_open(NULL, 0, &e);
 	if (!out) {
 		nys_warnx("%s", e.msg);
 		return 1;
 	}
 	int rc = 0;
-	for (int i = optind; i < argc; i++) {
-		if (i > optind && nys_out_write(out, "\n", 1, &e)) {
+	for (size_t i = 0; i < n; i++) {
+		if (i && nys_out_write(out, "\n", 1, &e)) {
 			nys_warnx("%s", e.msg);
 			rc = 1;
 			break;
 		}
-		if (nys_tokenize_info(argv[i], out, &e)) {
+		if (nys_tokenize_info(files[i], out, &e)) {
 			nys_warnx("%s", e.msg);
 			rc = 1;
 		}
@@ -431,28 +368,14 @@ static int cmd_info(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	nys_prog_init(argv[0]);
-	if (argc < 2) {
-		nys_usage_error(usage, "no command");
-		return 2;
-	}
-	const char *cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
-		return nys_print_stdout(usage) || nys_print_stdout("\n") || nys_print_stdout(help) ? 1 : 0;
-	if (!strcmp(cmd, "--version"))
-		return version();
-	static const struct {
-		const char *name;
-		int (*run)(int, char **);
-	} cmds[] = {
-		{"train", cmd_train},
-		{"encode", cmd_encode},
-		{"decode", cmd_decode},
-		{"info", cmd_info},
+	static const nys_cli_cmd cmds[] = {
+		{"train", train_usage, train_help, "o:n:t:v", train_opts, 0, cmd_train},
+		{"encode", encode_usage, encode_help, "m:o:f:v", encode_opts, NYS_CLI_JOBS, cmd_encode},
+		{"decode", decode_usage, decode_help, "m:o:f:", decode_opts, 0, cmd_decode},
+		{"info", info_usage, info_help, NULL, NULL, 0, cmd_info},
+		{0},
 	};
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-		if (!strcmp(cmd, cmds[i].name))
-			return cmds[i].run(argc - 1, argv + 1);
-	nys_usage_error(usage, "unknown command '%s'", cmd);
-	return 2;
+	static const nys_cli_prog prog = {.self = {"tokenize", usage, help, NULL, NULL, 0, NULL},
+	                                  .cmds = cmds, .cmd_word = "command", .no_cmd = "no command"};
+	return nys_cli_main(&prog, argc, argv);
 }

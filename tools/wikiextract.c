@@ -1,7 +1,7 @@
 /* wikiextract: MediaWiki XML dumps to article text (WikiExtractor's format). */
+#include "nys_cli.h"
 #include "nys_wiki.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,7 +34,7 @@ static const char help[] =
 	"\n"
 	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n";
 
-enum { OPT_JSON = 256, OPT_NOHEAD, OPT_NS, OPT_VERSION };
+enum { OPT_JSON = 256, OPT_NOHEAD, OPT_NS };
 
 static const struct option longopts[] = {
 	{"output", required_argument, NULL, 'o'},
@@ -43,10 +43,7 @@ static const struct option longopts[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"no-headings", no_argument, NULL, OPT_NOHEAD},
 	{"namespaces", required_argument, NULL, OPT_NS},
-	{"threads", required_argument, NULL, 'j'},
 	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
@@ -77,56 +74,43 @@ static int parse_namespaces(const char *s, long *ns, size_t cap, size_t *n, nys_
 	return rc;
 }
 
-int main(int argc, char **argv)
+static int extract(nys_cli *cl)
 {
-	nys_prog_init(argv[0]);
 	nys_wiki_opts o = {.file_size = 1 << 20};
 	long ns[64];
 	bool have_b = false, verbose = false;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	o.threads = ncpu > 0 ? (unsigned)ncpu : 1;
 	nys_err e;
 	int c;
-	while ((c = getopt_long(argc, argv, "o:b:cj:vh", longopts, NULL)) != -1) {
-		uint64_t v;
+	while ((c = nys_cli_next(cl)) > 0) {
 		switch (c) {
 		case 'o': o.output = optarg; break;
-		case 'b':
-			if (nys_parse_size(optarg, 1024, (uint64_t)1 << 40, &o.file_size, "-b", &e))
-				goto bad;
-			have_b = true;
-			break;
+		case 'b': have_b = !nys_cli_size(cl, 1024, (uint64_t)1 << 40, "-b", &o.file_size); break;
 		case 'c': o.compress = true; break;
 		case OPT_JSON: o.json = true; break;
 		case OPT_NOHEAD: o.flags |= NYS_WIKITEXT_NO_HEADINGS; break;
 		case OPT_NS:
 			if (parse_namespaces(optarg, ns, 64, &o.n_namespaces, &e))
-				goto bad;
+				return nys_cli_usage(cl, "%s", e.msg);
 			o.namespaces = ns;
 			break;
-		case 'j':
-			if (nys_parse_u64(optarg, 1, 256, &v, "-j", &e))
-				goto bad;
-			o.threads = (unsigned)v;
-			break;
 		case 'v': verbose = true; break;
-		case 'h': return nys_print_stdout(usage) || nys_print_stdout(help) ? 1 : 0;
-		case OPT_VERSION: return nys_print_stdout("wikiextract (nys) " NYS_VERSION "\n") ? 1 : 0;
-		default: nys_usage_error(usage, NULL); return 2;
 		}
 	}
+	if (c < 0)
+		return cl->status;
+	o.threads = cl->threads;
 	struct stat st;
 	if (o.output && strcmp(o.output, "-") &&
 	    (have_b || (stat(o.output, &st) == 0 && S_ISDIR(st.st_mode)))) {
 		o.outdir = o.output;
 		o.output = NULL;
-	} else if (have_b || o.compress) {
-		nys_usage_error(usage, "-b and -c need -o DIR");
-		return 2;
-	}
+	} else if (have_b || o.compress)
+		return nys_cli_usage(cl, "-b and -c need -o DIR");
 	nys_out_cleanup_on_signals();
 	nys_wiki_stats stats;
-	int rc = nys_wiki_extract((const char *const *)argv + optind, (size_t)(argc - optind), &o, &stats, &e);
+	const char *const *files;
+	size_t n = nys_cli_operands(cl, &files);
+	int rc = nys_wiki_extract(files, n, &o, &stats, &e);
 	if (rc)
 		nys_warnx("%s", e.msg);
 	if (verbose || (isatty(2) && !rc))
@@ -135,7 +119,11 @@ int main(int argc, char **argv)
 		          (unsigned long long)stats.redirects, (unsigned long long)stats.other_ns,
 		          (double)stats.xml_bytes / 1e6);
 	return rc ? 1 : 0;
-bad:
-	nys_usage_error(usage, "%s", e.msg);
-	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const nys_cli_prog prog = {
+		.self = {"wikiextract", usage, help, "o:b:cv", longopts, NYS_CLI_JOBS, extract}};
+	return nys_cli_main(&prog, argc, argv);
 }

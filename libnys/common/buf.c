@@ -69,36 +69,93 @@ void nys_buf_free(nys_buf *b)
 	b->n = b->cap = 0;
 }
 
-int nys_buf_add_json_str(nys_buf *b, const char *s, size_t n)
+/* The one-letter escape of byte c in a JSON string, or 0.  \b and \f are
+ * spelled out only in ASCII mode (Python's json module); the UTF-8 mode
+ * has always written them as \u0008 and \u000c. */
+static char json_short_escape(unsigned c, bool ascii)
+{
+	switch (c) {
+	case '"': return '"';
+	case '\\': return '\\';
+	case '\n': return 'n';
+	case '\t': return 't';
+	case '\r': return 'r';
+	case '\b': return ascii ? 'b' : 0;
+	case '\f': return ascii ? 'f' : 0;
+	default: return 0;
+	}
+}
+
+/* Both JSON string escapers: runs of bytes that need no escape are copied
+ * whole (the text of every article goes through here).  UTF-8 mode keeps
+ * bytes from 0x7f up as they are; ASCII mode writes every code point
+ * outside 0x20-0x7e as \uXXXX (a surrogate pair above U+FFFF) and a byte
+ * that is not UTF-8 as the lone surrogate U+DC80-U+DCFF, as Python's
+ * surrogateescape decodes it.  Inlined into each caller, so that the test
+ * of the mode leaves the loop. */
+static inline __attribute__((always_inline)) int json_escape(nys_buf *b, const char *s, size_t n,
+                                                             bool ascii)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
 	if (nys_buf_reserve(b, n + n / 8 + 16))
 		return -1;
 	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
+	for (size_t i = 0; i < n;) {
+		unsigned c = u[i];
+		if (c >= 0x20 && c != '"' && c != '\\' && (!ascii || c < 0x7f)) {
+			i++;
 			continue;
+		}
 		if (nys_buf_add(b, s + run, i - run))
 			return -1;
-		run = i + 1;
-		char esc[7] = {'\\', 0};
+		uint32_t cp = c;
+		int len = 1;
+		if (c >= 0x80) {
+			int k = nys_utf8_len(u + i, n - i);
+			if (k) {
+				cp = nys_utf8_decode(u + i, k);
+				len = k;
+			} else
+				cp = 0xDC00 + c;
+		}
+		i += (size_t)len;
+		run = i;
+		char esc[12] = {'\\', json_short_escape(c, ascii)};
 		size_t k = 2;
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\t': esc[1] = 't'; break;
-		case '\r': esc[1] = 'r'; break;
-		default:
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			k = 6;
+		if (!esc[1]) {
+			uint32_t units[2] = {cp, 0};
+			int nu = 1;
+			if (cp > 0xFFFF) {
+				units[0] = 0xD800 + ((cp - 0x10000) >> 10);
+				units[1] = 0xDC00 + ((cp - 0x10000) & 0x3FF);
+				nu = 2;
+			}
+			k = 0;
+			for (int j = 0; j < nu; j++) {
+				char *x = esc + k;
+				x[0] = '\\';
+				x[1] = 'u';
+				x[2] = hex[units[j] >> 12 & 15];
+				x[3] = hex[units[j] >> 8 & 15];
+				x[4] = hex[units[j] >> 4 & 15];
+				x[5] = hex[units[j] & 15];
+				k += 6;
+			}
 		}
 		if (nys_buf_add(b, esc, k))
 			return -1;
 	}
 	/* s may be NULL when n is 0 (an empty nys_buf's p): not to be offset */
 	return nys_buf_add(b, run < n ? s + run : "", n - run);
+}
+
+int nys_buf_add_json_str(nys_buf *b, const char *s, size_t n)
+{
+	return json_escape(b, s, n, false);
+}
+
+int nys_buf_add_json_ascii(nys_buf *b, const char *s, size_t n)
+{
+	return json_escape(b, s, n, true);
 }

@@ -51,18 +51,23 @@ void nys_warnx(const char *fmt, ...)
 	fprintf(stderr, "%s: %s\n", prog_name, msg);
 }
 
-void nys_usage_error(const char *usage, const char *fmt, ...)
+void nys_usage_verror(const char *usage, const char *fmt, va_list ap)
 {
 	if (fmt) {
 		char msg[1024];
-		va_list ap;
-		va_start(ap, fmt);
 		vsnprintf(msg, sizeof msg, fmt, ap);
-		va_end(ap);
 		fprintf(stderr, "%s: %s\n", prog_name, msg);
 	}
 	fputs(usage, stderr);
 	fprintf(stderr, "Try '%s --help' for more information.\n", prog_name);
+}
+
+void nys_usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	nys_usage_verror(usage, fmt, ap);
+	va_end(ap);
 }
 
 int nys_print_stdout(const char *s)

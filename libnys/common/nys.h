@@ -38,6 +38,7 @@ void nys_warnx(const char *fmt, ...) NYS_PRINTF(1, 2);
 /* A usage error: "prog: message" (if fmt) and the usage text on stderr.
  * The tool then exits 2. */
 void nys_usage_error(const char *usage, const char *fmt, ...) NYS_PRINTF(2, 3);
+void nys_usage_verror(const char *usage, const char *fmt, va_list ap) NYS_PRINTF(2, 0);
 /* Print s to stdout and check that it reached it (for --help, --version);
  * returns 0, or -1 after "prog: write (stdout): why" on stderr. */
 int nys_print_stdout(const char *s);
@@ -57,8 +58,14 @@ int nys_buf_adds(nys_buf *b, const char *s);
 int nys_buf_printf(nys_buf *b, const char *fmt, ...) NYS_PRINTF(2, 3);
 void nys_buf_free(nys_buf *b);
 
-/* Append s as the inside of a JSON string (no quotes added). */
+/* Append s as the inside of a JSON string (no quotes added): UTF-8 as it
+ * is, '"', '\\' and control characters escaped. */
 int nys_buf_add_json_str(nys_buf *b, const char *s, size_t n);
+/* The same in ASCII, as Python's json module writes a str with
+ * ensure_ascii: \uXXXX for all outside 0x20-0x7e; bytes that are not
+ * UTF-8 become the lone surrogates of surrogateescape (os.listdir()'s
+ * names). */
+int nys_buf_add_json_ascii(nys_buf *b, const char *s, size_t n);
 
 /* ---- numbers from users ------------------------------------------------ */
 

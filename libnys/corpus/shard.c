@@ -394,69 +394,6 @@ void nys_shard_split(nys_shard_names *l, uint64_t seed)
 	nys_rng_shuffle(&r, l->v, l->n, sizeof *l->v);
 }
 
-/* One name as Python's json module writes a str with ensure_ascii; bytes
- * that are not UTF-8 become the lone surrogates of os.listdir()'s
- * surrogateescape. */
-static int json_str(nys_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s);
-	if (nys_buf_addc(b, '"'))
-		return -1;
-	for (size_t i = 0; i < n;) {
-		unsigned c = u[i];
-		const char *esc = NULL;
-		switch (c) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
-		}
-		if (esc) {
-			if (nys_buf_adds(b, esc))
-				return -1;
-			i++;
-			continue;
-		}
-		if (c >= 0x20 && c < 0x7f) {
-			if (nys_buf_addc(b, (char)c))
-				return -1;
-			i++;
-			continue;
-		}
-		uint32_t cp;
-		int k = c < 0x80 ? 1 : nys_utf8_len(u + i, n - i);
-		if (c < 0x80)
-			cp = c;
-		else if (k)
-			cp = nys_utf8_decode(u + i, k);
-		else {
-			cp = 0xDC00 + c;
-			k = 1;
-		}
-		i += (size_t)k;
-		uint32_t units[2] = {cp, 0};
-		int nu = 1;
-		if (cp > 0xFFFF) {
-			cp -= 0x10000;
-			units[0] = 0xD800 + (cp >> 10);
-			units[1] = 0xDC00 + (cp & 0x3FF);
-			nu = 2;
-		}
-		for (int j = 0; j < nu; j++) {
-			char x[7] = {'\\', 'u', hex[units[j] >> 12 & 15], hex[units[j] >> 8 & 15],
-			             hex[units[j] >> 4 & 15], hex[units[j] & 15], 0};
-			if (nys_buf_adds(b, x))
-				return -1;
-		}
-	}
-	return nys_buf_addc(b, '"');
-}
-
 int nys_shard_json_list(nys_buf *b, char *const *names, size_t n)
 {
 	if (!n)
@@ -464,8 +401,9 @@ int nys_shard_json_list(nys_buf *b, char *const *names, size_t n)
 	if (nys_buf_adds(b, "[\n"))
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (nys_buf_adds(b, "    ") || json_str(b, names[i]) ||
-		    nys_buf_adds(b, i + 1 < n ? ",\n" : "\n"))
+		if (nys_buf_adds(b, "    \"") ||
+		    nys_buf_add_json_ascii(b, names[i], strlen(names[i])) ||
+		    nys_buf_adds(b, i + 1 < n ? "\",\n" : "\"\n"))
 			return -1;
 	return nys_buf_adds(b, "]");
 }

@@ -229,6 +229,11 @@ static int check_nystrom(const ctx *c, nys_model_config *m)
 	return 0;
 }
 
+bool nys_config_uses_landmarks(const nys_model_config *m)
+{
+	return m->attn_type == NYS_ATTN_NYSTROM && m->num_landmarks != m->seq_len;
+}
+
 static int parse_model(const ctx *c, const json_t *o, nys_model_config *m)
 {
 	memset(m, 0, sizeof *m);

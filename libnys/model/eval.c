@@ -7,13 +7,12 @@
 
 uint32_t nys_eval_fixed_length(const nys_model_config *c)
 {
-	return c->attn_type == NYS_ATTN_NYSTROM && c->num_landmarks != c->seq_len ? c->seq_len : 0;
+	return nys_config_uses_landmarks(c) ? c->seq_len : 0;
 }
 
 bool nys_eval_batch_coupled(const nys_model_config *c)
 {
-	return c->attn_type == NYS_ATTN_NYSTROM && c->num_landmarks != c->seq_len &&
-	       c->inv_init == NYS_INV_INIT_ORIGINAL;
+	return nys_config_uses_landmarks(c) && c->inv_init == NYS_INV_INIT_ORIGINAL;
 }
 
 int nys_eval_default_batch(const nys_model_config *c, uint32_t T, bool logits)

@@ -106,6 +106,13 @@ typedef struct nys_model_config {
 	bool swapped_landmarks;
 } nys_model_config;
 
+/* Whether attention goes through landmarks: Nystrom attention with
+ * num_landmarks != seq_len (with them equal, each segment is one token and
+ * the attention is exact).  Sequences are then seq_len / num_landmarks
+ * segments: at least num_landmarks tokens long, and only at seq_len do
+ * the outputs equal those of the authors' code. */
+bool nys_config_uses_landmarks(const nys_model_config *m);
+
 /* Warnings go to warn(ctx, msg) (msg is "file: model.key: what"), or to
  * nys_warnx when warn is NULL.  The library never exits. */
 typedef void nys_config_warn_fn(void *ctx, const char *msg);

@@ -74,6 +74,11 @@ static void test_utf8(void)
 	nys_buf_add_json_str(&b, "a\"b\\c\nd\x01", 8);
 	tap_str(b.p, "a\\\"b\\\\c\\nd\\u0001", "json string escaping");
 	nys_buf_free(&b);
+	/* ASCII, as Python's json.dumps: \b and \f short, 0x7f and UTF-8 as
+	 * \uXXXX (a pair above U+FFFF), a byte not UTF-8 as a lone surrogate */
+	nys_buf_add_json_ascii(&b, "\b\f\x7f\xc3\xa9\xf0\x9f\x98\x80\xff\"", 11);
+	tap_str(b.p, "\\b\\f\\u007f\\u00e9\\ud83d\\ude00\\udcff\\\"", "json string escaping, ASCII");
+	nys_buf_free(&b);
 }
 
 static void test_input(void)

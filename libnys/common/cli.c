@@ -1,0 +1,159 @@
+/* The command-line runner of nys_cli.h: the subcommand dispatch, --help,
+ * --version, usage errors and the shared -j and -q of every nys program,
+ * so that each tool holds only its own options and work. */
+#include "nys_cli.h"
+
+#include <string.h>
+#include <unistd.h>
+
+int nys_cli_usage(const nys_cli *cl, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	nys_usage_verror(cl->cmd->usage, fmt, ap);
+	va_end(ap);
+	return 2;
+}
+
+/* Copy a command's own options and append the shared ones; -1 (a fault of
+ * the program's tables, not of its user) when they do not fit. */
+static int setup(nys_cli *cl, const nys_cli_cmd *cmd, int argc, char **argv)
+{
+	cl->cmd = cmd;
+	cl->argc = argc;
+	cl->argv = argv;
+	size_t n = 0;
+	for (const struct option *o = cmd->longopts; o && o->name; o++) {
+		if (n == NYS_CLI_MAX_OPTS)
+			return -1;
+		cl->opts[n++] = *o;
+	}
+	const char *own = cmd->shortopts ? cmd->shortopts : "";
+	if (strlen(own) > 2 * NYS_CLI_MAX_OPTS)
+		return -1;
+	strcpy(cl->shortopts, own);
+	if (cmd->flags & NYS_CLI_JOBS) {
+		cl->opts[n++] = (struct option){"threads", required_argument, NULL, 'j'};
+		strcat(cl->shortopts, "j:");
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cl->threads = ncpu > 0 ? (unsigned)ncpu : 1;
+	}
+	if (cmd->flags & NYS_CLI_QUIET) {
+		cl->opts[n++] = (struct option){"quiet", no_argument, NULL, 'q'};
+		strcat(cl->shortopts, "q");
+	}
+	cl->opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	strcat(cl->shortopts, "h");
+	if (!(cmd->flags & NYS_CLI_NO_VERSION))
+		cl->opts[n++] = (struct option){"version", no_argument, NULL, NYS_CLI_OPT_VERSION};
+	cl->opts[n] = (struct option){NULL, 0, NULL, 0};
+	return 0;
+}
+
+static int version(const nys_cli *cl)
+{
+	char line[256];
+	if (cl->prog->self.flags & NYS_CLI_PLAIN_VERSION)
+		snprintf(line, sizeof line, "%s %s\n", cl->prog->self.name, NYS_VERSION);
+	else
+		snprintf(line, sizeof line, "%s (nys) %s\n", cl->prog->self.name, NYS_VERSION);
+	return nys_print_stdout(line) ? 1 : 0;
+}
+
+/* An option's value failed to parse (e says why): a usage error that ends
+ * the loop at the next nys_cli_next. */
+static int bad_value(nys_cli *cl, const nys_err *e)
+{
+	cl->status = nys_cli_usage(cl, "%s", e->msg);
+	cl->failed = true;
+	return -1;
+}
+
+int nys_cli_u64(nys_cli *cl, uint64_t lo, uint64_t hi, const char *what, uint64_t *out)
+{
+	nys_err e;
+	return nys_parse_u64(optarg, lo, hi, out, what, &e) ? bad_value(cl, &e) : 0;
+}
+
+int nys_cli_size(nys_cli *cl, uint64_t lo, uint64_t hi, const char *what, uint64_t *out)
+{
+	nys_err e;
+	return nys_parse_size(optarg, lo, hi, out, what, &e) ? bad_value(cl, &e) : 0;
+}
+
+int nys_cli_next(nys_cli *cl)
+{
+	unsigned flags = cl->cmd->flags;
+	if (cl->failed)
+		return -1;
+	for (;;) {
+		int c = getopt_long(cl->argc, cl->argv, cl->shortopts, cl->opts, NULL);
+		switch (c) {
+		case -1:
+			if ((flags & NYS_CLI_NO_OPERANDS) && optind < cl->argc) {
+				cl->status = nys_cli_usage(cl, "unexpected operand '%s'", cl->argv[optind]);
+				return -1;
+			}
+			return 0;
+		case 'h':
+			cl->status = nys_print_stdout(cl->cmd->usage) || nys_print_stdout(cl->cmd->help);
+			return -1;
+		case NYS_CLI_OPT_VERSION:
+			cl->status = version(cl);
+			return -1;
+		case '?': /* getopt said what */
+			cl->status = nys_cli_usage(cl, NULL);
+			return -1;
+		case 'j':
+			if (flags & NYS_CLI_JOBS) {
+				uint64_t v;
+				if (nys_cli_u64(cl, 1, 256, "-j", &v))
+					return -1;
+				cl->threads = (unsigned)v;
+				continue;
+			}
+			return c;
+		case 'q':
+			if (flags & NYS_CLI_QUIET) {
+				cl->quiet = true;
+				continue;
+			}
+			return c;
+		default: return c;
+		}
+	}
+}
+
+size_t nys_cli_operands(const nys_cli *cl, const char *const **ops)
+{
+	*ops = (const char *const *)cl->argv + optind;
+	return (size_t)(cl->argc - optind);
+}
+
+static int run(nys_cli *cl, const nys_cli_cmd *cmd, int argc, char **argv)
+{
+	if (setup(cl, cmd, argc, argv)) {
+		nys_warnx("internal error: the options of '%s' do not fit", cmd->name);
+		return 1;
+	}
+	if (cmd->run)
+		return cmd->run(cl);
+	/* a program that needs a subcommand: only --help and --version here */
+	if (nys_cli_next(cl) < 0)
+		return cl->status;
+	return nys_cli_usage(cl, "%s", cl->prog->no_cmd);
+}
+
+int nys_cli_main(const nys_cli_prog *prog, int argc, char **argv)
+{
+	nys_prog_init(argv[0]);
+	nys_cli cl = {.prog = prog, .main_argv = argv};
+	for (const nys_cli_cmd *c = prog->cmds; argc > 1 && c && c->name; c++)
+		if (!strcmp(argv[1], c->name))
+			return run(&cl, c, argc - 1, argv + 1);
+	if (!prog->self.run && argc > 1 && argv[1][0] != '-') {
+		cl.cmd = &prog->self;
+		return nys_cli_usage(&cl, "unknown %s '%s'", prog->cmd_word, argv[1]);
+	}
+	return run(&cl, &prog->self, argc, argv);
+}
