@@ -99,7 +99,7 @@ static struct nys_nystrom_opts nystrom_opts(const nys_model_config *c, int B, in
 		.H = (int)c->num_head,
 		.T = T,
 		.D = (int)c->head_dim,
-		.landmarks = c->num_landmarks == c->seq_len ? T : (int)c->num_landmarks,
+		.landmarks = nys_config_uses_landmarks(c) ? (int)c->num_landmarks : T,
 		.pinv_iters = (int)c->inv_iterations,
 		.pinv_init = c->inv_init == NYS_INV_INIT_NEW ? NYS_PINV_PER_MATRIX : NYS_PINV_ORIGINAL,
 		.conv_k = (int)c->conv_kernel_size,
@@ -340,8 +340,7 @@ static int check_batch(const nys_model *m, const nys_batch *b, nys_err *e)
 	if ((uint32_t)b->T > c->max_seq_len)
 		return nys_err_set(e, "batch: length %d is longer than max_seq_len %u", b->T,
 		                   c->max_seq_len);
-	if (c->attn_type == NYS_ATTN_NYSTROM && c->num_landmarks != c->seq_len &&
-	    (uint32_t)b->T < c->num_landmarks)
+	if (nys_config_uses_landmarks(c) && (uint32_t)b->T < c->num_landmarks)
 		return nys_err_set(e, "batch: length %d is shorter than num_landmarks %u", b->T,
 		                   c->num_landmarks);
 	for (int i = 0; i < b->B; i++)

@@ -270,8 +270,7 @@ static int setup(trainer *t, nys_err *e)
 	if (t->T > mc->max_seq_len)
 		return nys_err_set(e, "%s: the shards' sequences (%u tokens) are longer than "
 		                   "max_seq_len (%u)", t->s.data, t->T, mc->max_seq_len);
-	if (mc->attn_type == NYS_ATTN_NYSTROM && mc->num_landmarks != mc->seq_len &&
-	    t->T < mc->num_landmarks)
+	if (nys_config_uses_landmarks(mc) && t->T < mc->num_landmarks)
 		return nys_err_set(e, "%s: the shards' sequences (%u tokens) are shorter than "
 		                   "num_landmarks (%u)", t->s.data, t->T, mc->num_landmarks);
 	if ((uint64_t)t->s.inst_per_gpu * t->T > NYS_MAX_BATCH_TOKENS)
