@@ -4,7 +4,9 @@
  * data pipeline (preprocess_data_512.py) did. */
 #include "nys_shard.h"
 #include "nys_rng.h"
-#include "nys_tok.h"
+#include "nys_tokstream.h"
+#include "nys_bin.h"
+#include "nys_hash.h"
 #include "nys_json.h"
 
 #include <dirent.h>

@@ -4,7 +4,8 @@
  * nys_data.h documents, so positions are plain integers. */
 #include "nys_data.h"
 #include "nys_shard.h"
-#include "nys_tok.h"
+#include "nys_bin.h"
+#include "nys_hash.h"
 
 #include <jansson.h>
 #include <pthread.h>

@@ -6,7 +6,8 @@
  * derivation recomputed independently). */
 #include "nys_data.h"
 #include "nys_shard.h"
-#include "nys_tok.h"
+#include "nys_bin.h"
+#include "nys_hash.h"
 #include "tap.h"
 
 #include <inttypes.h>
