@@ -1,6 +1,8 @@
 /* shard, shard-N: token streams (nys-tokens(5)) to shards of fixed-length
  * training sequences (nys-shard(5)), and `shard cat|info|verify` on them. */
 #include "nys_shard.h"
+#include "nys_shard_cut.h"
+#include "nys_shard_inspect.h"
 
 #include <ctype.h>
 #include <getopt.h>
