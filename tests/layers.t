@@ -8,7 +8,7 @@
 # each kind, to show that each of them is caught.
 use strict;
 use warnings;
-use File::Basename qw(basename dirname);
+use File::Basename qw(dirname);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use Test::More;
@@ -25,7 +25,8 @@ my %USES = (
 # The seam between the model and its CPU backend, the only edges the rule
 # allows across it, by the name of the file included: the model reaches the
 # backend through its public header, the backend the model through the
-# backend interface.
+# backend interface.  A file named here may cross even if it is internal
+# (an op list the backend expands, say).
 my %SEAM = (
 	'model -> cpu' => [qw(nys_ops.h)],
 	'cpu -> model' => [qw(nys_backend.h)],
@@ -66,8 +67,8 @@ sub includes {
 	return @inc;
 }
 
-# Every fault of the tree at $top, as "what: file:line: detail" strings,
-# grouped by the kind of check.
+# Every fault of the tree at $top, as "file:line: what" strings (a header
+# in two layers: "name: where"), grouped by the kind of check.
 sub check_tree {
 	my ($top) = @_;
 	my %p = map { $_ => [] } qw(layers unresolved edges internals twice outside);
@@ -112,11 +113,11 @@ sub check_tree {
 				next unless defined $to;
 				next if $to eq $l;
 				my $edge = "$l -> $to";
+				next if grep { $_ eq $name } @{ $SEAM{$edge} || [] };
 				if (internal($name)) {
 					push @{ $p{internals} }, "$file:$line: \"$name\": $edge reaches into ${to}'s internals";
 				} elsif (!grep { $_ eq $to } @{ $USES{$l} || [] }) {
-					push @{ $p{edges} }, "$file:$line: \"$name\": $edge is not allowed"
-						unless grep { $_ eq $name } @{ $SEAM{$edge} || [] };
+					push @{ $p{edges} }, "$file:$line: \"$name\": $edge is not allowed";
 				}
 			}
 		}
