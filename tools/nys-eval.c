@@ -1,5 +1,6 @@
 /* nys-eval: run a model checkpoint over token-id lines (forward), make a
  * fresh checkpoint (init), write transformers' config.json (hf-config). */
+#include "nys_blas.h"
 #include "nys_cli.h"
 #include "nys_eval.h"
 

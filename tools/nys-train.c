@@ -1,5 +1,6 @@
 /* nys-train: masked-LM pretraining of a Nystromformer from a config.json
  * of the original code, resuming from its newest checkpoint. */
+#include "nys_blas.h"
 #include "nys_cli.h"
 #include "nys_model.h"
 #include "nys_train.h"

@@ -2,6 +2,8 @@
  * training sequences (nys-shard(5)), and `shard cat|info|verify` on them. */
 #include "nys_cli.h"
 #include "nys_shard.h"
+#include "nys_shard_cut.h"
+#include "nys_shard_inspect.h"
 
 #include <ctype.h>
 #include <stdlib.h>

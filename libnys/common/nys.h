@@ -208,6 +208,30 @@ void nys_stage_abort(nys_stage *s);
 #define NYS_NAME_MAX 64
 int nys_name_check(const char *name, const char *what, nys_err *e);
 
+/* ---- lists of strings -------------------------------------------------- */
+
+/* A growable list of strings, each a copy the list owns (file names, a
+ * directory's entries, the names of a list file). */
+typedef struct nys_strlist {
+	char **v;
+	size_t n, cap;
+} nys_strlist;
+
+/* Append a copy of s; 0, or -1 with "out of memory". */
+int nys_strlist_add(nys_strlist *l, const char *s, nys_err *e);
+/* Free the strings and the list, and clear it. */
+void nys_strlist_free(nys_strlist *l);
+/* Sort l->v by bytes (strcmp: as Python's sorted() sorts str names). */
+void nys_strlist_sort(nys_strlist *l);
+/* Whether s is in l, which must be sorted so. */
+bool nys_strlist_find(const nys_strlist *l, const char *s);
+
+/* ---- paths ------------------------------------------------------------- */
+
+/* b = dir "/" name, the slash left out when dir ends in one; b->p is then
+ * NUL-terminated.  0, or -1 with "out of memory". */
+int nys_path_join(nys_buf *b, const char *dir, const char *name, nys_err *e);
+
 /* ---- progress ---------------------------------------------------------- */
 
 /* A one-line progress display on stderr, only when stderr is a terminal:

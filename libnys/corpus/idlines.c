@@ -1,5 +1,5 @@
-/* Token-id lines: one sequence a line, decimal ids (nys_eval.h). */
-#include "nys_eval.h"
+/* Token-id lines: one sequence a line, decimal ids (nys_idlines.h). */
+#include "nys_idlines.h"
 
 #include <stdlib.h>
 #include <string.h>

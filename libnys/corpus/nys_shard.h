@@ -10,7 +10,9 @@
  *   checksum  u64 nys_hash64 (seed 0) of every byte before it
  *
  * all little-endian.  A directory of shards also holds train.json and
- * dev.json, JSON lists of the shard file names.
+ * dev.json, JSON lists of the shard file names (nys_shard_dir.h); shard-N
+ * makes shards from token streams (nys_shard_cut.h), `shard cat|info|verify`
+ * reads them (nys_shard_inspect.h).
  */
 #ifndef NYS_SHARD_H
 #define NYS_SHARD_H
@@ -24,8 +26,6 @@
 /* Bounds a reader enforces (and the writer keeps to). */
 #define NYS_SHARD_MIN_LEN 3u
 #define NYS_SHARD_MAX_LEN (1u << 24)
-/* Default tokens a shard: K = max(1, NYS_SHARD_TOKENS / N) sequences. */
-#define NYS_SHARD_TOKENS 4194304u
 /* Most tokens one shard may hold (count * N), so that a shard always fits
  * in memory while it is written. */
 #define NYS_SHARD_MAX_TOKENS (UINT64_C(1) << 32)
@@ -79,84 +79,5 @@ int nys_shard_verify(const char *path, nys_shard_header *h, nys_err *e);
  * default), under a temporary name until whole. */
 int nys_shard_write(const char *path, const nys_shard_header *h, const void *data,
                     int level, nys_err *e);
-
-/* ---- a directory of shards ---------------------------------------------- */
-
-typedef struct nys_shard_names {
-	char **v;
-	size_t n, cap;
-} nys_shard_names;
-
-void nys_shard_names_free(nys_shard_names *l);
-/* Append a copy of s. */
-int nys_shard_names_add(nys_shard_names *l, const char *s, nys_err *e);
-/* Append the names of a list file (train.json, dev.json: a JSON list of
- * strings); errors name the file and the line or item. */
-int nys_shard_names_read(const char *path, nys_shard_names *l, nys_err *e);
-/* The shard files of dir: regular files (or links to them) whose names end
- * in ".shard" and do not start with ".", sorted by bytes (as Python's
- * sorted() sorts the names). */
-int nys_shard_list_dir(const char *dir, nys_shard_names *l, nys_err *e);
-/* Number of names for dev.json: int(n * dev_fraction) as Python computes it. */
-size_t nys_shard_dev_count(size_t n, double dev_fraction);
-/* As the original did: random.seed(seed); random.shuffle(names); the first
- * nys_shard_dev_count() names are dev, the rest train.  Reorders l->v. */
-void nys_shard_split(nys_shard_names *l, uint64_t seed);
-/* A list as Python's json.dump(list, f, indent=4) writes it (ASCII, names
- * that are not UTF-8 escaped as Python's surrogateescape would). */
-int nys_shard_json_list(nys_buf *b, char *const *names, size_t n);
-/* Rewrite dir/train.json and dir/dev.json from the shards now in dir. */
-int nys_shard_write_lists(const char *dir, uint64_t seed, double dev_fraction,
-                          size_t *ntrain, size_t *ndev, nys_err *e);
-
-/* ---- making shards ------------------------------------------------------ */
-
-typedef struct nys_shard_opts {
-	const char *dir;        /* output directory, created if missing */
-	const char *name;       /* dataset name: shards NAME-NNNNN.shard */
-	uint32_t seq_len;       /* N: tokens a sequence, [CLS] and [SEP] included */
-	uint32_t per_shard;     /* K: sequences a shard (0: the default) */
-	double keep;            /* keep each block with this probability */
-	uint64_t seed;          /* random.seed() for --keep */
-	uint32_t cls_id, sep_id;
-	uint64_t split_seed;    /* random.seed() for the dev/train split */
-	double dev_fraction;
-	int level;              /* zstd level of the shards (0: NYS_SHARD_LEVEL) */
-	bool progress;          /* progress line on a terminal */
-} nys_shard_opts;
-
-typedef struct nys_shard_stats {
-	uint64_t files, docs, tokens;
-	uint64_t blocks;        /* blocks of N - 2 tokens cut */
-	uint64_t kept;          /* sequences written */
-	uint64_t leftover;      /* tokens after the last whole block, dropped */
-	uint64_t shards;        /* shards written */
-	uint64_t stale;         /* old NAME shards removed */
-	size_t dir_shards, train, dev;
-	double seconds;
-} nys_shard_stats;
-
-/* Default K for a sequence length. */
-uint32_t nys_shard_default_per_shard(uint32_t seq_len);
-
-/* Read the token streams (NULL or "-" is stdin; none: stdin), cut them into
- * sequences and write the dataset o->name into o->dir, replacing an earlier
- * one of that name, then rewrite the lists.  The new shards are written
- * into a hidden directory in o->dir and moved into place only once all are
- * whole: after a failure o->dir is as it was. */
-int nys_shard_run(const char *const *paths, size_t npaths, const nys_shard_opts *o,
-                  nys_shard_stats *st, nys_err *e);
-
-/* ---- the other subcommands ---------------------------------------------- */
-
-/* Sequences of the shards as lines of decimal ids, at most max (0: all). */
-int nys_shard_cat(const char *const *paths, size_t npaths, uint64_t max, nys_out *out,
-                  nys_err *e);
-/* A summary of a shard file (its header) or of a directory of shards (its
- * datasets and lists). */
-int nys_shard_info(const char *path, nys_out *out, nys_err *e);
-/* Check a shard file, or every shard of a directory, their agreement and
- * the lists; a line "PATH: ok, ..." for each shard and each directory. */
-int nys_shard_verify_path(const char *path, nys_out *out, nys_err *e);
 
 #endif

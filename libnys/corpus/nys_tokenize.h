@@ -1,5 +1,5 @@
 /* The work of tokenize(1): training a sentencepiece model on unified text
- * (nys-text(5)), encoding unified text to token streams (nys_tok.h) on
+ * (nys-text(5)), encoding unified text to token streams (nys_tokstream.h) on
  * several threads, decoding them, and describing them. */
 #ifndef NYS_TOKENIZE_H
 #define NYS_TOKENIZE_H
@@ -24,7 +24,7 @@ int nys_lower_utf8(const char *s, size_t n, nys_buf *out, nys_err *e);
 /* ---- the subcommands --------------------------------------------------- */
 
 typedef enum nys_tok_format {
-	NYS_FORMAT_TOKENS,  /* a token stream (nys_tok.h) */
+	NYS_FORMAT_TOKENS,  /* a token stream (nys_tokstream.h) */
 	NYS_FORMAT_IDS,     /* text: a document a line, ids separated by spaces */
 } nys_tok_format;
 

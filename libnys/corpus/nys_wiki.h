@@ -1,28 +1,10 @@
-/* Wikipedia dumps to article text: the wikitext cleaner and the streaming,
- * multi-threaded extractor behind wikiextract(1). */
+/* Wikipedia dumps to article text: the streaming, multi-threaded extractor
+ * behind wikiextract(1), which cleans each page with nys_wikitext.h. */
 #ifndef NYS_WIKI_H
 #define NYS_WIKI_H
 
 #include "nys.h"
-
-/* ---- wikitext to plain text -------------------------------------------- */
-
-enum { NYS_WIKITEXT_NO_HEADINGS = 1 };
-
-/* Scratch buffers for one thread; reuse it across pages. */
-typedef struct nys_wikitext nys_wikitext;
-
-nys_wikitext *nys_wikitext_new(void);
-void nys_wikitext_free(nys_wikitext *w);
-/* Append the plain text of wikitext src[0..n) to out: one line per
- * paragraph, heading or list item, each ending in "\n", no empty lines.
- * Returns 0, or -1 when memory runs out. */
-int nys_wikitext_clean(nys_wikitext *w, const char *src, size_t n, int flags,
-                       nys_buf *out);
-/* Decode HTML character references in s[0..n) once, appending to out. */
-int nys_html_unescape(const char *s, size_t n, nys_buf *out);
-
-/* ---- the extractor ----------------------------------------------------- */
+#include "nys_wikitext.h"
 
 typedef struct nys_wiki_opts {
 	unsigned threads;          /* 1 = no worker threads; N: N page workers and

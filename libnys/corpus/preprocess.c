@@ -585,38 +585,9 @@ static int read_input(struct pp *pp, const char *path)
 /* ---- the input list ---------------------------------------------------- */
 
 typedef struct pathlist {
-	char **v;
-	size_t n, cap;
+	nys_strlist l;
 	uint64_t bytes;         /* sizes of the regular files, for progress */
 } pathlist;
-
-static int list_add(pathlist *pl, const char *path, nys_err *e)
-{
-	if (pl->n == pl->cap) {
-		size_t cap = pl->cap ? pl->cap * 2 : 64;
-		char **v = realloc(pl->v, cap * sizeof *v);
-		if (!v)
-			return nys_err_set(e, "out of memory");
-		pl->v = v;
-		pl->cap = cap;
-	}
-	if (!(pl->v[pl->n] = strdup(path)))
-		return nys_err_set(e, "out of memory");
-	pl->n++;
-	return 0;
-}
-
-static void list_free(pathlist *pl)
-{
-	for (size_t i = 0; i < pl->n; i++)
-		free(pl->v[i]);
-	free(pl->v);
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* Regular files under dir, each directory's entries sorted by name (bytes);
  * hidden entries and symbolic links to directories are left out. */
@@ -625,7 +596,7 @@ static int walk(pathlist *pl, const char *dir, nys_err *e)
 	DIR *d = opendir(dir);
 	if (!d)
 		return nys_err_sys(e, "open directory %s", dir);
-	pathlist names = {0};
+	nys_strlist names = {0};
 	int rc = 0;
 	struct dirent *de;
 	for (;;) {
@@ -637,20 +608,16 @@ static int walk(pathlist *pl, const char *dir, nys_err *e)
 		}
 		if (de->d_name[0] == '.')
 			continue;
-		if ((rc = list_add(&names, de->d_name, e)))
+		if ((rc = nys_strlist_add(&names, de->d_name, e)))
 			break;
 	}
 	closedir(d);
-	if (!rc && names.n)
-		qsort(names.v, names.n, sizeof *names.v, cmp_names);
+	if (!rc)
+		nys_strlist_sort(&names);
 	nys_buf path = {0};
 	for (size_t i = 0; !rc && i < names.n; i++) {
-		path.n = 0;
-		if (nys_buf_printf(&path, "%s%s%s", dir,
-		                   dir[strlen(dir) - 1] == '/' ? "" : "/", names.v[i])) {
-			rc = nys_err_set(e, "out of memory");
+		if ((rc = nys_path_join(&path, dir, names.v[i], e)))
 			break;
-		}
 		struct stat lst, st;
 		if (lstat(path.p, &lst)) {
 			rc = nys_err_sys(e, "%s", path.p);
@@ -659,12 +626,12 @@ static int walk(pathlist *pl, const char *dir, nys_err *e)
 		if (S_ISDIR(lst.st_mode)) {
 			rc = walk(pl, path.p, e);
 		} else if (stat(path.p, &st) == 0 && S_ISREG(st.st_mode)) {
-			rc = list_add(pl, path.p, e);
+			rc = nys_strlist_add(&pl->l, path.p, e);
 			pl->bytes += (uint64_t)st.st_size;
 		}
 	}
 	nys_buf_free(&path);
-	list_free(&names);
+	nys_strlist_free(&names);
 	return rc;
 }
 
@@ -678,7 +645,7 @@ static int expand(pathlist *pl, const char *path, nys_err *e)
 			pl->bytes += (uint64_t)st.st_size;
 	}
 	/* Anything else, even a missing file, fails in its turn when opened. */
-	return list_add(pl, path, e);
+	return nys_strlist_add(&pl->l, path, e);
 }
 
 static int read_list(pathlist *pl, const char *list, nys_err *e)
@@ -785,7 +752,7 @@ int nys_pp_run(const char *const *paths, size_t npaths, const nys_pp_opts *o,
 	if (!rc && o->files_from)
 		rc = read_list(&pl, o->files_from, e);
 	if (!rc && !npaths && !o->files_from)
-		rc = list_add(&pl, "-", e);
+		rc = nys_strlist_add(&pl.l, "-", e);
 	/* DIR is made if missing (and removed again if this run fails and
 	 * leaves it empty); the staging directory of a run that died is
 	 * removed */
@@ -794,13 +761,13 @@ int nys_pp_run(const char *const *paths, size_t npaths, const nys_pp_opts *o,
 	if (!rc && !o->outdir && !(pp.out = nys_out_open(NULL, 0, e)))
 		rc = -1;
 	if (rc) {
-		list_free(&pl);
+		nys_strlist_free(&pl.l);
 		return -1;
 	}
 
 	nys_progress_start(&pp.prog, "preprocess", pl.bytes);
-	for (size_t i = 0; i < pl.n && !rc; i++)
-		rc = read_input(&pp, pl.v[i]);
+	for (size_t i = 0; i < pl.l.n && !rc; i++)
+		rc = read_input(&pp, pl.l.v[i]);
 	nys_progress_end(&pp.prog);
 
 	/* After an error nothing is committed: DIR stays as it was, and
@@ -813,6 +780,6 @@ int nys_pp_run(const char *const *paths, size_t npaths, const nys_pp_opts *o,
 	nys_buf_free(&pp.doc);
 	nys_buf_free(&pp.tmp);
 	nys_buf_free(&pp.path);
-	list_free(&pl);
+	nys_strlist_free(&pl.l);
 	return rc;
 }

@@ -4,7 +4,7 @@
 #include "nys_spm.h"
 
 extern "C" {
-#include "nys_tok.h"
+#include "nys_hash.h"
 #include "nys_tokenize.h"
 }
 

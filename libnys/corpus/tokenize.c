@@ -9,7 +9,7 @@
  * in line.
  */
 #include "nys_tokenize.h"
-#include "nys_tok.h"
+#include "nys_tokstream.h"
 
 #include <locale.h>
 #include <pthread.h>

@@ -3,80 +3,11 @@
  * nothing: every length is bounded, every id checked against the
  * vocabulary, and a segment counts only once its trailer's counts and
  * checksum agree. */
-#include "nys_tok.h"
+#include "nys_tokstream.h"
+#include "nys_bin.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- the hash ------------------------------------------------------------ */
-
-#define P1 0x9E3779B185EBCA87ULL
-#define P2 0xC2B2AE3D27D4EB4FULL
-#define P3 0x165667B19E3779F9ULL
-
-static inline uint64_t rotl(uint64_t x, int r)
-{
-	return (x << r) | (x >> (64 - r));
-}
-
-static inline uint64_t round64(uint64_t h, uint64_t w)
-{
-	w *= P2;
-	w = rotl(w, 31);
-	w *= P1;
-	h ^= w;
-	return rotl(h, 27) * P1 + P3;
-}
-
-void nys_hash_init(nys_hash *s, uint64_t seed)
-{
-	s->h = seed ^ P3;
-	s->len = 0;
-	s->ntail = 0;
-}
-
-void nys_hash_update(nys_hash *s, const void *p, size_t n)
-{
-	const unsigned char *u = p;
-	s->len += n;
-	if (s->ntail) {
-		while (n && s->ntail < 8) {
-			s->tail[s->ntail++] = *u++;
-			n--;
-		}
-		if (s->ntail < 8)
-			return;
-		s->h = round64(s->h, nys_get_u64(s->tail));
-		s->ntail = 0;
-	}
-	uint64_t h = s->h;
-	for (; n >= 8; u += 8, n -= 8)
-		h = round64(h, nys_get_u64(u));
-	s->h = h;
-	memcpy(s->tail, u, n);
-	s->ntail = (unsigned)n;
-}
-
-uint64_t nys_hash_final(const nys_hash *s)
-{
-	unsigned char last[8] = {0};
-	memcpy(last, s->tail, s->ntail);
-	uint64_t h = round64(s->h, nys_get_u64(last)) ^ s->len;
-	h ^= h >> 33;
-	h *= P2;
-	h ^= h >> 29;
-	h *= P3;
-	h ^= h >> 32;
-	return h;
-}
-
-uint64_t nys_hash64(const void *p, size_t n, uint64_t seed)
-{
-	nys_hash s;
-	nys_hash_init(&s, seed);
-	nys_hash_update(&s, p, n);
-	return nys_hash_final(&s);
-}
 
 unsigned nys_tok_width(uint32_t vocab_size)
 {
@@ -198,81 +129,6 @@ void nys_tok_writer_abort(nys_tok_writer *w)
 	nys_out_abort(w->out);
 	free(w->pack);
 	free(w);
-}
-
-/* ---- reading binary formats ------------------------------------------------------ */
-
-int nys_binrd_open(nys_binrd *b, const char *path, nys_err *e)
-{
-	memset(b, 0, sizeof *b);
-	b->in = nys_in_open(path, e);
-	nys_hash_init(&b->hash, 0);
-	return b->in ? 0 : -1;
-}
-
-int nys_binrd_need(nys_binrd *b, size_t k, size_t *avail, nys_err *e)
-{
-	while (b->len - b->pos < k) {
-		if (b->eof) {
-			if (avail)
-				*avail = b->len - b->pos;
-			return 0;
-		}
-		if (b->pos) {
-			memmove(b->buf, b->buf + b->pos, b->len - b->pos);
-			b->len -= b->pos;
-			b->pos = 0;
-		}
-		/* Room grows with the data that actually came (doubling when
-		 * full), never to k at once: k comes from a length field, and a
-		 * damaged one must not reserve memory the input never fills. */
-		size_t want = b->cap < 1 << 20 ? 1 << 20 : b->len == b->cap ? 2 * b->cap : b->cap;
-		if (b->cap < want) {
-			unsigned char *p = realloc(b->buf, want);
-			if (!p)
-				return nys_err_set(e, "out of memory");
-			b->buf = p;
-			b->cap = want;
-		}
-		ptrdiff_t n = nys_in_read(b->in, b->buf + b->len, b->cap - b->len, e);
-		if (n < 0) {
-			/* a cut or damaged zstd frame: say where the data stopped */
-			size_t m = strlen(e->msg);
-			snprintf(e->msg + m, sizeof e->msg - m, " (after byte %llu of the decompressed data)",
-			         (unsigned long long)(b->off + (b->len - b->pos)));
-			return -1;
-		}
-		if (n == 0)
-			b->eof = true;
-		b->len += (size_t)n;
-	}
-	return 1;
-}
-
-void nys_binrd_take(nys_binrd *b, size_t k, bool hashed)
-{
-	if (hashed)
-		nys_hash_update(&b->hash, b->buf + b->pos, k);
-	b->pos += k;
-	b->off += k;
-}
-
-int nys_binrd_truncated(const nys_binrd *b, const char *what, nys_err *e)
-{
-	return nys_err_set(e, "%s: truncated at byte %llu (%s)", nys_in_name(b->in),
-	                   (unsigned long long)(b->off + (b->len - b->pos)), what);
-}
-
-const char *nys_binrd_name(const nys_binrd *b)
-{
-	return nys_in_name(b->in);
-}
-
-void nys_binrd_close(nys_binrd *b)
-{
-	nys_in_close(b->in);
-	free(b->buf);
-	memset(b, 0, sizeof *b);
 }
 
 /* ---- reading token streams ---------------------------------------------------------- */

@@ -13,7 +13,7 @@
  *      character references (decoded exactly once, last) and spacing.
  * Nothing here allocates per page once the scratch buffers have grown.
  */
-#include "nys_wiki.h"
+#include "nys_wikitext.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  * library loads, so a program that finds itself on the fallback sets it
  * from the CPU's features and executes itself again, once.
  */
-#include "nys_model.h"
+#include "nys_blas.h"
 
 #include <cblas.h>
 #include <stdlib.h>

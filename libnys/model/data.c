@@ -6,7 +6,9 @@
 #include "nys_data.h"
 #include "nys_rng.h"
 #include "nys_shard.h"
-#include "nys_tok.h"
+#include "nys_shard_dir.h"
+#include "nys_bin.h"
+#include "nys_hash.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -113,7 +115,7 @@ typedef struct order {
 struct nys_loader {
 	/* fixed once open returns; the thread reads them freely */
 	char *dir;
-	nys_shard_names names;
+	nys_strlist names;
 	uint32_t *counts;
 	nys_loader_info info;
 	nys_loader_opts o;
@@ -226,20 +228,11 @@ static nys_loader_pos mine(nys_loader *L)
 
 /* ---- the background thread ---- */
 
-static int join_path(nys_buf *b, const char *dir, const char *name, nys_err *e)
-{
-	b->n = 0;
-	size_t n = strlen(dir);
-	if (nys_buf_printf(b, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name))
-		return nys_err_set(e, "out of memory");
-	return 0;
-}
-
 /* Read, check and order the shard of job s (RUNNING, so the thread's). */
 static int load(nys_loader *L, slot *s)
 {
 	nys_err *e = &s->err;
-	if (join_path(&L->path, L->dir, L->names.v[s->f], e))
+	if (nys_path_join(&L->path, L->dir, L->names.v[s->f], e))
 		return -1;
 	nys_shard_reader *r = nys_shard_open(L->path.p, e);
 	if (!r)
@@ -447,7 +440,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* The list: a JSON array of plain file names, none twice. */
-static int read_list(const char *path, nys_shard_names *l, nys_err *e)
+static int read_list(const char *path, nys_strlist *l, nys_err *e)
 {
 	int rc = nys_shard_names_read(path, l, e);
 	for (size_t i = 0; !rc && i < l->n; i++) {
@@ -477,7 +470,7 @@ static int read_headers(nys_loader *L, nys_err *e)
 	nys_shard_header h, first = {0};
 	int rc = 0;
 	for (size_t i = 0; !rc && i < L->names.n; i++) {
-		if ((rc = join_path(&path, L->dir, L->names.v[i], e)) ||
+		if ((rc = nys_path_join(&path, L->dir, L->names.v[i], e)) ||
 		    (rc = nys_shard_read_header(path.p, &h, e)))
 			break;
 		if (!i) {
@@ -554,7 +547,7 @@ nys_loader *nys_loader_open(const char *dir, const char *listname, const nys_loa
 		nys_err_set(e, "out of memory");
 		goto fail;
 	}
-	if (join_path(&path, dir, listname, e) || read_list(path.p, &L->names, e))
+	if (nys_path_join(&path, dir, listname, e) || read_list(path.p, &L->names, e))
 		goto fail;
 	size_t n = L->names.n;
 	L->info.shards = n;
@@ -615,7 +608,7 @@ void nys_loader_close(nys_loader *L)
 	}
 	pthread_mutex_destroy(&L->mu);
 	pthread_cond_destroy(&L->cv);
-	nys_shard_names_free(&L->names);
+	nys_strlist_free(&L->names);
 	nys_buf_free(&L->path);
 	free(L->counts);
 	free(L->dir);

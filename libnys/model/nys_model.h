@@ -174,13 +174,6 @@ int nys_model_output(nys_model *m, nys_output which, void *host, nys_err *e);
  * before a run. */
 size_t nys_model_act_bytes(const nys_model *m, int B, int T, size_t rows);
 
-/* Programs that run the model call this first, with main's argv: where
- * OpenBLAS did not recognise the CPU and fell back to its SSE3 kernels,
- * it sets OPENBLAS_CORETYPE from the CPU's features (SkylakeX with
- * AVX-512, Haswell with AVX2) and executes the program again, once;
- * otherwise, or when OPENBLAS_CORETYPE is set already, it returns. */
-void nys_blas_tune(char **argv);
-
 /* ---- checkpoints (nys-checkpoint(5)) ----------------------------------- */
 
 /* Write the parameters as safetensors (through nys_out: temporary name,

@@ -2,7 +2,8 @@
  * header as strictly as HuggingFace's own reader does, so a file that loads
  * here loads there. */
 #include "nys_safetensors.h"
-#include "nys_tok.h"
+#include "nys_bin.h"
+#include "nys_hash.h"
 
 #include <jansson.h>
 #include <stdlib.h>

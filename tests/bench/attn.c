@@ -1,7 +1,7 @@
 /* make bench: forward+backward time and peak memory of one attention call,
  * softmax or Nystrom, at one length; run once per length so that the peak
  * RSS is this length's.  Usage: attn softmax|nystrom N [REPS] */
-#include "nys_model.h" /* nys_blas_tune */
+#include "nys_blas.h"
 #include "nys_ops.h"
 #include "nys.h"
 

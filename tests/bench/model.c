@@ -10,6 +10,7 @@
  *
  *   T B best-tokens/s median-tokens/s best-ms/step peak-RSS-MB
  */
+#include "nys_blas.h"
 #include "nys_model.h"
 #include "nys_optim.h"
 

@@ -5,7 +5,7 @@
  * the sizes of all the tensors must fit in memory's size type. */
 #include "fuzz.h"
 #include "nys_safetensors.h"
-#include "nys_tok.h"
+#include "nys_hash.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,7 +3,7 @@
  * every id handed out must be inside the vocabulary and the counts must
  * add up. */
 #include "fuzz.h"
-#include "nys_tok.h"
+#include "nys_tokstream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

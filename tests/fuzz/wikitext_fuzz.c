@@ -1,9 +1,9 @@
 /* libFuzzer target for the wikitext cleaner: any bytes must come out as
- * text without crashes, leaks or overruns, in the shape nys_wiki.h
+ * text without crashes, leaks or overruns, in the shape nys_wikitext.h
  * promises: lines that each end in "\n", none of them empty.  The low bit
  * of the size picks the flags, so both settings get inputs. */
 #include "fuzz.h"
-#include "nys_wiki.h"
+#include "nys_wikitext.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

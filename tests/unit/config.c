@@ -2,7 +2,7 @@
  * swapped nystrom-512, warnings, refusals (with the key named), both
  * spellings of the inverse's init option, and the HuggingFace config. */
 #include "nys_config.h"
-#include "nys_shard.h"
+#include "nys_shard_dir.h"
 #include "tap.h"
 
 #include <stdlib.h>
@@ -509,7 +509,7 @@ static void test_file_errors(void)
 	printf("#   %s\n", e.msg);
 	{
 		/* the shard lists go through the same reader */
-		nys_shard_names l = {0};
+		nys_strlist l = {0};
 		p = scratch("train.json");
 		unlink(p);
 		nys_err le = {""};
@@ -517,7 +517,7 @@ static void test_file_errors(void)
 		tap_ok(r < 0 && strstr(le.msg, "train.json") && !strstr(le.msg, ":-1"),
 		       "a missing shard list is refused without a line -1");
 		printf("#   %s\n", le.msg);
-		nys_shard_names_free(&l);
+		nys_strlist_free(&l);
 		memset(&l, 0, sizeof l);
 		write_file(p, "[\"a.shard\",\n");
 		r = nys_shard_names_read(p, &l, &le);
@@ -525,7 +525,7 @@ static void test_file_errors(void)
 		snprintf(w, sizeof w, "%s:2:", p);
 		tap_ok(r < 0 && !strncmp(le.msg, w, strlen(w)), "a truncated shard list names its line");
 		printf("#   %s\n", le.msg);
-		nys_shard_names_free(&l);
+		nys_strlist_free(&l);
 	}
 
 	/* compressed input, through nys_in */

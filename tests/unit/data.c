@@ -7,7 +7,8 @@
  * too, and the ranks of a world: each its stride of every global batch. */
 #include "nys_data.h"
 #include "nys_shard.h"
-#include "nys_tok.h"
+#include "nys_bin.h"
+#include "nys_hash.h"
 #include "tap.h"
 
 #include <inttypes.h>

@@ -11,7 +11,7 @@
  *       about as well).
  *
  * OUT defaults to stdout.  Exit status 0, 1 on error, 2 on usage. */
-#include "nys_tok.h"
+#include "nys_tokstream.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  *
  * `spm lower` is a filter instead: stdin lower-cased to stdout, line by
  * line, so tokenize.t can compare it with Python's str.lower(). */
-#include "nys_tok.h"
+#include "nys_hash.h"
 #include "nys_tokenize.h"
 #include "tap.h"
 

@@ -1,6 +1,7 @@
 /* Token streams: round trips at both widths, concatenated segments, and
  * every kind of damage the reader must name instead of reading short. */
-#include "nys_tok.h"
+#include "nys_tokstream.h"
+#include "nys_hash.h"
 #include "tap.h"
 
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* The wikitext rules, one construct at a time, against hand-written
  * expectations (the whole-dump checks are in tests/wikiextract.t). */
-#include "nys_wiki.h"
+#include "nys_wikitext.h"
 #include "tap.h"
 
 static nys_wikitext *wt;
