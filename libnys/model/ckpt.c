@@ -101,10 +101,8 @@ static int write_checkpoint(const nys_ckpt *c, const char *path, bool with_state
 	nys_model_st_entries(t->m, ent);
 	size_t n = nt;
 	if (with_state) {
-		ent[n++] = (nys_st_entry){.name = "nys.adamw.exp_avg", .dtype = NYS_F32, .ndim = 1,
-		                          .shape = {(int64_t)t->np}, .data = t->mom};
-		ent[n++] = (nys_st_entry){.name = "nys.adamw.exp_avg_sq", .dtype = NYS_F32, .ndim = 1,
-		                          .shape = {(int64_t)t->np}, .data = t->vel};
+		ent[n++] = nys_model_st_buffer(t->m, NYS_BUF_EXP_AVG, "nys.adamw.exp_avg");
+		ent[n++] = nys_model_st_buffer(t->m, NYS_BUF_EXP_AVG_SQ, "nys.adamw.exp_avg_sq");
 	}
 	rc = nys_st_write(path, ent, n, meta, e);
 out:
@@ -183,8 +181,9 @@ static int load_checkpoint(nys_ckpt *c, const ckpt *f, nys_err *e)
 		nys_err_set(e, "%s: %s", f->path, msg);
 		goto out;
 	}
-	memcpy(t->mom, mm, t->np * sizeof *t->mom);
-	memcpy(t->vel, vv, t->np * sizeof *t->vel);
+	if (nys_model_set(t->m, NYS_BUF_EXP_AVG, 0, t->np, mm, e) ||
+	    nys_model_set(t->m, NYS_BUF_EXP_AVG_SQ, 0, t->np, vv, e))
+		goto out;
 	t->step = step;
 	t->inst_pass = inst;
 	t->adam.step = astep;

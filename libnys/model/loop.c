@@ -27,19 +27,11 @@ int nys_loop_init(nys_loop *t, nys_model *m, const nys_loop_opts *o, nys_err *e)
 	t->o = *o;
 	t->m = m;
 	t->np = nys_model_nparams(t->m);
-	t->mom = calloc(t->np ? t->np : 1, sizeof *t->mom);
-	t->vel = calloc(t->np ? t->np : 1, sizeof *t->vel);
-	if (!t->mom || !t->vel || !nys_model_grads(t->m))
-		return nys_err_set(e, "out of memory for %zu parameters", t->np);
+	/* the gradients made now, the moments on the first step or resume */
+	if (nys_model_zero_grad(t->m, e))
+		return -1;
 	nys_adamw_init(&t->adam, o->max_lr);
 	return 0;
-}
-
-void nys_loop_free(nys_loop *t)
-{
-	free(t->mom);
-	free(t->vel);
-	t->mom = t->vel = NULL;
 }
 
 int nys_loop_schedule(const nys_loop *t, double *lr, double *beta1, nys_err *e)
@@ -76,7 +68,10 @@ int nys_loop_step(nys_loop *t, nys_loop_sums *sum, nys_err *e)
 	}
 	if (t->o.reduce && t->o.reduce(t->o.reduce_ctx, t->m, e))
 		return -1;
-	if (nys_grad_nonfinite(nys_model_grads(t->m), t->np))
+	bool bad;
+	if (nys_model_grad_nonfinite(t->m, &bad, e))
+		return -1;
+	if (bad)
 		return nys_err_set(e, "step %llu: a gradient is not finite",
 		                   (unsigned long long)t->step + 1);
 	double lr, beta1;
@@ -84,8 +79,7 @@ int nys_loop_step(nys_loop *t, nys_loop_sums *sum, nys_err *e)
 		return -1;
 	t->adam.lr = lr;
 	t->adam.beta1 = beta1;
-	if (nys_adamw_step(&t->adam, nys_model_params(t->m), nys_model_grads(t->m), t->mom, t->vel,
-	                   t->np, e))
+	if (nys_model_adamw_step(t->m, &t->adam, e))
 		return -1;
 	t->step++;
 	t->inst_pass += B;

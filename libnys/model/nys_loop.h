@@ -16,8 +16,9 @@
  *
  * The loop knows nothing of the data, masks or files: the driver hands in
  * micro-batches through next() and keeps its own position.  What it holds
- * (the step, the sequences trained, AdamW and its moments) is the state a
- * checkpoint saves (nys_ckpt.h).
+ * (the step, the sequences trained, AdamW's settings) and the model's
+ * AdamW moments (on the model's backend, with the gradients) are the state
+ * a checkpoint saves (nys_ckpt.h).
  */
 #ifndef NYS_LOOP_H
 #define NYS_LOOP_H
@@ -57,8 +58,7 @@ typedef struct nys_loop {
 	nys_loop_opts o;
 	nys_model *m;                /* the driver's */
 	size_t np;
-	float *mom, *vel;            /* AdamW moments, one buffer each */
-	nys_adamw adam;
+	nys_adamw adam;              /* its moments are the model's */
 	uint64_t step;               /* optimizer steps done */
 	uint64_t inst_pass;          /* sequences trained on */
 	double elapsed;              /* seconds of training before this run */
@@ -73,14 +73,12 @@ typedef struct nys_loop_sums {
 } nys_loop_sums;
 
 /* A loop at step 0 over the float model m (zero moments): -1 with e set
- * when memory runs out.  t is then still to be freed. */
+ * when memory runs out. */
 int nys_loop_init(nys_loop *t, nys_model *m, const nys_loop_opts *o, nys_err *e);
 /* One optimizer step, as at the top of this file: 0 with *sum, or -1 with
  * e set (nothing is then to be trusted of the model's state). */
 int nys_loop_step(nys_loop *t, nys_loop_sums *sum, nys_err *e);
 /* The learning rate and beta1 the schedule gives the next step. */
 int nys_loop_schedule(const nys_loop *t, double *lr, double *beta1, nys_err *e);
-/* The moments; not the model. */
-void nys_loop_free(nys_loop *t);
 
 #endif

@@ -270,8 +270,7 @@ static int setup(trainer *t, nys_err *e)
 	if (t->T > mc->max_seq_len)
 		return nys_err_set(e, "%s: the shards' sequences (%u tokens) are longer than "
 		                   "max_seq_len (%u)", t->s.data, t->T, mc->max_seq_len);
-	if (mc->attn_type == NYS_ATTN_NYSTROM && mc->num_landmarks != mc->seq_len &&
-	    t->T < mc->num_landmarks)
+	if (nys_config_uses_landmarks(mc) && t->T < mc->num_landmarks)
 		return nys_err_set(e, "%s: the shards' sequences (%u tokens) are shorter than "
 		                   "num_landmarks (%u)", t->s.data, t->T, mc->num_landmarks);
 	if ((uint64_t)t->s.inst_per_gpu * t->T > NYS_MAX_BATCH_TOKENS)
@@ -289,7 +288,7 @@ static int setup(trainer *t, nys_err *e)
 	if (nys_mlm_check(&t->mlm, e))
 		return -1;
 
-	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true};
+	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true, .device = t->o->device};
 	if (!(t->m = nys_model_new(mc, &mo, e)) || check_memory(t, e))
 		return -1;
 	nys_loop_opts lp = {
@@ -320,7 +319,8 @@ static int setup(trainer *t, nys_err *e)
 	if (r < 0)
 		return -1;
 	if (r == 0) {
-		nys_model_init(t->m, t->s.seed);
+		if (nys_model_init(t->m, t->s.seed, e))
+			return -1;
 		if (t->s.from_cp) {
 			if (nys_model_load(t->m, t->s.from_cp,
 			                   NYS_LOAD_HEADS_OPTIONAL | NYS_LOAD_TILE_POSITIONS, e))
@@ -348,7 +348,6 @@ static void teardown(trainer *t)
 		fclose(t->log);
 	nys_loader_close(t->train);
 	nys_loader_close(t->dev);
-	nys_loop_free(&t->loop);
 	nys_model_free(t->m);
 	nys_config_free(t->cfg);
 	free(t->ids);
