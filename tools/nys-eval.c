@@ -296,8 +296,7 @@ static int cmd_init(const args *a)
 		char seed[32];
 		snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->seed);
 		const char *const meta[] = {"nys_init_seed", seed, NULL};
-		nys_model_init(m, a->seed);
-		rc = nys_model_save(m, a->output, meta, &e);
+		rc = nys_model_init(m, a->seed, &e) ? -1 : nys_model_save(m, a->output, meta, &e);
 	}
 	nys_model_free(m);
 	nys_config_free(cfg);

@@ -1,68 +1,136 @@
-/* The CPU backend tables: the ops of nys_ops.h as they are, host memory
- * aligned for the vector units. */
-#include "nys_backend.h"
+/* The CPU backend (nys_cpu.h): host memory aligned for the vector units,
+ * the op templates of nys_ops.h over float or double (backend_cpu.inc, the
+ * wrappers that backend_ops.def generates), OpenBLAS set to one thread
+ * while the model runs (its products run on OpenMP's threads, see
+ * dense_gemm in ops_dense.inc, and OpenBLAS's own pool then sleeps instead
+ * of spinning against OpenMP's).  The ops never fail: the error path is
+ * there for the interface's sake, and for a dtype an op does not have. */
+#include "nys_cpu.h"
+#include "nys_ops.h"
 
+#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void *cpu_alloc(size_t bytes)
+/* The instance's context. */
+typedef struct cpu_ctx {
+	int blas_threads; /* OpenBLAS's count before begin, to restore; 0: none */
+} cpu_ctx;
+
+static void cpu_destroy(nys_backend *be)
+{
+	free(be->ctx);
+	free(be);
+}
+
+static void *cpu_alloc(nys_backend *be, size_t bytes)
 {
 	size_t n = (bytes + 63) / 64 * 64;
 	return aligned_alloc(64, n ? n : 64);
 }
-static void cpu_release(void *p) { free(p); }
-static void cpu_zero(void *p, size_t bytes) { memset(p, 0, bytes); }
-static void cpu_copy(void *dst, const void *src, size_t bytes)
+
+static void cpu_release(nys_backend *be, void *p) { free(p); }
+
+static int cpu_zero(nys_backend *be, void *p, size_t bytes)
 {
 	if (bytes)
-		memcpy(dst, src, bytes);
+		memset(p, 0, bytes);
+	return 0;
 }
-static int cpu_slots(void) { return omp_get_max_threads(); }
 
-#define CPU_BACKEND(S)                                                                  \
-	const nys_backend_##S nys_backend_cpu_##S = {                                       \
-		.name = "cpu",                                                                  \
-		.alloc = cpu_alloc,                                                             \
-		.release = cpu_release,                                                         \
-		.zero = cpu_zero,                                                               \
-		.upload = cpu_copy,                                                             \
-		.download = cpu_copy,                                                           \
-		.linear_forward = nys_linear_forward_##S,                                       \
-		.linear_backward = nys_linear_backward_##S,                                     \
-		.layernorm_forward = nys_layernorm_forward_##S,                                 \
-		.layernorm_backward = nys_layernorm_backward_##S,                               \
-		.gelu_forward = nys_gelu_forward_##S,                                           \
-		.gelu_backward = nys_gelu_backward_##S,                                         \
-		.gelu_erf_forward = nys_gelu_erf_forward_##S,                                   \
-		.gelu_erf_backward = nys_gelu_erf_backward_##S,                                 \
-		.tanh_forward = nys_tanh_forward_##S,                                           \
-		.tanh_backward = nys_tanh_backward_##S,                                         \
-		.add_forward = nys_add_forward_##S,                                             \
-		.add_backward = nys_add_backward_##S,                                           \
-		.dropout_forward = nys_dropout_forward_##S,                                     \
-		.dropout_backward = nys_dropout_backward_##S,                                   \
-		.embedding_forward = nys_embedding_forward_##S,                                 \
-		.embedding_backward = nys_embedding_backward_##S,                               \
-		.gather_forward = nys_gather_forward_##S,                                       \
-		.gather_backward = nys_gather_backward_##S,                                     \
-		.crossentropy_forward = nys_crossentropy_forward_##S,                           \
-		.crossentropy_backward = nys_crossentropy_backward_##S,                         \
-		.mse_forward = nys_mse_forward_##S,                                             \
-		.mse_backward = nys_mse_backward_##S,                                           \
-		.split_heads_forward = nys_split_heads_forward_##S,                             \
-		.split_heads_backward = nys_split_heads_backward_##S,                           \
-		.merge_heads_forward = nys_merge_heads_forward_##S,                             \
-		.merge_heads_backward = nys_merge_heads_backward_##S,                           \
-		.attn_softmax_saved_size = nys_attn_softmax_saved_size_##S,                     \
-		.attn_softmax_scratch_size = nys_attn_softmax_scratch_size_##S,                 \
-		.attn_softmax_forward = nys_attn_softmax_forward_##S,                           \
-		.attn_softmax_backward = nys_attn_softmax_backward_##S,                         \
-		.nystrom_saved_size = nys_nystrom_saved_size_##S,                               \
-		.nystrom_scratch_size = nys_nystrom_scratch_size_##S,                           \
-		.nystrom_forward = nys_nystrom_forward_##S,                                     \
-		.nystrom_backward = nys_nystrom_backward_##S,                                   \
-		.slots = cpu_slots,                                                             \
-	};
-CPU_BACKEND(f32)
-CPU_BACKEND(f64)
+static int cpu_set(nys_backend *be, void *dst, const void *host, size_t bytes)
+{
+	if (bytes)
+		memcpy(dst, host, bytes);
+	return 0;
+}
+
+static int cpu_get(nys_backend *be, void *host, const void *src, size_t bytes)
+{
+	if (bytes)
+		memcpy(host, src, bytes);
+	return 0;
+}
+
+static void cpu_begin(nys_backend *be)
+{
+	cpu_ctx *c = be->ctx;
+	int nb = openblas_get_num_threads();
+	if (nb > 1)
+		openblas_set_num_threads(1);
+	c->blas_threads = nb;
+}
+
+static int cpu_sync(nys_backend *be)
+{
+	cpu_ctx *c = be->ctx;
+	if (c->blas_threads > 1)
+		openblas_set_num_threads(c->blas_threads);
+	c->blas_threads = 0;
+	return be->failed ? -1 : 0;
+}
+
+/* NYS_OVERWRITE: the input gradient p zeroed before the template adds to it. */
+static void cpu_clear(nys_acc acc, void *p, size_t bytes)
+{
+	if (acc == NYS_OVERWRITE && p && bytes)
+		memset(p, 0, bytes);
+}
+
+/* A loss's stats: the loss, and the rows whose prediction is their label. */
+static void cpu_stats(double *stats, double loss, const int32_t *pred, const int32_t *labels,
+                      int N)
+{
+	if (!stats)
+		return;
+	double correct = 0;
+	for (int i = 0; pred && i < N; i++)
+		correct += labels[i] >= 0 && pred[i] == labels[i];
+	stats[0] = loss;
+	stats[1] = correct;
+}
+
+static int cpu_f32_only(nys_backend *be, const char *what)
+{
+	return nys_backend_fail(be, "cpu: %s runs on float32 only", what);
+}
+
+#define R float
+#define NYS_FN(name) name##_f32
+#define CPU_F32 1
+#include "backend_cpu.inc"
+#undef R
+#undef NYS_FN
+#undef CPU_F32
+
+#define R double
+#define NYS_FN(name) name##_f64
+#define CPU_F32 0
+#include "backend_cpu.inc"
+#undef R
+#undef NYS_FN
+#undef CPU_F32
+
+nys_backend *nys_backend_cpu_new(nys_dtype dtype, nys_err *e)
+{
+	if (dtype != NYS_F32 && dtype != NYS_F64) {
+		nys_err_set(e, "cpu: the dtype must be F32 or F64");
+		return NULL;
+	}
+	nys_backend *be = calloc(1, sizeof *be);
+	cpu_ctx *c = calloc(1, sizeof *c);
+	if (!be || !c) {
+		free(be);
+		free(c);
+		nys_err_sys(e, "cpu backend");
+		return NULL;
+	}
+	be->ops = dtype == NYS_F32 ? &cpu_ops_f32 : &cpu_ops_f64;
+	be->ctx = c;
+	be->name = "cpu";
+	be->device = NYS_DEVICE_CPU;
+	be->dtype = be->act_dtype = dtype;
+	be->esize = be->act_esize = nys_dtype_size(dtype);
+	return be;
+}

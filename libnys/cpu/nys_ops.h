@@ -11,6 +11,8 @@
 #ifndef NYS_OPS_H
 #define NYS_OPS_H
 
+#include "nys_backend.h" /* the Nystrom options, NYS_POS_OFFSET, NYS_IGNORE_LABEL */
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -48,8 +48,9 @@ int nys_eval_forward(nys_model *m, const nys_idlines *l, const nys_eval_opts *o,
 		B = n;
 	int32_t *ids = malloc(B * T * sizeof *ids);
 	float *mask = malloc(B * T * sizeof *mask);
+	float *y = malloc(B * T * width * sizeof *y);
 	int rc = 0;
-	if (!ids || !mask)
+	if (!ids || !mask || !y)
 		rc = nys_err_set(e, "eval: out of memory for a batch of %zu x %zu", B, T);
 	uint64_t shape[3] = {n, T, width};
 	if (!rc)
@@ -70,15 +71,15 @@ int nys_eval_forward(nys_model *m, const nys_idlines *l, const nys_eval_opts *o,
 			rc = -1;
 			break;
 		}
-		size_t got;
-		const float *y = nys_model_output(m, o->which, &got);
-		if (!y || got != b * T * width) {
+		size_t got = nys_model_output_size(m, o->which);
+		if (got != b * T * width) {
 			rc = nys_err_set(e, "eval: the model gave %zu outputs for %zu x %zu x %zu", got, b,
 			                 T, width);
 			break;
 		}
-		rc = nys_npy_write_f32(out, y, got, e);
+		rc = nys_model_output(m, o->which, y, e) || nys_npy_write_f32(out, y, got, e) ? -1 : 0;
 	}
+	free(y);
 	free(ids);
 	free(mask);
 	return rc;

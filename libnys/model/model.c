@@ -1,10 +1,10 @@
-/* The model's tensor table, parameter buffers, initialisation and
- * checkpoints, and the dispatch to the float or double forward/backward
- * (model.inc).  See nys_model.h and nys-checkpoint(5). */
+/* The model's tensor table, its buffers in the backend's memory (and the
+ * copies in and out of them), initialisation, the optimizer step and
+ * checkpoints; model_run.c has the forward and backward.  See nys_model.h
+ * and nys-checkpoint(5). */
 #include "model_impl.h"
 #include "nys_rng.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +165,19 @@ nys_model *nys_model_new(const nys_model_config *cfg, const nys_model_opts *o, n
 	m->cfg = *cfg;
 	m->o = *o;
 	m->esize = nys_dtype_size(o->dtype);
+	m->be = o->backend;
+	if (!m->be) {
+		if (!(m->be = nys_backend_new(o->device, o->dtype, e))) {
+			free(m);
+			return NULL;
+		}
+		m->own_be = true;
+	} else if (m->be->dtype != o->dtype) {
+		nys_err_set(e, "model: the backend's dtype is %s, not %s", nys_dtype_name(m->be->dtype),
+		            nys_dtype_name(o->dtype));
+		free(m);
+		return NULL;
+	}
 	m->off.layer = calloc(cfg->num_layers ? cfg->num_layers : 1, sizeof *m->off.layer);
 	table tb = {.m = m};
 	if (m->off.layer)
@@ -176,9 +189,11 @@ nys_model *nys_model_new(const nys_model_config *cfg, const nys_model_opts *o, n
 		nys_err_set(e, "model: %zu parameters need %llu bytes (%.1f GB); this machine has "
 		            "%llu (%.1f GB)", m->np, (unsigned long long)bytes, (double)bytes / 1e9,
 		            (unsigned long long)have, (double)have / 1e9);
-	} else if (!m->off.layer || tb.failed || !(m->params = calloc(m->np ? m->np : 1, m->esize))) {
+	} else if (!m->off.layer || tb.failed ||
+	           !(m->buf[NYS_BUF_PARAMS] = nys_backend_alloc(m->be, m->np * m->esize))) {
 		nys_err_set(e, "model: out of memory for %zu parameters", m->np);
-	} else {
+	} else if (!nys_backend_zero(m->be, m->buf[NYS_BUF_PARAMS], m->np * m->esize) &&
+	           !nys_backend_sync(m->be, e)) {
 		return m;
 	}
 	nys_model_free(m);
@@ -189,14 +204,11 @@ void nys_model_free(nys_model *m)
 {
 	if (!m)
 		return;
-	if (m->run) {
-		if (m->o.dtype == NYS_F32)
-			nys_model_run_free_f32(m->run);
-		else
-			nys_model_run_free_f64(m->run);
-	}
-	free(m->params);
-	free(m->grads);
+	nys_model_run_free(m);
+	for (int i = 0; i < 4; i++)
+		nys_backend_release(m->be, m->buf[i]);
+	if (m->own_be)
+		nys_backend_free(m->be);
 	free(m->off.layer);
 	free(m->t);
 	free(m);
@@ -207,7 +219,7 @@ const nys_model_opts *nys_model_options(const nys_model *m) { return &m->o; }
 size_t nys_model_ntensors(const nys_model *m) { return m->nt; }
 const nys_tensor_info *nys_model_tensor(const nys_model *m, size_t i) { return &m->t[i]; }
 size_t nys_model_nparams(const nys_model *m) { return m->np; }
-void *nys_model_params(nys_model *m) { return m->params; }
+nys_backend *nys_model_backend(const nys_model *m) { return m->be; }
 
 const nys_tensor_info *nys_model_find(const nys_model *m, const char *name)
 {
@@ -217,29 +229,138 @@ const nys_tensor_info *nys_model_find(const nys_model *m, const char *name)
 	return NULL;
 }
 
-void *nys_model_grads(nys_model *m)
+/* ---- buffers ----------------------------------------------------------- */
+
+/* The buffer `which`, made (zeroed) on first use; NULL with e set. */
+static void *buffer(nys_model *m, nys_buffer which, nys_err *e)
 {
-	if (!m->grads)
-		m->grads = calloc(m->np ? m->np : 1, m->esize);
-	return m->grads;
+	static const char *const what[4] = {"parameters", "gradients", "AdamW moments",
+	                                    "AdamW moments"};
+	if (which < NYS_BUF_PARAMS || which > NYS_BUF_EXP_AVG_SQ) {
+		nys_err_set(e, "model: no buffer %d", (int)which);
+		return NULL;
+	}
+	if (!m->buf[which]) {
+		void *p = nys_backend_alloc(m->be, m->np * m->esize);
+		if (!p) {
+			nys_err_set(e, "model: out of memory for the %s of %zu parameters", what[which],
+			            m->np);
+			return NULL;
+		}
+		if (nys_backend_zero(m->be, p, m->np * m->esize) || nys_backend_sync(m->be, e)) {
+			nys_backend_release(m->be, p);
+			return NULL;
+		}
+		m->buf[which] = p;
+	}
+	return m->buf[which];
+}
+
+static int check_range(const nys_model *m, size_t offset, size_t n, nys_err *e)
+{
+	if (offset > m->np || n > m->np - offset)
+		return nys_err_set(e, "model: elements %zu..%zu are outside the %zu parameters",
+		                   offset, offset + n, m->np);
+	return 0;
+}
+
+int nys_model_get(nys_model *m, nys_buffer which, size_t offset, size_t n, void *host,
+                  nys_err *e)
+{
+	void *b = buffer(m, which, e);
+	if (!b || check_range(m, offset, n, e))
+		return -1;
+	if (nys_backend_get(m->be, host, nys_model_at(m, b, offset), n * m->esize))
+		return nys_backend_sync(m->be, e) ? -1 : nys_err_set(e, "model: copy failed");
+	return nys_backend_sync(m->be, e);
+}
+
+int nys_model_set(nys_model *m, nys_buffer which, size_t offset, size_t n, const void *host,
+                  nys_err *e)
+{
+	void *b = buffer(m, which, e);
+	if (!b || check_range(m, offset, n, e))
+		return -1;
+	if (nys_backend_set(m->be, nys_model_at(m, b, offset), host, n * m->esize))
+		return nys_backend_sync(m->be, e) ? -1 : nys_err_set(e, "model: copy failed");
+	return nys_backend_sync(m->be, e);
+}
+
+void *nys_model_copy(nys_model *m, nys_buffer which, nys_err *e)
+{
+	void *h = malloc(m->np ? m->np * m->esize : 1);
+	if (!h) {
+		nys_err_set(e, "model: out of memory for a copy of %zu parameters", m->np);
+		return NULL;
+	}
+	if (nys_model_get(m, which, 0, m->np, h, e)) {
+		free(h);
+		return NULL;
+	}
+	return h;
 }
 
 int nys_model_zero_grad(nys_model *m, nys_err *e)
 {
-	if (!nys_model_grads(m))
-		return nys_err_set(e, "model: out of memory for the gradients");
-	memset(m->grads, 0, m->np * m->esize);
-	return 0;
+	void *g = buffer(m, NYS_BUF_GRADS, e);
+	if (!g)
+		return -1;
+	nys_backend_zero(m->be, g, m->np * m->esize);
+	return nys_backend_sync(m->be, e);
+}
+
+int nys_model_adamw_step(nys_model *m, nys_adamw *o, nys_err *e)
+{
+	void *g = buffer(m, NYS_BUF_GRADS, e), *mo = g ? buffer(m, NYS_BUF_EXP_AVG, e) : NULL;
+	void *v = mo ? buffer(m, NYS_BUF_EXP_AVG_SQ, e) : NULL;
+	if (!v)
+		return -1;
+	nys_backend_adamw_step(m->be, m->buf[NYS_BUF_PARAMS], g, mo, v, m->np, o);
+	return nys_backend_sync(m->be, e);
+}
+
+int nys_model_grad_norm(nys_model *m, double *norm, nys_err *e)
+{
+	void *g = buffer(m, NYS_BUF_GRADS, e);
+	if (!g)
+		return -1;
+	nys_backend_grad_norm(m->be, g, m->np, norm);
+	return nys_backend_sync(m->be, e);
+}
+
+int nys_model_grad_nonfinite(nys_model *m, bool *bad, nys_err *e)
+{
+	void *g = buffer(m, NYS_BUF_GRADS, e);
+	int b = 0;
+	if (!g)
+		return -1;
+	nys_backend_nonfinite(m->be, g, m->np, &b);
+	*bad = b != 0;
+	return nys_backend_sync(m->be, e);
 }
 
 /* ---- initialisation ---------------------------------------------------- */
 
-static void put(nys_model *m, size_t i, double v)
+/* Element j of a host array of the model's dtype. */
+static void put(const nys_model *m, void *host, size_t j, double v)
 {
 	if (m->o.dtype == NYS_F32)
-		((float *)m->params)[i] = (float)v;
+		((float *)host)[j] = (float)v;
 	else
-		((double *)m->params)[i] = v;
+		((double *)host)[j] = v;
+}
+
+/* A host array for one tensor of the table: the largest one's size. */
+static void *tensor_host(const nys_model *m, nys_err *e)
+{
+	size_t most = 1;
+	for (size_t i = 0; i < m->nt; i++)
+		if (m->t[i].numel > most)
+			most = m->t[i].numel;
+	void *h = malloc(most * m->esize);
+	if (!h)
+		nys_err_set(e, "model: out of memory for a tensor of %zu elements", most);
+	return h;
 }
 
 /* A standard normal from two uniforms (Box-Muller). */
@@ -249,11 +370,15 @@ static double normal(nys_rng *r)
 	return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
 }
 
-void nys_model_init(nys_model *m, uint64_t seed)
+int nys_model_init(nys_model *m, uint64_t seed, nys_err *e)
 {
 	nys_rng r;
 	nys_rng_seed(&r, seed);
-	for (size_t i = 0; i < m->nt; i++) {
+	void *h = tensor_host(m, e);
+	if (!h)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < m->nt && !rc; i++) {
 		const nys_tensor_info *t = &m->t[i];
 		if (t->alias)
 			continue;
@@ -262,13 +387,13 @@ void nys_model_init(nys_model *m, uint64_t seed)
 		bool is_bias = len > 5 && !strcmp(n + len - 5, ".bias");
 		if (strstr(n, "LayerNorm")) {
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, t->offset + j, is_bias ? 0.0 : 1.0);
+				put(m, h, j, is_bias ? 0.0 : 1.0);
 		} else if (strstr(n, "_embeddings.")) {
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, t->offset + j, 0.02 * normal(&r));
+				put(m, h, j, 0.02 * normal(&r));
 		} else if (!strcmp(n, "cls.predictions.bias")) {
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, t->offset + j, 0.0);
+				put(m, h, j, 0.0);
 		} else {
 			/* PyTorch's default for Linear and Conv2d: U(-1/sqrt(fan_in),
 			 * 1/sqrt(fan_in)); a bias takes the fan-in of its weight, the
@@ -281,75 +406,23 @@ void nys_model_init(nys_model *m, uint64_t seed)
 				fan_in *= (double)w->shape[d];
 			double bound = 1.0 / sqrt(fan_in);
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, t->offset + j, bound * (2.0 * nys_rng_random(&r) - 1.0));
+				put(m, h, j, bound * (2.0 * nys_rng_random(&r) - 1.0));
 		}
+		rc = nys_model_set(m, NYS_BUF_PARAMS, t->offset, t->numel, h, e);
 	}
-}
-
-/* ---- forward, backward, outputs: by dtype -------------------------------- */
-
-/* The model runs every product on OpenMP's threads (see dense_gemm in
- * ops_dense.inc), OpenBLAS on one: its own pool of threads then stays
- * asleep instead of spinning against OpenMP's. */
-static int blas_serial(void)
-{
-	int nb = openblas_get_num_threads();
-	if (nb > 1)
-		openblas_set_num_threads(1);
-	return nb;
-}
-
-static void blas_restore(int nb)
-{
-	if (nb > 1)
-		openblas_set_num_threads(nb);
-}
-
-int nys_model_forward(nys_model *m, const nys_batch *b, bool train, uint64_t seed,
-                      nys_model_stats *st, nys_err *e)
-{
-	int nb = blas_serial();
-	int rc = m->o.dtype == NYS_F32 ? nys_model_forward_f32(m, b, train, seed, st, e)
-	                               : nys_model_forward_f64(m, b, train, seed, st, e);
-	blas_restore(nb);
+	free(h);
 	return rc;
-}
-
-int nys_model_backward(nys_model *m, double dloss, nys_err *e)
-{
-	if (!nys_model_grads(m))
-		return nys_err_set(e, "model: out of memory for the gradients");
-	int nb = blas_serial();
-	int rc = m->o.dtype == NYS_F32 ? nys_model_backward_f32(m, dloss, e)
-	                               : nys_model_backward_f64(m, dloss, e);
-	blas_restore(nb);
-	return rc;
-}
-
-size_t nys_model_act_bytes(const nys_model *m, int B, int T, size_t rows)
-{
-	return m->o.dtype == NYS_F32 ? nys_model_act_bytes_f32(m, B, T, rows)
-	                             : nys_model_act_bytes_f64(m, B, T, rows);
-}
-
-const void *nys_model_output(const nys_model *m, nys_output which, size_t *n)
-{
-	*n = 0;
-	if (!m->run)
-		return NULL;
-	return m->o.dtype == NYS_F32 ? nys_model_output_f32(m, which, n)
-	                             : nys_model_output_f64(m, which, n);
 }
 
 /* ---- checkpoints --------------------------------------------------------- */
 
-void nys_model_st_entries(const nys_model *m, nys_st_entry *out)
+void nys_model_st_entries(const nys_model *m, const void *params, nys_st_entry *out)
 {
 	for (size_t i = 0; i < m->nt; i++) {
 		const nys_tensor_info *t = &m->t[i];
 		out[i] = (nys_st_entry){
 			.name = t->name, .dtype = m->o.dtype, .ndim = t->ndim,
-			.data = (const char *)m->params + t->offset * m->esize,
+			.data = (const char *)params + t->offset * m->esize,
 		};
 		memcpy(out[i].shape, t->shape, sizeof t->shape);
 	}
@@ -363,7 +436,7 @@ char *nys_model_config_str(const nys_model *m)
 	return s;
 }
 
-int nys_model_save(const nys_model *m, const char *path, const char *const *meta, nys_err *e)
+int nys_model_save(nys_model *m, const char *path, const char *const *meta, nys_err *e)
 {
 	nys_st_entry *ent = calloc(m->nt ? m->nt : 1, sizeof *ent);
 	char *cfg = nys_model_config_str(m);
@@ -371,27 +444,32 @@ int nys_model_save(const nys_model *m, const char *path, const char *const *meta
 	while (meta && meta[nmeta])
 		nmeta++;
 	const char **all = calloc(nmeta + 3, sizeof *all);
+	void *params = NULL;
 	int rc = -1;
 	if (!ent || !cfg || !all) {
 		nys_err_set(e, "%s: out of memory", path);
 		goto out;
 	}
+	if (!(params = nys_model_copy(m, NYS_BUF_PARAMS, e)))
+		goto out;
 	all[0] = "nys_model";
 	all[1] = cfg;
 	for (size_t i = 0; i < nmeta; i++)
 		all[2 + i] = meta[i];
-	nys_model_st_entries(m, ent);
+	nys_model_st_entries(m, params, ent);
 	rc = nys_st_write(path, ent, m->nt, all, e);
 out:
+	free(params);
 	free(all);
 	free(cfg);
 	free(ent);
 	return rc;
 }
 
-/* The position table of a shorter model, tiled into ours. */
+/* The position table of a shorter model, tiled into ours (h: a host
+ * array for the tensor). */
 static int load_tiled_positions(nys_model *m, const nys_st *st, const nys_tensor_info *t,
-                                nys_err *e)
+                                void *h, nys_err *e)
 {
 	int64_t shape[NYS_ST_MAX_DIMS];
 	int nd = nys_st_shape(st, t->name, shape);
@@ -416,51 +494,58 @@ static int load_tiled_positions(nys_model *m, const nys_st *st, const nys_tensor
 				memcpy(&f, src + ((size_t)from * C + c) * 4, 4);
 				v = f;
 			}
-			put(m, t->offset + (size_t)r * C + c, v);
+			put(m, h, (size_t)r * C + c, v);
 		}
 	}
-	return 0;
+	return nys_model_set(m, NYS_BUF_PARAMS, t->offset, t->numel, h, e);
+}
+
+/* One tensor of the file, converted to the model's dtype, into the
+ * parameters (h: a host array for the tensor). */
+static int load_tensor(nys_model *m, const nys_st *st, const nys_tensor_info *t, void *h,
+                       nys_err *e)
+{
+	nys_dtype want = nys_st_dtype(st, t->name) == NYS_F64 ? NYS_F64 : NYS_F32;
+	const unsigned char *src = nys_st_get(st, t->name, want, t->ndim, t->shape, e);
+	if (!src)
+		return -1;
+	if (want == m->o.dtype) {
+		memcpy(h, src, t->numel * m->esize);
+	} else if (want == NYS_F32) { /* into a double model */
+		for (size_t j = 0; j < t->numel; j++) {
+			float f;
+			memcpy(&f, src + 4 * j, 4);
+			((double *)h)[j] = f;
+		}
+	} else {
+		for (size_t j = 0; j < t->numel; j++) {
+			double d;
+			memcpy(&d, src + 8 * j, 8);
+			((float *)h)[j] = (float)d;
+		}
+	}
+	return nys_model_set(m, NYS_BUF_PARAMS, t->offset, t->numel, h, e);
 }
 
 int nys_model_load_st(nys_model *m, const nys_st *st, unsigned flags, nys_err *e)
 {
-	for (size_t i = 0; i < m->nt; i++) {
+	void *h = tensor_host(m, e);
+	int rc = h ? 0 : -1;
+	for (size_t i = 0; i < m->nt && !rc; i++) {
 		const nys_tensor_info *t = &m->t[i];
 		if (t->alias)
 			continue;
-		int dt = nys_st_dtype(st, t->name);
-		if (dt < 0 && t->head && (flags & NYS_LOAD_HEADS_OPTIONAL))
+		if (nys_st_dtype(st, t->name) < 0 && t->head && (flags & NYS_LOAD_HEADS_OPTIONAL))
 			continue;
-		if (t->offset == m->off.wpe && (flags & NYS_LOAD_TILE_POSITIONS)) {
-			int64_t shape[NYS_ST_MAX_DIMS];
-			if (nys_st_shape(st, t->name, shape) == 2 && shape[0] != t->shape[0]) {
-				if (load_tiled_positions(m, st, t, e))
-					return -1;
-				continue;
-			}
-		}
-		nys_dtype want = dt == NYS_F64 ? NYS_F64 : NYS_F32;
-		const unsigned char *src = nys_st_get(st, t->name, want, t->ndim, t->shape, e);
-		if (!src)
-			return -1;
-		void *dst = (char *)m->params + t->offset * m->esize;
-		if (want == m->o.dtype) {
-			memcpy(dst, src, t->numel * m->esize);
-		} else if (want == NYS_F32) { /* into a double model */
-			for (size_t j = 0; j < t->numel; j++) {
-				float f;
-				memcpy(&f, src + 4 * j, 4);
-				((double *)dst)[j] = f;
-			}
-		} else {
-			for (size_t j = 0; j < t->numel; j++) {
-				double d;
-				memcpy(&d, src + 8 * j, 8);
-				((float *)dst)[j] = (float)d;
-			}
-		}
+		int64_t shape[NYS_ST_MAX_DIMS];
+		if (t->offset == m->off.wpe && (flags & NYS_LOAD_TILE_POSITIONS) &&
+		    nys_st_shape(st, t->name, shape) == 2 && shape[0] != t->shape[0])
+			rc = load_tiled_positions(m, st, t, h, e);
+		else
+			rc = load_tensor(m, st, t, h, e);
 	}
-	return 0;
+	free(h);
+	return rc;
 }
 
 int nys_model_load(nys_model *m, const char *path, unsigned flags, nys_err *e)

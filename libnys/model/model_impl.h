@@ -1,6 +1,5 @@
-/* Inside the model: what model.c (the tensor table, checkpoints, the
- * dtype dispatch) shares with the forward/backward template model.inc,
- * compiled once per dtype (model_f32.c, model_f64.c). */
+/* Inside the model: what model.c (the tensor table, buffers,
+ * checkpoints) shares with model_run.c (forward and backward). */
 #ifndef NYS_MODEL_IMPL_H
 #define NYS_MODEL_IMPL_H
 
@@ -25,24 +24,25 @@ typedef struct nys_model_off {
 struct nys_model {
 	nys_model_config cfg;
 	nys_model_opts o;
-	size_t esize;          /* bytes of one element */
+	nys_backend *be;
+	bool own_be;           /* made by nys_model_new, freed with the model */
+	size_t esize;          /* bytes of one element of the buffers */
 	nys_tensor_info *t;
 	size_t nt, np;
 	nys_model_off off;
-	void *params, *grads;
-	void *run;             /* the dtype's activations and last-forward state */
+	/* by nys_buffer: the parameters, gradients and AdamW moments, in the
+	 * backend's memory (NULL until first used, but the parameters) */
+	void *buf[4];
+	struct nys_model_run *run; /* the activations and the last forward's state */
 };
 
-/* The template's entry points, per dtype. */
-#define NYS_MODEL_DECL(S)                                                               \
-	int nys_model_forward_##S(nys_model *m, const nys_batch *b, bool train,             \
-	                          uint64_t seed, nys_model_stats *st, nys_err *e);          \
-	int nys_model_backward_##S(nys_model *m, double dloss, nys_err *e);                 \
-	const void *nys_model_output_##S(const nys_model *m, nys_output which, size_t *n);  \
-	void nys_model_run_free_##S(void *run);                                             \
-	size_t nys_model_act_bytes_##S(const nys_model *m, int B, int T, size_t rows);
-NYS_MODEL_DECL(f32)
-NYS_MODEL_DECL(f64)
-#undef NYS_MODEL_DECL
+/* An element of a buffer of the model's: base + i elements. */
+static inline void *nys_model_at(const nys_model *m, void *base, size_t i)
+{
+	return (char *)base + i * m->esize;
+}
+
+/* model_run.c: the activations' memory, freed with the model. */
+void nys_model_run_free(nys_model *m);
 
 #endif

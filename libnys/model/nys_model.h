@@ -17,22 +17,27 @@
  *   cross-entropy, or mean squared error with one label (regression)
  *
  * Memory, as in llm.c: the parameters are one buffer laid out from a table
- * of tensors (nys_model_tensor), the gradients a second buffer of the same
- * layout, made on first use; the activations of one (batch, length) come
- * from one arena, sized on the first forward of that shape and kept.
- * Everything runs through a backend (a table of the ops); the CPU one uses
- * OpenBLAS for the products and OpenMP threads for the rest.
+ * of tensors (nys_model_tensor), the gradients and AdamW's two moments more
+ * buffers of the same layout, made on first use; the activations of one
+ * (batch, length) come from one arena, sized on the first forward of that
+ * shape and kept.  All of it is the backend's memory (nys_backend.h: the
+ * device the options name): the model's code runs everything as backend
+ * ops, and the host sees the buffers only through copies (nys_model_get,
+ * nys_model_set, nys_model_output).  The CPU backend uses OpenBLAS for the
+ * products and OpenMP threads for the rest.
  *
  * A model is built over float (NYS_F32: training and inference) or double
- * (NYS_F64: the tests' finite-difference checks of the whole network).
+ * (NYS_F64: the tests' finite-difference checks of the whole network); the
+ * model's code is compiled once, the precision is the backend's.
  * The library never exits: failures return -1 / NULL with e set.
  */
 #ifndef NYS_MODEL_H
 #define NYS_MODEL_H
 
 #include "nys.h"
+#include "nys_backend.h" /* nys_device, NYS_IGNORE_LABEL */
 #include "nys_config.h"
-#include "nys_ops.h" /* NYS_IGNORE_LABEL */
+#include "nys_optim.h"
 #include "nys_safetensors.h"
 
 /* The classifier's activation between its two dense layers. */
@@ -46,6 +51,11 @@ typedef struct nys_model_opts {
 	bool mlm;            /* with the masked-LM head */
 	int num_labels;      /* classifier: 0 none, 1 regression (MSE), >= 2 classes */
 	nys_cls_act cls_act;
+	nys_device device;   /* where it runs (NYS_DEVICE_AUTO: the CPU today) */
+	/* A backend of the caller's to run on instead (its dtype must be
+	 * dtype), which the model uses and does not free; NULL: the model makes
+	 * one for device and frees it. */
+	nys_backend *backend;
 } nys_model_opts;
 
 /* One tensor of the parameter buffer, by its checkpoint name. */
@@ -97,17 +107,41 @@ const nys_tensor_info *nys_model_tensor(const nys_model *m, size_t i);
 const nys_tensor_info *nys_model_find(const nys_model *m, const char *name);
 /* Elements in the parameter (and gradient) buffer. */
 size_t nys_model_nparams(const nys_model *m);
-/* The buffers, of the model's dtype.  nys_model_grads makes the gradient
- * buffer (zeroed) on first use: NULL when memory runs out. */
-void *nys_model_params(nys_model *m);
-void *nys_model_grads(nys_model *m);
+/* The backend the model runs on. */
+nys_backend *nys_model_backend(const nys_model *m);
+
+/* The model's buffers, all of nys_model_nparams elements in the tensor
+ * table's layout, in the backend's memory: the parameters, their gradients
+ * and AdamW's exp_avg and exp_avg_sq.  All but the parameters are made,
+ * zeroed, on first use. */
+typedef enum nys_buffer {
+	NYS_BUF_PARAMS, NYS_BUF_GRADS, NYS_BUF_EXP_AVG, NYS_BUF_EXP_AVG_SQ,
+} nys_buffer;
+/* Copy n elements from element `offset` of a buffer into host memory, or
+ * from host memory into it, in the model's dtype (a tensor: its offset and
+ * numel).  -1 with e set when memory runs out or the backend fails. */
+int nys_model_get(nys_model *m, nys_buffer which, size_t offset, size_t n, void *host,
+                  nys_err *e);
+int nys_model_set(nys_model *m, nys_buffer which, size_t offset, size_t n, const void *host,
+                  nys_err *e);
+/* A host copy of a whole buffer (free() it); NULL with e set. */
+void *nys_model_copy(nys_model *m, nys_buffer which, nys_err *e);
+
+/* The gradients set to 0. */
 int nys_model_zero_grad(nys_model *m, nys_err *e);
+/* One nys_adamw_step (nys_optim.h) of the parameters from the gradients
+ * and the moments, on the backend (float32 models: as training runs). */
+int nys_model_adamw_step(nys_model *m, nys_adamw *o, nys_err *e);
+/* nys_grad_norm and nys_grad_nonfinite of the gradients, on the backend. */
+int nys_model_grad_norm(nys_model *m, double *norm, nys_err *e);
+int nys_model_grad_nonfinite(nys_model *m, bool *bad, nys_err *e);
 
 /* Fresh weights from seed, as the authors' model starts: embeddings
  * N(0, 0.02); linear weights and biases U(-1/sqrt(in), 1/sqrt(in)) and
  * conv weights U(-1/sqrt(k), 1/sqrt(k)) (PyTorch's defaults); LayerNorm
- * weight 1, bias 0; the MLM bias 0. */
-void nys_model_init(nys_model *m, uint64_t seed);
+ * weight 1, bias 0; the MLM bias 0.  -1 with e set when the copy to the
+ * backend fails. */
+int nys_model_init(nys_model *m, uint64_t seed, nys_err *e);
 
 /* Run the model on a batch.  train: dropout on, with masks drawn from
  * seed (use a new seed each step); otherwise eval (no dropout).  The
@@ -124,9 +158,12 @@ int nys_model_backward(nys_model *m, double dloss, nys_err *e);
 /* Outputs of the last forward, in the model's dtype, with their element
  * count: the final hidden states (B, T, C); the MLM logits (rows, V) at
  * the labelled positions in (b, t) order, or at every position without
- * labels; the classifier's scores (B, num_labels).  NULL when absent. */
+ * labels; the classifier's scores (B, num_labels).  nys_model_output_size:
+ * the count, 0 when absent.  nys_model_output copies it into host, which
+ * holds that many elements; -1 with e set when it is absent. */
 typedef enum nys_output { NYS_OUT_HIDDEN, NYS_OUT_LOGITS, NYS_OUT_SCORES } nys_output;
-const void *nys_model_output(const nys_model *m, nys_output which, size_t *n);
+size_t nys_model_output_size(const nys_model *m, nys_output which);
+int nys_model_output(nys_model *m, nys_output which, void *host, nys_err *e);
 
 /* The most tokens (B x T) one forward takes: with the config's key limits
  * (nys_config.h), every activation size then fits 64 bits. */
@@ -150,11 +187,12 @@ void nys_blas_tune(char **argv);
  * fsync, rename), in the model's dtype, with the model's config in the
  * metadata ("nys_model", the "model" section as JSON); meta: more
  * key, value, ... NULL pairs, or NULL. */
-int nys_model_save(const nys_model *m, const char *path, const char *const *meta, nys_err *e);
+int nys_model_save(nys_model *m, const char *path, const char *const *meta, nys_err *e);
 /* The parameters as safetensors entries, in table order (the aliases
- * included), into out[nys_model_ntensors(m)]: for writers that add
+ * included), into out[nys_model_ntensors(m)], their data in params, a host
+ * copy of the parameter buffer (nys_model_copy): for writers that add
  * tensors of their own (the training state). */
-void nys_model_st_entries(const nys_model *m, nys_st_entry *out);
+void nys_model_st_entries(const nys_model *m, const void *params, nys_st_entry *out);
 /* The "model" config JSON of nys_model_save's metadata (free() it); NULL
  * when memory runs out. */
 char *nys_model_config_str(const nys_model *m);

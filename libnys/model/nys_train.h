@@ -9,10 +9,9 @@
 #define NYS_TRAIN_H
 
 #include "nys.h"
+#include "nys_backend.h" /* nys_device */
 
 #include <signal.h>
-
-typedef enum nys_device { NYS_DEVICE_AUTO, NYS_DEVICE_CPU, NYS_DEVICE_CUDA } nys_device;
 
 typedef struct nys_train_opts {
 	const char *config;      /* the config file (default "config.json") */

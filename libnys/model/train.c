@@ -39,8 +39,7 @@ typedef struct trainer {
 	void *ctx;
 	nys_config *cfg;
 	tsettings s;
-	nys_model *m;
-	float *mom, *vel;            /* AdamW moments, one buffer each */
+	nys_model *m;                /* with the AdamW moments, on the backend */
 	size_t np;
 	nys_adamw adam;
 	nys_onecycle sched;
@@ -280,21 +279,30 @@ static int write_checkpoint(trainer *t, const char *path, bool with_state, nys_e
 	         (unsigned long long)p.delivered, (unsigned long long)p.data_id,
 	         t->elapsed + (nys_now() - t->t_start));
 	const char *meta[] = {"nys_model", cfg, "nys_train", state, NULL};
+	void *params = NULL, *mom = NULL, *vel = NULL;
 	int rc = -1;
 	if (!ent || !cfg) {
 		nys_err_set(e, "%s: out of memory", path);
 		goto out;
 	}
-	nys_model_st_entries(t->m, ent);
+	/* host copies of the backend's buffers */
+	if (!(params = nys_model_copy(t->m, NYS_BUF_PARAMS, e)) ||
+	    (with_state && (!(mom = nys_model_copy(t->m, NYS_BUF_EXP_AVG, e)) ||
+	                    !(vel = nys_model_copy(t->m, NYS_BUF_EXP_AVG_SQ, e)))))
+		goto out;
+	nys_model_st_entries(t->m, params, ent);
 	size_t n = nt;
 	if (with_state) {
 		ent[n++] = (nys_st_entry){.name = "nys.adamw.exp_avg", .dtype = NYS_F32, .ndim = 1,
-		                          .shape = {(int64_t)t->np}, .data = t->mom};
+		                          .shape = {(int64_t)t->np}, .data = mom};
 		ent[n++] = (nys_st_entry){.name = "nys.adamw.exp_avg_sq", .dtype = NYS_F32, .ndim = 1,
-		                          .shape = {(int64_t)t->np}, .data = t->vel};
+		                          .shape = {(int64_t)t->np}, .data = vel};
 	}
 	rc = nys_st_write(path, ent, n, meta, e);
 out:
+	free(vel);
+	free(mom);
+	free(params);
 	free(cfg);
 	free(ent);
 	return rc;
@@ -372,8 +380,9 @@ static int load_checkpoint(trainer *t, const ckpt *c, nys_err *e)
 		nys_err_set(e, "%s: %s", c->path, msg);
 		goto out;
 	}
-	memcpy(t->mom, mm, t->np * sizeof *t->mom);
-	memcpy(t->vel, vv, t->np * sizeof *t->vel);
+	if (nys_model_set(t->m, NYS_BUF_EXP_AVG, 0, t->np, mm, e) ||
+	    nys_model_set(t->m, NYS_BUF_EXP_AVG_SQ, 0, t->np, vv, e))
+		goto out;
 	t->step = step;
 	t->inst_pass = inst;
 	t->adam.step = astep;
@@ -584,7 +593,10 @@ static int train_step(trainer *t, step_sums *sum, nys_err *e)
 		sum->count += pct * vc;
 		sum->batch += pct * nb;
 	}
-	if (nys_grad_nonfinite(nys_model_grads(t->m), t->np))
+	bool bad;
+	if (nys_model_grad_nonfinite(t->m, &bad, e))
+		return -1;
+	if (bad)
 		return nys_err_set(e, "step %llu: a gradient is not finite",
 		                   (unsigned long long)t->step + 1);
 	double lr, beta1;
@@ -592,8 +604,7 @@ static int train_step(trainer *t, step_sums *sum, nys_err *e)
 		return -1;
 	t->adam.lr = lr;
 	t->adam.beta1 = beta1;
-	if (nys_adamw_step(&t->adam, nys_model_params(t->m), nys_model_grads(t->m), t->mom, t->vel,
-	                   t->np, e))
+	if (nys_model_adamw_step(t->m, &t->adam, e))
 		return -1;
 	t->step++;
 	t->inst_pass += B;
@@ -766,14 +777,12 @@ static int setup(trainer *t, nys_err *e)
 	if (nys_mlm_check(&t->mlm, e))
 		return -1;
 
-	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true};
+	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true, .device = t->o->device};
 	if (!(t->m = nys_model_new(mc, &mo, e)) || check_memory(t, e))
 		return -1;
 	t->np = nys_model_nparams(t->m);
-	t->mom = calloc(t->np ? t->np : 1, sizeof *t->mom);
-	t->vel = calloc(t->np ? t->np : 1, sizeof *t->vel);
-	if (!t->mom || !t->vel || !nys_model_grads(t->m))
-		return nys_err_set(e, "out of memory for %zu parameters", t->np);
+	if (nys_model_zero_grad(t->m, e))
+		return -1;
 	nys_adamw_init(&t->adam, t->s.learning_rate);
 
 	if (open_dev(t, e))
@@ -790,7 +799,8 @@ static int setup(trainer *t, nys_err *e)
 	if (r < 0)
 		return -1;
 	if (r == 0) {
-		nys_model_init(t->m, t->s.seed);
+		if (nys_model_init(t->m, t->s.seed, e))
+			return -1;
 		if (t->s.from_cp) {
 			if (nys_model_load(t->m, t->s.from_cp,
 			                   NYS_LOAD_HEADS_OPTIONAL | NYS_LOAD_TILE_POSITIONS, e))
@@ -820,8 +830,6 @@ static void teardown(trainer *t)
 	nys_loader_close(t->dev);
 	nys_model_free(t->m);
 	nys_config_free(t->cfg);
-	free(t->mom);
-	free(t->vel);
 	free(t->ids);
 	free(t->labels);
 	free(t->log_path);

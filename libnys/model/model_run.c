@@ -1,0 +1,745 @@
+/* The model's forward and backward, as backend ops (nys_backend.h), written
+ * once for every dtype: the arrays are the backend's memory (void
+ * pointers, element sizes from the instance), the scalars double, and the
+ * backend runs each op in its precision.  See nys_model.h for the network;
+ * model.c holds the tensor table this reads the parameters from.
+ *
+ * Activations live in two arenas: the body's, sized per (B, T) (the
+ * embeddings, every layer's saved tensors, the classifier and the
+ * backward's temporaries), and the MLM head's, sized per number of rows
+ * (labelled positions), which changes from batch to batch and grows by a
+ * quarter when it must.  What a layer saves for its backward:
+ *
+ *   q, k, v (B, H, T, D)   the attention's inputs
+ *   asaved                 what the attention op keeps (linear in T for Nystrom)
+ *   attp (B, T, H D)       the heads merged: the output projection's input
+ *   res1, res2 (B, T, C)   the LayerNorms' inputs; ln1 (B, T, C) and their
+ *                          mean and rstd (B, T)
+ *   ff1, gel (B, T, F)     the feed-forward's hidden layer, before and after GELU
+ *   ln2 (B, T, C)          the layer's output, the next layer's input
+ *
+ * Dropout masks are not kept: each dropout site draws from its own seed,
+ * mixed from the step's seed and the site's number, and the backward draws
+ * the same mask again.
+ *
+ * Nothing goes back to the host inside a forward or backward: the batch's
+ * ids, types, labelled rows and labels go up (the mask only when the batch
+ * has one: otherwise the arena's mask is filled with ones once), the losses
+ * and correct predictions are counted by the backend into two doubles that
+ * come down once at the end.  The ops' failures are recorded in the backend
+ * and collected by the nys_backend_sync that ends each run.
+ */
+#include "model_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct layer_acts {
+	void *q, *k, *v, *asaved, *attp, *res1, *ln1, *m1, *r1, *ff1, *gel, *res2, *ln2, *m2, *r2;
+} layer_acts;
+
+typedef struct nys_model_run {
+	int B, T;             /* the body arena's shape */
+	size_t body_bytes;
+	void *body;
+	size_t head_cap;      /* rows the head arena holds */
+	void *head;
+
+	/* host staging */
+	void *hmask;          /* (B, T) of the activations' dtype: mask, targets */
+	int32_t *hrows, *hlab; /* (B T) */
+
+	/* body */
+	int32_t *ids, *types; /* (B, T); types NULL when all 0 */
+	void *mask;           /* (B, T) */
+	bool mask_ones;       /* mask holds ones (from fill) */
+	double *stats;        /* the loss and the correct predictions */
+	void *emb, *proj, *ln0, *m0, *r0, *x0;
+	layer_acts *L;
+	void *tqkv, *tatt, *tc, *scratch;
+	size_t scratch_n;
+	void *dX, *dR, *dT, *dF1, *dF2, *dq, *dk, *dv, *dattp, *demb, *dproj;
+	/* classifier */
+	int32_t *crows, *clab;
+	void *cx, *cd0, *cdense, *cact, *cd1, *scores, *cprobs, *closs, *ctgt;
+	int32_t *cpred;
+	void *dc1, *dc2, *dc3, *dc4;
+
+	/* MLM head, M rows */
+	int32_t *rows, *lab, *pred;
+	void *hx, *hd, *hg, *hln, *hm, *hr, *logits, *probs, *losses;
+	void *dhx, *dhd, *dhg, *dhln;
+
+	/* the last forward */
+	int M;                /* head rows (0: head not run) */
+	bool have_hidden, mlm_run, cls_run, has_loss, train, types_given;
+	uint64_t seed;
+	double p_drop, loss_scale;
+	struct nys_nystrom_opts nopt;
+} run_t;
+
+/* ---- arenas ---------------------------------------------------------------- */
+
+/* Hand out n elements of `size` bytes at the arena offset *off (64-byte
+ * aligned), or only count them when base is NULL. */
+static void *take(void *base, size_t *off, size_t n, size_t size)
+{
+	void *p = base ? (char *)base + *off : NULL;
+	*off += (n * size + 63) / 64 * 64;
+	return p;
+}
+/* p: n activations; TAKE_OF: n elements of p's own type */
+#define TAKE(p, n) ((p) = take(base, &off, (n), es))
+#define TAKE_OF(p, n) ((p) = take(base, &off, (n), sizeof *(p)))
+
+static struct nys_nystrom_opts nystrom_opts(const nys_model_config *c, int B, int T)
+{
+	struct nys_nystrom_opts o = {
+		.B = B,
+		.H = (int)c->num_head,
+		.T = T,
+		.D = (int)c->head_dim,
+		.landmarks = c->num_landmarks == c->seq_len ? T : (int)c->num_landmarks,
+		.pinv_iters = (int)c->inv_iterations,
+		.pinv_init = c->inv_init == NYS_INV_INIT_NEW ? NYS_PINV_PER_MATRIX : NYS_PINV_ORIGINAL,
+		.conv_k = (int)c->conv_kernel_size,
+		.unpadded_means = c->landmarks_skip_padding,
+	};
+	return o;
+}
+
+/* Lay out the body arena for (B, T) at base; the bytes it needs. */
+static size_t body_layout(run_t *r, const nys_model *m, void *base, int B, int T)
+{
+	const nys_model_config *c = &m->cfg;
+	size_t N = (size_t)B * T, E = c->embedding_dim, C = c->transformer_dim;
+	size_t F = c->transformer_hidden_dim, A = (size_t)c->num_head * c->head_dim;
+	size_t off = 0, asaved = 0, scratch = 0, es = m->be->act_esize;
+	if (c->attn_type == NYS_ATTN_NYSTROM) {
+		struct nys_nystrom_opts o = nystrom_opts(c, B, T);
+		nys_backend_nystrom_size(m->be, &o, &asaved, &scratch);
+	} else {
+		nys_backend_attn_softmax_size(m->be, B, (int)c->num_head, T, &asaved, &scratch);
+	}
+	TAKE_OF(r->ids, N);
+	TAKE_OF(r->types, N);
+	TAKE(r->mask, N);
+	r->stats = take(base, &off, 2, sizeof(double));
+	TAKE(r->emb, N * E);
+	r->proj = NULL;
+	if (E != C)
+		TAKE(r->proj, N * C);
+	TAKE(r->ln0, N * C);
+	TAKE(r->m0, N);
+	TAKE(r->r0, N);
+	TAKE(r->x0, N * C);
+	for (uint32_t l = 0; l < c->num_layers; l++) {
+		layer_acts *L = &r->L[l];
+		TAKE(L->q, N * A);
+		TAKE(L->k, N * A);
+		TAKE(L->v, N * A);
+		TAKE(L->asaved, asaved);
+		TAKE(L->attp, N * A);
+		TAKE(L->res1, N * C);
+		TAKE(L->ln1, N * C);
+		TAKE(L->m1, N);
+		TAKE(L->r1, N);
+		TAKE(L->ff1, N * F);
+		TAKE(L->gel, N * F);
+		TAKE(L->res2, N * C);
+		TAKE(L->ln2, N * C);
+		TAKE(L->m2, N);
+		TAKE(L->r2, N);
+	}
+	TAKE(r->tqkv, N * 3 * A);
+	TAKE(r->tatt, N * A);
+	TAKE(r->tc, N * C);
+	TAKE(r->scratch, scratch);
+	r->scratch_n = scratch;
+	TAKE(r->dX, N * C);
+	TAKE(r->dR, N * C);
+	TAKE(r->dT, N * C);
+	TAKE(r->dF1, N * F);
+	TAKE(r->dF2, N * F);
+	TAKE(r->dq, N * A);
+	TAKE(r->dk, N * A);
+	TAKE(r->dv, N * A);
+	TAKE(r->dattp, N * A);
+	TAKE(r->demb, N * E);
+	r->dproj = NULL;
+	if (E != C)
+		TAKE(r->dproj, N * C);
+	size_t L = m->o.num_labels > 0 ? (size_t)m->o.num_labels : 1;
+	TAKE_OF(r->crows, (size_t)B);
+	TAKE_OF(r->clab, (size_t)B);
+	TAKE_OF(r->cpred, (size_t)B);
+	TAKE(r->cx, B * C);
+	TAKE(r->cd0, B * C);
+	TAKE(r->cdense, B * C);
+	TAKE(r->cact, B * C);
+	TAKE(r->cd1, B * C);
+	TAKE(r->scores, B * L);
+	TAKE(r->cprobs, B * L);
+	TAKE(r->closs, (size_t)B);
+	TAKE(r->ctgt, (size_t)B);
+	TAKE(r->dc1, B * C);
+	TAKE(r->dc2, B * C);
+	TAKE(r->dc3, B * C);
+	TAKE(r->dc4, B * L);
+	return off;
+}
+
+static size_t head_layout(run_t *r, const nys_model *m, void *base, size_t M)
+{
+	const nys_model_config *c = &m->cfg;
+	size_t E = c->embedding_dim, C = c->transformer_dim, V = c->vocab_size, off = 0;
+	size_t es = m->be->act_esize;
+	TAKE_OF(r->rows, M);
+	TAKE_OF(r->lab, M);
+	TAKE_OF(r->pred, M);
+	TAKE(r->hx, M * C);
+	TAKE(r->hd, M * E);
+	TAKE(r->hg, M * E);
+	TAKE(r->hln, M * E);
+	TAKE(r->hm, M);
+	TAKE(r->hr, M);
+	TAKE(r->logits, M * V);
+	TAKE(r->probs, M * V);
+	TAKE(r->losses, M);
+	TAKE(r->dhx, M * C);
+	TAKE(r->dhd, M * E);
+	TAKE(r->dhg, M * E);
+	TAKE(r->dhln, M * E);
+	return off;
+}
+#undef TAKE
+#undef TAKE_OF
+
+size_t nys_model_act_bytes(const nys_model *m, int B, int T, size_t rows)
+{
+	run_t r = {0};
+	r.L = calloc(m->cfg.num_layers ? m->cfg.num_layers : 1, sizeof *r.L);
+	if (!r.L)
+		return SIZE_MAX;
+	size_t cap = rows + rows / 4 + 16; /* as head_reserve grows it */
+	size_t bytes = body_layout(&r, m, NULL, B, T) + head_layout(&r, m, NULL, cap);
+	free(r.L);
+	/* the host copies of mask, rows and labels that run_get makes */
+	return bytes + (size_t)B * T * (m->be->act_esize + sizeof *r.hrows + sizeof *r.hlab);
+}
+
+void nys_model_run_free(nys_model *m)
+{
+	run_t *r = m->run;
+	if (!r)
+		return;
+	nys_backend_release(m->be, r->body);
+	nys_backend_release(m->be, r->head);
+	free(r->hmask);
+	free(r->hrows);
+	free(r->hlab);
+	free(r->L);
+	free(r);
+	m->run = NULL;
+}
+
+static run_t *run_get(nys_model *m, int B, int T, nys_err *e)
+{
+	run_t *r = m->run;
+	if (!r) {
+		r = calloc(1, sizeof *r);
+		if (!r || !(r->L = calloc(m->cfg.num_layers ? m->cfg.num_layers : 1, sizeof *r->L))) {
+			free(r);
+			nys_err_set(e, "model: out of memory");
+			return NULL;
+		}
+		m->run = r;
+	}
+	if (r->body && r->B == B && r->T == T)
+		return r;
+	nys_backend_release(m->be, r->body);
+	free(r->hmask);
+	free(r->hrows);
+	free(r->hlab);
+	r->body = NULL;
+	r->B = r->T = 0;
+	r->mask_ones = false;
+	size_t N = (size_t)B * T, bytes = body_layout(r, m, NULL, B, T);
+	r->hmask = malloc(N * m->be->act_esize);
+	r->hrows = malloc(N * sizeof *r->hrows);
+	r->hlab = malloc(N * sizeof *r->hlab);
+	if (!r->hmask || !r->hrows || !r->hlab || !(r->body = nys_backend_alloc(m->be, bytes))) {
+		nys_err_set(e, "model: out of memory for the activations of batch %d x %d (%.1f MB)",
+		            B, T, (double)bytes / 1e6);
+		return NULL;
+	}
+	body_layout(r, m, r->body, B, T);
+	r->B = B;
+	r->T = T;
+	r->body_bytes = bytes;
+	r->have_hidden = false;
+	return r;
+}
+
+static int head_reserve(run_t *r, const nys_model *m, size_t M, nys_err *e)
+{
+	if (r->head && M <= r->head_cap) {
+		head_layout(r, m, r->head, r->head_cap);
+		return 0;
+	}
+	size_t cap = M + M / 4 + 16;
+	nys_backend_release(m->be, r->head);
+	size_t bytes = head_layout(r, m, NULL, cap);
+	if (!(r->head = nys_backend_alloc(m->be, bytes))) {
+		r->head_cap = 0;
+		return nys_err_set(e, "model: out of memory for the MLM head of %zu rows (%.1f MB)",
+		                   M, (double)bytes / 1e6);
+	}
+	r->head_cap = cap;
+	head_layout(r, m, r->head, cap);
+	return 0;
+}
+
+/* Host values (float) into the activations' dtype at the staging buffer. */
+static const void *stage_reals(const nys_model *m, run_t *r, const float *x, size_t n)
+{
+	if (m->be->act_dtype == NYS_F32)
+		return x;
+	double *d = r->hmask;
+	for (size_t i = 0; i < n; i++)
+		d[i] = x[i];
+	return d;
+}
+
+/* ---- forward ------------------------------------------------------------------ */
+
+/* The seed of dropout site k in a step. */
+static uint64_t site(uint64_t seed, unsigned k)
+{
+	return nys_splitmix64_at(seed, k);
+}
+/* Sites: 0 the embeddings; 1 + 3 l, 2 + 3 l, 3 + 3 l layer l's attention
+ * probabilities (softmax), after-attention and after-feed-forward dropouts;
+ * then the classifier's two. */
+#define SITE_LAYER(l, j) (1u + 3u * (unsigned)(l) + (unsigned)(j))
+#define SITE_CLS(c, j) (1u + 3u * (c)->num_layers + (unsigned)(j))
+
+/* A parameter and its gradient by offset. */
+#define P(off) nys_model_at(m, m->buf[NYS_BUF_PARAMS], (off))
+#define G(off) nys_model_at(m, m->buf[NYS_BUF_GRADS], (off))
+
+static int check_batch(const nys_model *m, const nys_batch *b, nys_err *e)
+{
+	const nys_model_config *c = &m->cfg;
+	if (b->B < 1 || b->T < 1)
+		return nys_err_set(e, "batch: %d x %d is empty", b->B, b->T);
+	if ((uint64_t)b->B * (uint64_t)b->T > NYS_MAX_BATCH_TOKENS)
+		return nys_err_set(e, "batch: %d x %d is more than the %llu tokens one forward takes",
+		                   b->B, b->T, (unsigned long long)NYS_MAX_BATCH_TOKENS);
+	if ((uint32_t)b->T > c->max_seq_len)
+		return nys_err_set(e, "batch: length %d is longer than max_seq_len %u", b->T,
+		                   c->max_seq_len);
+	if (c->attn_type == NYS_ATTN_NYSTROM && c->num_landmarks != c->seq_len &&
+	    (uint32_t)b->T < c->num_landmarks)
+		return nys_err_set(e, "batch: length %d is shorter than num_landmarks %u", b->T,
+		                   c->num_landmarks);
+	for (int i = 0; i < b->B; i++)
+		for (int t = 0; t < b->T; t++) {
+			size_t j = (size_t)i * b->T + t;
+			if (b->ids[j] < 0 || (uint32_t)b->ids[j] >= c->vocab_size)
+				return nys_err_set(e, "batch: sequence %d, position %d: token id %d is "
+				                   "outside the vocabulary (0..%u)", i + 1, t + 1,
+				                   b->ids[j], c->vocab_size - 1);
+			if (b->type_ids && (b->type_ids[j] < 0 ||
+			                    (uint32_t)b->type_ids[j] >= c->num_sen_type))
+				return nys_err_set(e, "batch: sequence %d, position %d: token type %d is "
+				                   "outside 0..%u", i + 1, t + 1, b->type_ids[j],
+				                   c->num_sen_type - 1);
+			if (m->o.num_labels == 0 && m->o.mlm && b->labels && b->labels[j] >= 0 &&
+			    (uint32_t)b->labels[j] >= c->vocab_size)
+				return nys_err_set(e, "batch: sequence %d, position %d: label %d is outside "
+				                   "the vocabulary", i + 1, t + 1, b->labels[j]);
+		}
+	if (m->o.num_labels >= 2 && b->labels)
+		for (int i = 0; i < b->B; i++)
+			if (b->labels[i] < 0 || b->labels[i] >= m->o.num_labels)
+				return nys_err_set(e, "batch: sequence %d: label %d is outside 0..%d", i + 1,
+				                   b->labels[i], m->o.num_labels - 1);
+	return 0;
+}
+
+/* The encoder: embeddings and layers; the output is ln2 of the last layer
+ * (x0 with no layers). */
+static void encoder_forward(run_t *r, const nys_model *m)
+{
+	nys_backend *be = m->be;
+	const nys_model_config *c = &m->cfg;
+	const nys_model_off *o = &m->off;
+	int B = r->B, T = r->T, E = (int)c->embedding_dim, C = (int)c->transformer_dim;
+	int F = (int)c->transformer_hidden_dim, H = (int)c->num_head, D = (int)c->head_dim;
+	int A = H * D, N = B * T;
+	size_t NC = (size_t)N * C;
+
+	nys_backend_embedding_forward(be, r->emb, r->ids, r->types_given ? r->types : NULL,
+	                              P(o->wte), P(o->wpe), P(o->wtt), B, T, E);
+	const void *lnin = r->emb;
+	if (r->proj) {
+		nys_backend_linear_forward(be, r->proj, r->emb, P(o->pw), P(o->pb), N, E, C);
+		lnin = r->proj;
+	}
+	nys_backend_layernorm_forward(be, r->ln0, r->m0, r->r0, lnin, P(o->lnw), P(o->lnb), N, C,
+	                              1e-5);
+	nys_backend_dropout_forward(be, r->x0, r->ln0, NC, r->p_drop, site(r->seed, 0));
+
+	const void *x = r->x0;
+	for (uint32_t l = 0; l < c->num_layers; l++) {
+		layer_acts *L = &r->L[l];
+		const nys_layer_off *w = &o->layer[l];
+		nys_backend_linear_forward(be, r->tqkv, x, P(w->wqkv), P(w->bqkv), N, C, 3 * A);
+		nys_backend_split_heads_forward(be, L->q, L->k, L->v, r->tqkv, B, T, H, D);
+		if (c->attn_type == NYS_ATTN_NYSTROM)
+			nys_backend_nystrom_forward(be, r->tatt, L->asaved, r->scratch, r->scratch_n, L->q,
+			                            L->k, L->v, r->mask,
+			                            w->conv == NYS_NO_TENSOR ? NULL : P(w->conv), &r->nopt);
+		else
+			nys_backend_attn_softmax_forward(be, r->tatt, L->asaved, r->scratch, r->scratch_n,
+			                                 L->q, L->k, L->v, r->mask, B, H, T, D, r->p_drop,
+			                                 site(r->seed, SITE_LAYER(l, 0)));
+		nys_backend_merge_heads_forward(be, L->attp, r->tatt, B, T, H, D);
+		nys_backend_linear_forward(be, r->tc, L->attp, P(w->wo), P(w->bo), N, A, C);
+		nys_backend_dropout_forward(be, r->tc, r->tc, NC, r->p_drop,
+		                            site(r->seed, SITE_LAYER(l, 1)));
+		nys_backend_add_forward(be, L->res1, x, r->tc, NC);
+		nys_backend_layernorm_forward(be, L->ln1, L->m1, L->r1, L->res1, P(w->ln1w),
+		                              P(w->ln1b), N, C, 1e-5);
+		nys_backend_linear_forward(be, L->ff1, L->ln1, P(w->w1), P(w->b1), N, C, F);
+		nys_backend_gelu_forward(be, L->gel, L->ff1, (size_t)N * F);
+		nys_backend_linear_forward(be, r->tc, L->gel, P(w->w2), P(w->b2), N, F, C);
+		nys_backend_dropout_forward(be, r->tc, r->tc, NC, r->p_drop,
+		                            site(r->seed, SITE_LAYER(l, 2)));
+		nys_backend_add_forward(be, L->res2, L->ln1, r->tc, NC);
+		nys_backend_layernorm_forward(be, L->ln2, L->m2, L->r2, L->res2, P(w->ln2w),
+		                              P(w->ln2b), N, C, 1e-5);
+		x = L->ln2;
+	}
+}
+
+static void *hidden(const run_t *r, const nys_model *m)
+{
+	return m->cfg.num_layers ? r->L[m->cfg.num_layers - 1].ln2 : r->x0;
+}
+
+static int mlm_forward(run_t *r, const nys_model *m, const nys_batch *b, nys_model_stats *st,
+                       nys_err *e)
+{
+	nys_backend *be = m->be;
+	const nys_model_config *c = &m->cfg;
+	const nys_model_off *o = &m->off;
+	int N = r->B * r->T, E = (int)c->embedding_dim, C = (int)c->transformer_dim;
+	int V = (int)c->vocab_size, M = 0;
+	for (int i = 0; i < N; i++)
+		if (!b->labels || b->labels[i] >= 0) {
+			r->hrows[M] = i;
+			r->hlab[M] = b->labels ? b->labels[i] : NYS_IGNORE_LABEL;
+			M++;
+		}
+	if (head_reserve(r, m, (size_t)M, e))
+		return -1;
+	r->M = M;
+	r->mlm_run = true;
+	r->has_loss = b->labels != NULL;
+	r->loss_scale = 1.0 / ((double)M + 1e-6);
+	if (st)
+		st->count = M;
+	if (!M)
+		return 0;
+	nys_backend_set(be, r->rows, r->hrows, (size_t)M * sizeof *r->rows);
+	nys_backend_set(be, r->lab, r->hlab, (size_t)M * sizeof *r->lab);
+	nys_backend_gather_forward(be, r->hx, hidden(r, m), r->rows, M, C);
+	nys_backend_linear_forward(be, r->hd, r->hx, P(o->hw), P(o->hb), M, C, E);
+	if (c->head_gelu == NYS_GELU_ERF)
+		nys_backend_gelu_erf_forward(be, r->hg, r->hd, (size_t)M * E);
+	else
+		nys_backend_gelu_forward(be, r->hg, r->hd, (size_t)M * E);
+	nys_backend_layernorm_forward(be, r->hln, r->hm, r->hr, r->hg, P(o->hlnw), P(o->hlnb), M,
+	                              E, 1e-5);
+	nys_backend_linear_forward(be, r->logits, r->hln, P(o->wte), P(o->hbias), M, E, V);
+	if (b->labels)
+		nys_backend_crossentropy_forward(be, r->probs, r->losses, r->pred, r->logits, r->lab, M,
+		                                 V, r->loss_scale, st ? r->stats : NULL);
+	return 0;
+}
+
+static void cls_forward(run_t *r, const nys_model *m, const nys_batch *b, nys_model_stats *st)
+{
+	nys_backend *be = m->be;
+	const nys_model_config *c = &m->cfg;
+	const nys_model_off *o = &m->off;
+	int B = r->B, C = (int)c->transformer_dim, L = m->o.num_labels;
+	size_t BC = (size_t)B * C;
+	for (int i = 0; i < B; i++)
+		r->hrows[i] = i * r->T;
+	nys_backend_set(be, r->crows, r->hrows, (size_t)B * sizeof *r->crows);
+	nys_backend_gather_forward(be, r->cx, hidden(r, m), r->crows, B, C);
+	unsigned s0 = SITE_CLS(c, 0), s1 = SITE_CLS(c, 1);
+	nys_backend_dropout_forward(be, r->cd0, r->cx, BC, r->p_drop, site(r->seed, s0));
+	nys_backend_linear_forward(be, r->cdense, r->cd0, P(o->cw), P(o->cb), B, C, C);
+	if (m->o.cls_act == NYS_CLS_GELU)
+		nys_backend_gelu_forward(be, r->cact, r->cdense, BC);
+	else
+		nys_backend_tanh_forward(be, r->cact, r->cdense, BC);
+	nys_backend_dropout_forward(be, r->cd1, r->cact, BC, r->p_drop, site(r->seed, s1));
+	nys_backend_linear_forward(be, r->scores, r->cd1, P(o->ow), P(o->ob), B, C, L);
+	r->cls_run = true;
+	r->loss_scale = 1.0 / B;
+	if (L == 1 && b->targets) {
+		nys_backend_set(be, r->ctgt, stage_reals(m, r, b->targets, (size_t)B),
+		                (size_t)B * be->act_esize);
+		nys_backend_mse_forward(be, r->scores, r->ctgt, B, r->loss_scale,
+		                        st ? r->stats : NULL);
+		r->has_loss = true;
+	} else if (L >= 2 && b->labels) {
+		nys_backend_set(be, r->clab, b->labels, (size_t)B * sizeof *r->clab);
+		nys_backend_crossentropy_forward(be, r->cprobs, r->closs, r->cpred, r->scores, r->clab,
+		                                 B, L, r->loss_scale, st ? r->stats : NULL);
+		r->has_loss = true;
+	}
+	if (st && r->has_loss)
+		st->count = B;
+}
+
+static int forward(nys_model *m, run_t *r, const nys_batch *b, nys_model_stats *st,
+                   nys_err *e)
+{
+	nys_backend *be = m->be;
+	size_t N = (size_t)b->B * b->T;
+	nys_backend_set(be, r->ids, b->ids, N * sizeof *r->ids);
+	if (b->type_ids)
+		nys_backend_set(be, r->types, b->type_ids, N * sizeof *r->types);
+	if (b->mask) {
+		nys_backend_set(be, r->mask, stage_reals(m, r, b->mask, N), N * be->act_esize);
+		r->mask_ones = false;
+	} else if (!r->mask_ones) {
+		nys_backend_fill(be, r->mask, N, 1.0);
+		r->mask_ones = true;
+	}
+	r->types_given = b->type_ids != NULL;
+	encoder_forward(r, m);
+	r->have_hidden = true;
+	if (m->o.num_labels > 0) {
+		cls_forward(r, m, b, st);
+		return 0;
+	}
+	if (m->o.mlm)
+		return mlm_forward(r, m, b, st, e);
+	return 0;
+}
+
+int nys_model_forward(nys_model *m, const nys_batch *b, bool train, uint64_t seed,
+                      nys_model_stats *st, nys_err *e)
+{
+	if (check_batch(m, b, e))
+		return -1;
+	run_t *r = run_get(m, b->B, b->T, e);
+	if (!r)
+		return -1;
+	r->have_hidden = r->mlm_run = r->cls_run = r->has_loss = false;
+	r->M = 0;
+	r->train = train;
+	r->seed = seed;
+	r->p_drop = train ? m->cfg.dropout_prob : 0.0;
+	r->nopt = nystrom_opts(&m->cfg, b->B, b->T);
+	if (st)
+		st->loss = st->count = st->correct = 0;
+	nys_backend_begin(m->be);
+	int rc = forward(m, r, b, st, e);
+	if (nys_backend_sync(m->be, rc ? &(nys_err){{0}} : e))
+		rc = -1;
+	if (!rc && st && r->has_loss && (r->cls_run || r->M > 0)) {
+		double s[2];
+		if (nys_backend_get(m->be, s, r->stats, sizeof s) || nys_backend_sync(m->be, e))
+			return -1;
+		st->loss = s[0];
+		st->correct = s[1];
+	}
+	if (rc)
+		r->have_hidden = r->mlm_run = r->cls_run = r->has_loss = false;
+	return rc;
+}
+
+/* ---- backward ------------------------------------------------------------------ */
+
+static void encoder_backward(run_t *r, nys_model *m)
+{
+	nys_backend *be = m->be;
+	const nys_model_config *c = &m->cfg;
+	const nys_model_off *o = &m->off;
+	int B = r->B, T = r->T, E = (int)c->embedding_dim, C = (int)c->transformer_dim;
+	int F = (int)c->transformer_hidden_dim, H = (int)c->num_head, D = (int)c->head_dim;
+	int A = H * D, N = B * T;
+	size_t NC = (size_t)N * C, NF = (size_t)N * F;
+	const nys_acc W = NYS_OVERWRITE, ACC = NYS_ACCUMULATE;
+
+	/* dX: the gradient of the current layer's output */
+	for (uint32_t l = c->num_layers; l-- > 0;) {
+		layer_acts *L = &r->L[l];
+		const nys_layer_off *w = &o->layer[l];
+		const void *x = l ? r->L[l - 1].ln2 : r->x0;
+		/* x2 = LN2(res2), res2 = ln1 + drop(ff2) */
+		nys_backend_layernorm_backward(be, W, r->dR, G(w->ln2w), G(w->ln2b), r->dX, L->res2,
+		                               P(w->ln2w), L->m2, L->r2, N, C);
+		nys_backend_dropout_backward(be, W, r->dT, r->dR, NC, r->p_drop,
+		                             site(r->seed, SITE_LAYER(l, 2)));
+		nys_backend_linear_backward(be, W, r->dF2, G(w->w2), G(w->b2), r->dT, L->gel,
+		                            P(w->w2), N, F, C);
+		nys_backend_gelu_backward(be, W, r->dF1, r->dF2, L->ff1, NF);
+		/* dR becomes the gradient of ln1: the residual's share plus ff1's */
+		nys_backend_linear_backward(be, ACC, r->dR, G(w->w1), G(w->b1), r->dF1, L->ln1,
+		                            P(w->w1), N, C, F);
+		/* ln1 = LN1(res1), res1 = x + drop(attn) */
+		nys_backend_layernorm_backward(be, W, r->dX, G(w->ln1w), G(w->ln1b), r->dR, L->res1,
+		                               P(w->ln1w), L->m1, L->r1, N, C);
+		nys_backend_dropout_backward(be, W, r->dT, r->dX, NC, r->p_drop,
+		                             site(r->seed, SITE_LAYER(l, 1)));
+		nys_backend_linear_backward(be, W, r->dattp, G(w->wo), G(w->bo), r->dT, L->attp,
+		                            P(w->wo), N, A, C);
+		nys_backend_merge_heads_backward(be, W, r->tatt, r->dattp, B, T, H, D);
+		if (c->attn_type == NYS_ATTN_NYSTROM)
+			nys_backend_nystrom_backward(be, W, r->dq, r->dk, r->dv,
+			                             w->conv == NYS_NO_TENSOR ? NULL : G(w->conv),
+			                             r->scratch, r->scratch_n, r->tatt, L->asaved, L->q,
+			                             L->k, L->v, r->mask,
+			                             w->conv == NYS_NO_TENSOR ? NULL : P(w->conv),
+			                             &r->nopt);
+		else
+			nys_backend_attn_softmax_backward(be, W, r->dq, r->dk, r->dv, r->scratch,
+			                                  r->scratch_n, r->tatt, L->asaved, L->q, L->k,
+			                                  L->v, r->mask, B, H, T, D, r->p_drop,
+			                                  site(r->seed, SITE_LAYER(l, 0)));
+		nys_backend_split_heads_backward(be, W, r->tqkv, r->dq, r->dk, r->dv, B, T, H, D);
+		/* dX (the residual's share, already there) += through Q, K, V */
+		nys_backend_linear_backward(be, ACC, r->dX, G(w->wqkv), G(w->bqkv), r->tqkv, x,
+		                            P(w->wqkv), N, C, 3 * A);
+	}
+	/* x0 = drop(LN(emb [projected])) */
+	nys_backend_dropout_backward(be, W, r->dR, r->dX, NC, r->p_drop, site(r->seed, 0));
+	void *dlnin = r->dproj ? r->dproj : r->demb;
+	nys_backend_layernorm_backward(be, W, dlnin, G(o->lnw), G(o->lnb), r->dR,
+	                               r->proj ? r->proj : r->emb, P(o->lnw), r->m0, r->r0, N, C);
+	if (r->dproj)
+		nys_backend_linear_backward(be, W, r->demb, G(o->pw), G(o->pb), r->dproj, r->emb,
+		                            P(o->pw), N, E, C);
+	nys_backend_embedding_backward(be, G(o->wte), G(o->wpe), G(o->wtt), r->demb, r->ids,
+	                               r->types_given ? r->types : NULL, B, T, E);
+}
+
+static void backward(nys_model *m, run_t *r, double dloss)
+{
+	nys_backend *be = m->be;
+	const nys_model_config *c = &m->cfg;
+	const nys_model_off *o = &m->off;
+	int N = r->B * r->T, B = r->B, E = (int)c->embedding_dim, C = (int)c->transformer_dim;
+	int V = (int)c->vocab_size, M = r->M, L = m->o.num_labels;
+	size_t BC = (size_t)B * C;
+	const nys_acc W = NYS_OVERWRITE;
+
+	if (r->cls_run) {
+		if (L == 1)
+			nys_backend_mse_backward(be, W, r->dc4, r->scores, r->ctgt, B, r->loss_scale, dloss);
+		else
+			nys_backend_crossentropy_backward(be, W, r->dc4, r->cprobs, r->clab, B, L,
+			                                  r->loss_scale, dloss);
+		unsigned s0 = SITE_CLS(c, 0), s1 = SITE_CLS(c, 1);
+		nys_backend_linear_backward(be, W, r->dc1, G(o->ow), G(o->ob), r->dc4, r->cd1,
+		                            P(o->ow), B, C, L);
+		nys_backend_dropout_backward(be, W, r->dc2, r->dc1, BC, r->p_drop, site(r->seed, s1));
+		if (m->o.cls_act == NYS_CLS_GELU)
+			nys_backend_gelu_backward(be, W, r->dc3, r->dc2, r->cdense, BC);
+		else
+			nys_backend_tanh_backward(be, W, r->dc3, r->dc2, r->cact, BC);
+		nys_backend_linear_backward(be, W, r->dc1, G(o->cw), G(o->cb), r->dc3, r->cd0,
+		                            P(o->cw), B, C, C);
+		nys_backend_dropout_backward(be, W, r->dc2, r->dc1, BC, r->p_drop, site(r->seed, s0));
+		nys_backend_gather_backward(be, W, r->dX, r->dc2, r->crows, N, B, C);
+	} else if (M > 0) {
+		size_t ME = (size_t)M * E;
+		/* the logits are not needed any more: their buffer takes their gradient */
+		nys_backend_crossentropy_backward(be, W, r->logits, r->probs, r->lab, M, V,
+		                                  r->loss_scale, dloss);
+		nys_backend_linear_backward(be, W, r->dhln, G(o->wte), G(o->hbias), r->logits, r->hln,
+		                            P(o->wte), M, E, V);
+		nys_backend_layernorm_backward(be, W, r->dhg, G(o->hlnw), G(o->hlnb), r->dhln, r->hg,
+		                               P(o->hlnw), r->hm, r->hr, M, E);
+		if (c->head_gelu == NYS_GELU_ERF)
+			nys_backend_gelu_erf_backward(be, W, r->dhd, r->dhg, r->hd, ME);
+		else
+			nys_backend_gelu_backward(be, W, r->dhd, r->dhg, r->hd, ME);
+		nys_backend_linear_backward(be, W, r->dhx, G(o->hw), G(o->hb), r->dhd, r->hx, P(o->hw),
+		                            M, C, E);
+		nys_backend_gather_backward(be, W, r->dX, r->dhx, r->rows, N, M, C);
+		r->M = 0; /* the logits are gone */
+	} else {
+		nys_backend_zero(be, r->dX, (size_t)N * C * be->act_esize);
+	}
+	encoder_backward(r, m);
+}
+
+int nys_model_backward(nys_model *m, double dloss, nys_err *e)
+{
+	run_t *r = m->run;
+	if (!r || !r->has_loss)
+		return nys_err_set(e, "model: backward without a forward that computed a loss");
+	if (!m->buf[NYS_BUF_GRADS] && nys_model_zero_grad(m, e))
+		return -1;
+	nys_backend_begin(m->be);
+	backward(m, r, dloss);
+	r->has_loss = false;
+	return nys_backend_sync(m->be, e);
+}
+
+/* ---- outputs ------------------------------------------------------------------ */
+
+/* The output's backend memory and element count; NULL when absent. */
+static const void *output(const nys_model *m, nys_output which, size_t *n)
+{
+	const run_t *r = m->run;
+	*n = 0;
+	if (!r)
+		return NULL;
+	switch (which) {
+	case NYS_OUT_HIDDEN:
+		if (!r->have_hidden)
+			return NULL;
+		*n = (size_t)r->B * r->T * m->cfg.transformer_dim;
+		return hidden(r, m);
+	case NYS_OUT_LOGITS:
+		if (!r->mlm_run || !r->M)
+			return NULL;
+		*n = (size_t)r->M * m->cfg.vocab_size;
+		return r->logits;
+	case NYS_OUT_SCORES:
+		if (!r->cls_run)
+			return NULL;
+		*n = (size_t)r->B * (size_t)m->o.num_labels;
+		return r->scores;
+	}
+	return NULL;
+}
+
+size_t nys_model_output_size(const nys_model *m, nys_output which)
+{
+	size_t n;
+	output(m, which, &n);
+	return n;
+}
+
+int nys_model_output(nys_model *m, nys_output which, void *host, nys_err *e)
+{
+	size_t n;
+	const void *src = output(m, which, &n);
+	if (!src)
+		return nys_err_set(e, "model: the last forward made no such output");
+	if (nys_backend_get(m->be, host, src, n * m->be->act_esize))
+		return nys_backend_sync(m->be, e) ? -1 : nys_err_set(e, "model: copy failed");
+	return nys_backend_sync(m->be, e);
+}
