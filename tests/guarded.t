@@ -74,6 +74,9 @@ same() {
 
 run a --device cpu
 ok $rc "nys-train on cpu: 2 epochs of 12 steps"
+NYS_DEVICE=none run z
+is "$rc" 1 "NYS_DEVICE=none: refused (the variable reaches the backend)"
+grep -q 'NYS_DEVICE=none: expected cpu or cpu-guarded' "$T/err"; ok $? "... with a message"
 NYS_DEVICE=cpu-guarded run b
 ok $rc "nys-train on cpu-guarded"
 same b; ok $? "cpu-guarded: the same weights, moments and log as cpu, bit for bit"

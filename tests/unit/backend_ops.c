@@ -525,6 +525,34 @@ static void case_fill(size_t n, double value)
 	check_case(&c);
 }
 
+/* The harness catches an op that leaves its output unwritten: a "fill"
+ * that writes only the first half of x differs from the reference's. */
+static int half_fill_f(nys_backend *be, void *const *p, const size_t *n, const bcase *c)
+{
+	return nys_backend_fill(be, p[0], n[0] / 2, c->x);
+}
+static void check_poison_catches(void)
+{
+	bcase c = {.fwd = fill_f, .x = 1};
+	snprintf(c.name, sizeof c.name, "fill n 10");
+	add(&c, "x", OUT, 10, 0, 0);
+	draw d;
+	draw_inputs(&c, &d);
+	result want, got;
+	char what[256];
+	run(ref_be, &c, &d, NYS_OVERWRITE, &want);
+	c.fwd = half_fill_f;
+	run(test_be[0] ? test_be[0] : ref_be, &c, &d, NYS_OVERWRITE, &got);
+	double err = compare(&c, &got, &want, 0, what, sizeof what);
+	snprintf(what + strlen(what), sizeof what - strlen(what), ": error %g", err);
+	char msg[400];
+	snprintf(msg, sizeof msg, "the poison shows an output left half unwritten (%s)", what);
+	tap_ok(want.ok && got.ok && isinf(err), msg);
+	result_free(&want);
+	result_free(&got);
+	draw_free(&d);
+}
+
 /* ---- embeddings and rows ----------------------------------------------------------------- */
 
 static int embedding_f(nys_backend *be, void *const *p, const size_t *n, const bcase *c)
@@ -942,6 +970,7 @@ int main(void)
 	}
 
 	check_guard_faults();
+	check_poison_catches();
 
 	/* dense */
 	case_linear(5, 7, 4, 1, 1);
