@@ -88,5 +88,6 @@ NYS_DEVICE=cpu-guarded run c
 ok $rc "cpu-guarded: resumed"
 grep -q "resumed from $T/c.ck/stop-00000007.cp (step 7 of 24)" "$T/err"; ok $? "... at step 7"
 same c; ok $? "cpu-guarded, stopped and resumed: bitwise equal to the uninterrupted run on cpu"
+cat "$T"/err.* "$T"/*.raw | grep -q 'Sanitizer\|runtime error'; is $? 1 "no sanitizer reports"
 
 done_testing
