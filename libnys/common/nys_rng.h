@@ -36,4 +36,11 @@ uint64_t nys_rng_below(nys_rng *r, uint64_t n);
 /* random.shuffle on an array of n elements of `size` bytes (size <= 64). */
 void nys_rng_shuffle(nys_rng *r, void *base, size_t n, size_t size);
 
+/* The shuffle of random.shuffle with any generator: for i = n-1 down to 1,
+ * j = below(ctx, i + 1) (uniform in [0, i + 1), drawn in that order), swap
+ * elements i and j; n elements of `size` bytes (size <= 64).  Shared by
+ * nys_rng_shuffle and the data loader's counter-based orders. */
+void nys_array_shuffle(void *base, size_t n, size_t size,
+                       uint64_t (*below)(void *ctx, uint64_t n), void *ctx);
+
 #endif

@@ -1,5 +1,6 @@
 /* MT19937 (Matsumoto and Nishimura), seeded and consumed the way CPython's
- * Modules/_randommodule.c and Lib/random.py do, bit for bit. */
+ * Modules/_randommodule.c and Lib/random.py do, bit for bit; and the one
+ * Fisher-Yates shuffle of the library, over any source of draws. */
 #include "nys_rng.h"
 
 #include <string.h>
@@ -116,17 +117,28 @@ uint64_t nys_rng_below(nys_rng *r, uint64_t n)
 	return v;
 }
 
-void nys_rng_shuffle(nys_rng *r, void *base, size_t n, size_t size)
+void nys_array_shuffle(void *base, size_t n, size_t size,
+                       uint64_t (*below)(void *ctx, uint64_t n), void *ctx)
 {
 	unsigned char *a = base, tmp[64];
 	if (size > sizeof tmp)
 		return;
 	for (size_t i = n > 1 ? n - 1 : 0; i >= 1; i--) {
-		size_t j = (size_t)nys_rng_below(r, (uint64_t)i + 1);
+		size_t j = (size_t)below(ctx, (uint64_t)i + 1);
 		if (j != i) {
 			memcpy(tmp, a + i * size, size);
 			memcpy(a + i * size, a + j * size, size);
 			memcpy(a + j * size, tmp, size);
 		}
 	}
+}
+
+static uint64_t rng_below(void *r, uint64_t n)
+{
+	return nys_rng_below(r, n);
+}
+
+void nys_rng_shuffle(nys_rng *r, void *base, size_t n, size_t size)
+{
+	nys_array_shuffle(base, n, size, rng_below, r);
 }

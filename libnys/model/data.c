@@ -1,8 +1,10 @@
 /* The training data path (nys_data.h): a loader over a shard directory's
- * list with one shard of lookahead in a background thread, and masked-LM
- * masking.  All randomness is the counter-based splitmix64 scheme that
- * nys_data.h documents, so positions are plain integers. */
+ * list with one shard of lookahead in a background thread, each rank of a
+ * world reading its stride of the one order, and masked-LM masking.  All
+ * randomness is the counter-based splitmix64 scheme that nys_data.h
+ * documents, so positions are plain integers. */
 #include "nys_data.h"
+#include "nys_rng.h"
 #include "nys_shard.h"
 #include "nys_tok.h"
 
@@ -51,14 +53,24 @@ static uint64_t stream_next(stream *s)
 }
 
 /* Uniform in [0, b), b >= 1, without bias: the draws below 2^64 mod b
- * are skipped, leaving a whole number of copies of [0, b). */
-static uint64_t stream_below(stream *s, uint64_t b)
+ * are skipped, leaving a whole number of copies of [0, b).  (A stream, as
+ * nys_array_shuffle's source of draws.) */
+static uint64_t stream_below(void *sp, uint64_t b)
 {
+	stream *s = sp;
 	uint64_t lim = (0 - b) % b, r;
 	do
 		r = stream_next(s);
 	while (r < lim);
 	return r % b;
+}
+
+/* Permute a (n elements of `size` bytes, the identity) as nys_data.h's
+ * shuffles do, from key. */
+static void permute(void *a, size_t n, size_t size, uint64_t key)
+{
+	stream s = {key, 0};
+	nys_array_shuffle(a, n, size, stream_below, &s);
 }
 
 /* floor(r * v / 2^64) for v < 2^32, in 64-bit pieces: r = hi 2^32 + lo. */
@@ -105,6 +117,7 @@ struct nys_loader {
 	uint32_t *counts;
 	nys_loader_info info;
 	nys_loader_opts o;
+	uint64_t world, rank; /* o's, world 0 made 1 */
 	uint64_t data_id;
 
 	/* the caller's */
@@ -127,30 +140,6 @@ struct nys_loader {
 	nys_buf path;
 };
 
-static void fisher_yates_size(size_t *a, size_t n, uint64_t key)
-{
-	stream s = {key, 0};
-	for (size_t i = 0; i < n; i++)
-		a[i] = i;
-	for (size_t i = n > 1 ? n - 1 : 0; i >= 1; i--) {
-		size_t j = (size_t)stream_below(&s, (uint64_t)i + 1), t = a[i];
-		a[i] = a[j];
-		a[j] = t;
-	}
-}
-
-static void fisher_yates_u32(uint32_t *a, uint32_t n, uint64_t key)
-{
-	stream s = {key, 0};
-	for (uint32_t i = 0; i < n; i++)
-		a[i] = i;
-	for (uint32_t i = n > 1 ? n - 1 : 0; i >= 1; i--) {
-		uint32_t j = (uint32_t)stream_below(&s, (uint64_t)i + 1), t = a[i];
-		a[i] = a[j];
-		a[j] = t;
-	}
-}
-
 static const size_t *pass_order(nys_loader *L, uint64_t pass)
 {
 	for (int i = 0; i < 2; i++)
@@ -159,12 +148,10 @@ static const size_t *pass_order(nys_loader *L, uint64_t pass)
 	order *c = &L->ord[L->ord_next];
 	L->ord_next ^= 1;
 	size_t n = L->info.shards;
-	if (L->o.shuffle) {
-		fisher_yates_size(c->v, n, sm(sm(L->o.seed ^ TAG_ORDR) ^ pass));
-	} else {
-		for (size_t i = 0; i < n; i++)
-			c->v[i] = i;
-	}
+	for (size_t i = 0; i < n; i++)
+		c->v[i] = i;
+	if (L->o.shuffle)
+		permute(c->v, n, sizeof *c->v, sm(sm(L->o.seed ^ TAG_ORDR) ^ pass));
 	c->ok = true;
 	c->pass = pass;
 	return c->v;
@@ -217,6 +204,24 @@ static void settle(nys_loader *L, nys_loader_pos *p)
 		p->shard++;
 		p->seq = 0;
 	}
+}
+
+/* Move p k sequences on (through settle), or to the end. */
+static void advance(nys_loader *L, nys_loader_pos *p, uint64_t k)
+{
+	for (; k && !at_end(L, p); k--) {
+		p->seq++;
+		p->delivered++;
+		settle(L, p);
+	}
+}
+
+/* Where this rank's next sequence is: `rank` on from the group's first. */
+static nys_loader_pos mine(nys_loader *L)
+{
+	nys_loader_pos q = L->pos;
+	advance(L, &q, L->rank);
+	return q;
 }
 
 /* ---- the background thread ---- */
@@ -291,12 +296,11 @@ static int load(nys_loader *L, slot *s)
 		                              L->path.p);
 		goto out;
 	}
-	if (L->o.shuffle) {
-		fisher_yates_u32(s->perm, want, sm(sm(sm(L->o.seed ^ TAG_SEQS) ^ s->pass) ^ s->f));
-	} else {
-		for (uint32_t i = 0; i < want; i++)
-			s->perm[i] = i;
-	}
+	for (uint32_t i = 0; i < want; i++)
+		s->perm[i] = i;
+	if (L->o.shuffle)
+		permute(s->perm, want, sizeof *s->perm,
+		        sm(sm(sm(L->o.seed ^ TAG_SEQS) ^ s->pass) ^ s->f));
 	s->count = want;
 out:
 	nys_shard_close(r);
@@ -392,20 +396,20 @@ static int get_shard(nys_loader *L, uint64_t pass, uint64_t k, nys_err *e)
 
 int nys_loader_next(nys_loader *L, int32_t *ids, nys_err *e)
 {
-	nys_loader_pos *p = &L->pos;
-	if (at_end(L, p))
+	nys_loader_pos *p = &L->pos, q = mine(L);
+	if (at_end(L, &q)) {
+		advance(L, p, L->world);
 		return 0;
-	if ((!L->cur_ok || L->cur->pass != p->pass || L->cur->k != p->shard) &&
-	    get_shard(L, p->pass, p->shard, e))
+	}
+	if ((!L->cur_ok || L->cur->pass != q.pass || L->cur->k != q.shard) &&
+	    get_shard(L, q.pass, q.shard, e))
 		return -1;
 	const slot *s = L->cur;
 	size_t n = L->info.seq_len;
-	const uint32_t *src = s->data + (size_t)s->perm[p->seq] * n;
+	const uint32_t *src = s->data + (size_t)s->perm[q.seq] * n;
 	for (size_t j = 0; j < n; j++)
 		ids[j] = (int32_t)src[j];
-	p->seq++;
-	p->delivered++;
-	settle(L, p);
+	advance(L, p, L->world);
 	return 1;
 }
 
@@ -429,8 +433,9 @@ int nys_loader_seek(nys_loader *L, const nys_loader_pos *pos, nys_err *e)
 		                   (ull)p.seq, L->info.shards);
 	settle(L, &p);
 	L->pos = p;
-	if (!at_end(L, &p) && !(L->cur_ok && L->cur->pass == p.pass && L->cur->k == p.shard))
-		request(L, p.pass, p.shard);
+	nys_loader_pos q = mine(L);
+	if (!at_end(L, &q) && !(L->cur_ok && L->cur->pass == q.pass && L->cur->k == q.shard))
+		request(L, q.pass, q.shard);
 	return 0;
 }
 
@@ -538,7 +543,13 @@ nys_loader *nys_loader_open(const char *dir, const char *listname, const nys_loa
 	L->ahead = &L->slots[1];
 	if (o)
 		L->o = *o;
+	L->world = L->o.world ? L->o.world : 1;
+	L->rank = L->o.rank;
 	nys_buf path = {0};
+	if (L->rank >= L->world) {
+		nys_err_set(e, "%s: rank %u of a world of %llu", dir, L->o.rank, (ull)L->world);
+		goto fail;
+	}
 	if (!(L->dir = strdup(dir))) {
 		nys_err_set(e, "out of memory");
 		goto fail;
@@ -574,8 +585,9 @@ nys_loader *nys_loader_open(const char *dir, const char *listname, const nys_loa
 		goto fail;
 	}
 	L->th_ok = true;
-	if (!at_end(L, &L->pos))
-		request(L, L->pos.pass, L->pos.shard);
+	nys_loader_pos q = mine(L);
+	if (!at_end(L, &q))
+		request(L, q.pass, q.shard);
 	nys_buf_free(&path);
 	return L;
 fail:

@@ -165,6 +165,8 @@ nys_model *nys_model_new(const nys_model_config *cfg, const nys_model_opts *o, n
 	m->cfg = *cfg;
 	m->o = *o;
 	m->esize = nys_dtype_size(o->dtype);
+	for (int i = 0; i < 4; i++)
+		m->src[i] = (struct nys_model_src){.m = m, .which = (nys_buffer)i};
 	m->be = o->backend;
 	if (!m->be) {
 		if (!(m->be = nys_backend_new(o->device, o->dtype, e))) {
@@ -416,16 +418,41 @@ int nys_model_init(nys_model *m, uint64_t seed, nys_err *e)
 
 /* ---- checkpoints --------------------------------------------------------- */
 
-void nys_model_st_entries(const nys_model *m, const void *params, nys_st_entry *out)
+/* nys_st_entry.read over a buffer of the model's (ctx: its m->src). */
+static int read_buffer(void *ctx, uint64_t off, void *host, size_t n, nys_err *e)
+{
+	const struct nys_model_src *s = ctx;
+	nys_model *m = s->m;
+	size_t bytes = m->np * m->esize;
+	void *b = buffer(m, s->which, e);
+	if (!b)
+		return -1;
+	if (off > bytes || n > bytes - off)
+		return nys_err_set(e, "model: bytes %llu..%llu are outside the buffer",
+		                   (unsigned long long)off, (unsigned long long)(off + n));
+	nys_backend_get(m->be, host, (char *)b + off, n);
+	return nys_backend_sync(m->be, e);
+}
+
+void nys_model_st_entries(nys_model *m, nys_st_entry *out)
 {
 	for (size_t i = 0; i < m->nt; i++) {
 		const nys_tensor_info *t = &m->t[i];
 		out[i] = (nys_st_entry){
 			.name = t->name, .dtype = m->o.dtype, .ndim = t->ndim,
-			.data = (const char *)params + t->offset * m->esize,
+			.read = read_buffer, .ctx = &m->src[NYS_BUF_PARAMS],
+			.at = (uint64_t)t->offset * m->esize,
 		};
 		memcpy(out[i].shape, t->shape, sizeof t->shape);
 	}
+}
+
+nys_st_entry nys_model_st_buffer(nys_model *m, nys_buffer which, const char *name)
+{
+	return (nys_st_entry){
+		.name = name, .dtype = m->o.dtype, .ndim = 1, .shape = {(int64_t)m->np},
+		.read = read_buffer, .ctx = &m->src[which],
+	};
 }
 
 char *nys_model_config_str(const nys_model *m)
@@ -444,22 +471,18 @@ int nys_model_save(nys_model *m, const char *path, const char *const *meta, nys_
 	while (meta && meta[nmeta])
 		nmeta++;
 	const char **all = calloc(nmeta + 3, sizeof *all);
-	void *params = NULL;
 	int rc = -1;
 	if (!ent || !cfg || !all) {
 		nys_err_set(e, "%s: out of memory", path);
 		goto out;
 	}
-	if (!(params = nys_model_copy(m, NYS_BUF_PARAMS, e)))
-		goto out;
 	all[0] = "nys_model";
 	all[1] = cfg;
 	for (size_t i = 0; i < nmeta; i++)
 		all[2 + i] = meta[i];
-	nys_model_st_entries(m, params, ent);
+	nys_model_st_entries(m, ent);
 	rc = nys_st_write(path, ent, m->nt, all, e);
 out:
-	free(params);
 	free(all);
 	free(cfg);
 	free(ent);

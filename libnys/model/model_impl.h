@@ -33,6 +33,11 @@ struct nys_model {
 	/* by nys_buffer: the parameters, gradients and AdamW moments, in the
 	 * backend's memory (NULL until first used, but the parameters) */
 	void *buf[4];
+	/* what checkpoint entries read the buffers through (model.c) */
+	struct nys_model_src {
+		struct nys_model *m;
+		nys_buffer which;
+	} src[4];
 	struct nys_model_run *run; /* the activations and the last forward's state */
 };
 

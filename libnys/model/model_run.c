@@ -300,7 +300,8 @@ static int head_reserve(run_t *r, const nys_model *m, size_t M, nys_err *e)
 	return 0;
 }
 
-/* Host values (float) into the activations' dtype at the staging buffer. */
+/* Host values (float) in the activations' dtype (F32 or F64): as they are,
+ * or converted into the staging buffer. */
 static const void *stage_reals(const nys_model *m, run_t *r, const float *x, size_t n)
 {
 	if (m->be->act_dtype == NYS_F32)
@@ -552,19 +553,23 @@ int nys_model_forward(nys_model *m, const nys_batch *b, bool train, uint64_t see
 	if (st)
 		st->loss = st->count = st->correct = 0;
 	nys_backend_begin(m->be);
-	int rc = forward(m, r, b, st, e);
-	if (nys_backend_sync(m->be, rc ? &(nys_err){{0}} : e))
-		rc = -1;
-	if (!rc && st && r->has_loss && (r->cls_run || r->M > 0)) {
-		double s[2];
-		if (nys_backend_get(m->be, s, r->stats, sizeof s) || nys_backend_sync(m->be, e))
-			return -1;
+	if (forward(m, r, b, st, e)) {
+		nys_backend_sync(m->be, &(nys_err){{0}});
+		return -1;
+	}
+	double s[2];
+	bool stats = st && r->has_loss && (r->cls_run || r->M > 0);
+	if (nys_backend_sync(m->be, e) ||
+	    (stats && (nys_backend_get(m->be, s, r->stats, sizeof s) || nys_backend_sync(m->be, e)))) {
+		/* a failed op: nothing of this forward is usable */
+		r->have_hidden = r->mlm_run = r->cls_run = r->has_loss = false;
+		return -1;
+	}
+	if (stats) {
 		st->loss = s[0];
 		st->correct = s[1];
 	}
-	if (rc)
-		r->have_hidden = r->mlm_run = r->cls_run = r->has_loss = false;
-	return rc;
+	return 0;
 }
 
 /* ---- backward ------------------------------------------------------------------ */

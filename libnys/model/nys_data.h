@@ -67,6 +67,14 @@
  * gets to that shard, with the file and the byte named as the shard reader
  * names them; the next call tries the shard again.
  *
+ * With a world of W ranks (data-parallel training: one loader a rank, all
+ * with the same options but the rank), the order is the one above and
+ * rank r hands out its stride of it: the sequences numbered r, r + W,
+ * r + 2W, ... from 0.  So of a global batch of W * b sequences each rank
+ * reads b, none twice, and the ranks' sequences taken in turn (rank 0's
+ * first, rank 1's first, ..., rank 0's second, ...) are the batch of a
+ * world of 1.  Every rank reads every shard it has a sequence of.
+ *
  * A loader belongs to one thread (its own reading thread aside): calls on
  * one loader must not overlap. */
 typedef struct nys_loader nys_loader;
@@ -75,6 +83,8 @@ typedef struct nys_loader_opts {
 	uint64_t seed;   /* the order's seed (only with shuffle) */
 	bool shuffle;    /* shuffled passes (training); false: list order */
 	bool cycle;      /* passes for ever (training); false: one pass */
+	unsigned rank;   /* this loader's rank in ... */
+	unsigned world;  /* ... a world of this many (0 or 1: all the data) */
 } nys_loader_opts;
 
 /* What every shard of the list has in common, read from their headers by
@@ -90,7 +100,11 @@ typedef struct nys_loader_info {
  * the shard's sequence order) of the shard at index shard of the pass's
  * shard order, in pass `pass` (from 0).  delivered counts the sequences
  * handed out since the loader started (it is the counter to give
- * nys_mlm_mask for the next sequence).  data_id is a hash of the list
+ * nys_mlm_mask for the next sequence).  With a world of W ranks, the
+ * position is that of the next W sequences' first, the same on every rank
+ * after as many calls, and delivered counts the sequences of all ranks:
+ * rank r's next sequence is r on from the position, its mask counter
+ * delivered + r.  data_id is a hash of the list
  * (names and sequence counts) and of the order (seed, shuffle, cycle):
  * nys_loader_seek refuses a position of another loader's data unless it is
  * 0.  A loader always stands on a sequence that exists, or at the end
@@ -101,13 +115,14 @@ typedef struct nys_loader_pos {
 } nys_loader_pos;
 
 /* Open dir/listname (a JSON list of shard names in dir; o NULL: all
- * options 0, that is list order and one pass) and read every
+ * options 0, that is list order, one pass and one rank) and read every
  * shard's header: all must have the same seq_len, vocab_size, cls_id,
  * sep_id and fingerprint (a mismatch is an error naming the file and the
  * first shard); names must be plain file names, each listed once.  The
  * first shard starts loading at once.  An empty list is accepted without
  * cycle (nys_loader_next then ends at once), refused with it; so is a list
- * of only empty shards.  NULL with *e on error. */
+ * of only empty shards, and a rank outside the world.  NULL with *e on
+ * error. */
 nys_loader *nys_loader_open(const char *dir, const char *listname,
                             const nys_loader_opts *o, nys_err *e);
 const nys_loader_info *nys_loader_header(const nys_loader *l);

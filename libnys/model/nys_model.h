@@ -189,10 +189,13 @@ void nys_blas_tune(char **argv);
  * key, value, ... NULL pairs, or NULL. */
 int nys_model_save(nys_model *m, const char *path, const char *const *meta, nys_err *e);
 /* The parameters as safetensors entries, in table order (the aliases
- * included), into out[nys_model_ntensors(m)], their data in params, a host
- * copy of the parameter buffer (nys_model_copy): for writers that add
- * tensors of their own (the training state). */
-void nys_model_st_entries(const nys_model *m, const void *params, nys_st_entry *out);
+ * included), into out[nys_model_ntensors(m)], read from the backend a
+ * piece at a time as they are written: for writers that add tensors of
+ * their own (the training state). */
+void nys_model_st_entries(nys_model *m, nys_st_entry *out);
+/* A whole buffer as one 1-D entry called name, read the same way (the
+ * AdamW moments of the training state). */
+nys_st_entry nys_model_st_buffer(nys_model *m, nys_buffer which, const char *name);
 /* The "model" config JSON of nys_model_save's metadata (free() it); NULL
  * when memory runs out. */
 char *nys_model_config_str(const nys_model *m);

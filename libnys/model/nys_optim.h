@@ -18,6 +18,10 @@
  * tests/gen/optim_ref.py writes the references that tests/unit/optim.c
  * checks): the schedule in double, AdamW on float32 tensors element by
  * element.
+ *
+ * AdamW and the gradient checks below are the CPU backend's versions of
+ * its adamw_step, grad_norm and nonfinite ops (backend_ops.def): a model
+ * runs them on its own buffers through nys_model_adamw_step and friends.
  */
 #ifndef NYS_OPTIM_H
 #define NYS_OPTIM_H

@@ -22,14 +22,24 @@ typedef enum nys_dtype { NYS_F32, NYS_F64, NYS_I64, NYS_I32, NYS_U8 } nys_dtype;
 const char *nys_dtype_name(nys_dtype t);
 size_t nys_dtype_size(nys_dtype t);
 
-/* One tensor to write: data holds the elements, little-endian, row-major. */
+/* One tensor to write: data holds the elements, little-endian, row-major;
+ * or, when data is NULL, read gives them in pieces: n bytes from byte
+ * at + off of ctx's source into buf, 0 or -1 with e set (the writer reads
+ * every tensor twice, for the checksum and to write it, a piece of at most
+ * NYS_ST_PIECE bytes at a time: memory that is not the host's, such as a
+ * backend's, is written without a copy of the whole). */
 typedef struct nys_st_entry {
 	const char *name;
 	nys_dtype dtype;
 	int ndim;
 	int64_t shape[NYS_ST_MAX_DIMS];
 	const void *data;
+	int (*read)(void *ctx, uint64_t off, void *buf, size_t n, nys_err *e);
+	void *ctx;
+	uint64_t at;
 } nys_st_entry;
+
+#define NYS_ST_PIECE ((size_t)1 << 22)
 
 /* Write entries (in the order given) to path through nys_out: a temporary
  * name, fsync, rename.  meta: extra "__metadata__" pairs as NULL-ended

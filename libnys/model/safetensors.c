@@ -38,6 +38,34 @@ static bool tensor_bytes(int ndim, const int64_t *shape, size_t esize, uint64_t 
 
 /* ---- writing -------------------------------------------------------------- */
 
+/* Hand the bytes of entry t to fn (the checksum, the output) in order:
+ * its data, or what its read gives, a piece at a time through piece. */
+static int entry_bytes(const nys_st_entry *t, uint64_t bytes, unsigned char *piece,
+                       int (*fn)(void *arg, const void *p, size_t n, nys_err *e), void *arg,
+                       nys_err *e)
+{
+	if (t->data)
+		return fn(arg, t->data, (size_t)bytes, e);
+	for (uint64_t off = 0; off < bytes;) {
+		size_t n = bytes - off < NYS_ST_PIECE ? (size_t)(bytes - off) : NYS_ST_PIECE;
+		if (t->read(t->ctx, t->at + off, piece, n, e) || fn(arg, piece, n, e))
+			return -1;
+		off += n;
+	}
+	return 0;
+}
+
+static int hash_bytes(void *arg, const void *p, size_t n, nys_err *e)
+{
+	nys_hash_update(arg, p, n);
+	return 0;
+}
+
+static int out_bytes(void *arg, const void *p, size_t n, nys_err *e)
+{
+	return nys_out_write(arg, p, n, e);
+}
+
 int nys_st_write(const char *path, const nys_st_entry *entries, size_t n,
                  const char *const *meta, nys_err *e)
 {
@@ -47,6 +75,10 @@ int nys_st_write(const char *path, const nys_st_entry *entries, size_t n,
 	uint64_t off = 0;
 	int rc = 0;
 	char *text = NULL;
+	unsigned char *piece = NULL;
+	for (size_t i = 0; i < n && !rc; i++)
+		if (!entries[i].data && !piece && !(piece = malloc(NYS_ST_PIECE)))
+			rc = nys_err_set(e, "%s: out of memory", path);
 	for (size_t i = 0; i < n && !rc; i++) {
 		const nys_st_entry *t = &entries[i];
 		if (t->ndim < 0 || t->ndim > NYS_ST_MAX_DIMS || !strcmp(t->name, "__metadata__")) {
@@ -66,7 +98,8 @@ int nys_st_write(const char *path, const nys_st_entry *entries, size_t n,
 		                      shape, "data_offsets", (json_int_t)off, (json_int_t)(off + bytes));
 		if (!o || json_object_set_new(h, t->name, o))
 			rc = nys_err_set(e, "%s: tensor %s: cannot describe it", path, t->name);
-		nys_hash_update(&sum, t->data, bytes);
+		if (!rc)
+			rc = entry_bytes(t, bytes, piece, hash_bytes, &sum, e);
 		off += bytes;
 	}
 	char hex[17];
@@ -95,7 +128,7 @@ int nys_st_write(const char *path, const nys_st_entry *entries, size_t n,
 			const nys_st_entry *t = &entries[i];
 			uint64_t bytes = 0; /* checked in the first pass */
 			tensor_bytes(t->ndim, t->shape, dtypes[t->dtype].size, &bytes);
-			rc = nys_out_write(o, t->data, (size_t)bytes, e);
+			rc = entry_bytes(t, bytes, piece, out_bytes, o, e);
 		}
 		if (rc) {
 			nys_out_abort(o);
@@ -104,6 +137,7 @@ int nys_st_write(const char *path, const nys_st_entry *entries, size_t n,
 			rc = nys_out_commit(o, e);
 		}
 	}
+	free(piece);
 	free(text);
 	json_decref(h);
 	return rc;

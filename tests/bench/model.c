@@ -37,10 +37,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", e.msg);
 		return 1;
 	}
-	nys_model_init(m, 1);
-	size_t N = (size_t)B * T, np = nys_model_nparams(m);
+	if (nys_model_init(m, 1, &e)) {
+		fprintf(stderr, "%s\n", e.msg);
+		return 1;
+	}
+	size_t N = (size_t)B * T;
 	int32_t *ids = malloc(N * sizeof *ids), *labels = malloc(N * sizeof *labels);
-	float *mom = calloc(2 * np, sizeof *mom);
 	uint64_t s = 12345;
 	for (size_t i = 0; i < N; i++) {
 		s = s * 6364136223846793005u + 1442695040888963407u;
@@ -58,8 +60,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s\n", e.msg);
 			return 1;
 		}
-		if (nys_adamw_step(&opt, nys_model_params(m), nys_model_grads(m), mom, mom + np, np,
-		                   &e)) {
+		if (nys_model_adamw_step(m, &opt, &e)) {
 			fprintf(stderr, "%s\n", e.msg);
 			return 1;
 		}
@@ -81,6 +82,5 @@ int main(int argc, char **argv)
 	nys_model_free(m);
 	free(ids);
 	free(labels);
-	free(mom);
 	return 0;
 }

@@ -3,7 +3,8 @@
  * position, errors of the reading thread named and returned) and the
  * masked-LM masking (HuggingFace's fractions checked against binomial
  * bounds, specials never chosen, labels, determinism, and the documented
- * derivation recomputed independently). */
+ * derivation recomputed independently), the documented orders recomputed
+ * too, and the ranks of a world: each its stride of every global batch. */
 #include "nys_data.h"
 #include "nys_shard.h"
 #include "nys_tok.h"
@@ -946,6 +947,188 @@ static void test_mask(void)
 	free(lab2);
 }
 
+/* ---- the documented orders, and ranks -------------------------------------- */
+
+/* Fisher-Yates over 0..n-1 from the stream out(k, 0), out(k, 1), ... as
+ * nys_data.h writes it, recomputed here. */
+static void ref_shuffle(size_t *a, size_t n, uint64_t k)
+{
+	const uint64_t G = UINT64_C(0x9E3779B97F4A7C15);
+	uint64_t j = 0;
+	for (size_t i = 0; i < n; i++)
+		a[i] = i;
+	for (size_t i = n; i-- > 1;) {
+		uint64_t b = (uint64_t)i + 1, lim = (0 - b) % b, r;
+		do
+			r = ref_mix(k + (j++ + 1) * G);
+		while (r < lim);
+		size_t x = (size_t)(r % b), t = a[i];
+		a[i] = a[x];
+		a[x] = t;
+	}
+}
+
+static uint64_t ref_sm(uint64_t x)
+{
+	return ref_mix(x + UINT64_C(0x9E3779B97F4A7C15));
+}
+
+/* The shard order of three passes and every shard's sequence order in the
+ * first, as the derivation of nys_data.h gives them. */
+static void test_documented_order(const char *dir)
+{
+	nys_err e;
+	uint64_t seed = 42;
+	nys_loader_opts o = {.seed = seed, .shuffle = true, .cycle = true};
+	nys_loader *L = nys_loader_open(dir, "train.json", &o, &e);
+	if (!L) {
+		tap_ok(0, "open train.json for the documented order");
+		printf("# %s\n", e.msg);
+		return;
+	}
+	size_t ord[NSH], perm[64];
+	bool shard_ok = true, seq_ok = true;
+	for (uint64_t p = 0; p < 3; p++) {
+		ref_shuffle(ord, NSH, ref_sm(ref_sm(seed ^ UINT64_C(0x6e79732e6f726472)) ^ p));
+		for (size_t i = 0; i < NSH; i++)
+			shard_ok &= nys_loader_shard_at(L, p, i) == ord[i];
+	}
+	int32_t ids[N];
+	ref_shuffle(ord, NSH, ref_sm(ref_sm(seed ^ UINT64_C(0x6e79732e6f726472)) ^ 0));
+	for (size_t i = 0; i < NSH; i++) {
+		unsigned s = (unsigned)atoi(train_list[ord[i]] + 2);
+		ref_shuffle(perm, counts[s],
+		            ref_sm(ref_sm(ref_sm(seed ^ UINT64_C(0x6e79732e73657173)) ^ 0) ^ ord[i]));
+		for (unsigned q = 0; q < counts[s]; q++)
+			seq_ok &= nys_loader_next(L, ids, &e) == 1 &&
+			          seq_key(ids, N) == (long)s * 100000 + (long)perm[q];
+	}
+	tap_ok(shard_ok, "the shard order of each pass is the documented Fisher-Yates");
+	tap_ok(seq_ok, "each shard's sequence order is the documented Fisher-Yates");
+	nys_loader_close(L);
+}
+
+/* n sequences' keys from a loader of rank r in a world of w (w 0: the
+ * default, one rank), the position after into *end. */
+static bool read_rank(const char *dir, const char *list, const nys_loader_opts *base,
+                      unsigned r, unsigned w, size_t n, long *keys, nys_loader_pos *end)
+{
+	nys_err e;
+	nys_loader_opts o = *base;
+	o.rank = r;
+	o.world = w;
+	nys_loader *L = nys_loader_open(dir, list, &o, &e);
+	if (!L) {
+		printf("# %s\n", e.msg);
+		return false;
+	}
+	int32_t *ids = malloc(n * N * sizeof *ids);
+	int rc;
+	size_t got = take(L, n, ids, NULL, &rc, &e);
+	for (size_t i = 0; i < n; i++)
+		keys[i] = i < got ? seq_key(ids + i * N, N) : -2;
+	if (end)
+		*end = nys_loader_tell(L);
+	free(ids);
+	nys_loader_close(L);
+	return true;
+}
+
+/* World 2 and 3: each rank's stride of every global batch, disjoint, and
+ * taken in turn the batch of one rank; one position for all ranks; seek on
+ * a rank; one pass in list order; a rank outside its world refused. */
+static void test_ranks(const char *dir)
+{
+	nys_loader_opts o = {.seed = 7, .shuffle = true, .cycle = true};
+	const size_t b = 5, G = 200; /* sequences a rank a batch, global batches */
+	long *ref = malloc(3 * b * G * sizeof *ref), *one = malloc(3 * b * G * sizeof *one);
+	long *rk[3];
+	for (int r = 0; r < 3; r++)
+		rk[r] = malloc(b * G * sizeof *rk[r]);
+	nys_loader_pos pref, p1, pr[3];
+	bool ok = read_rank(dir, "train.json", &o, 0, 0, 3 * b * G, ref, NULL) &&
+	          read_rank(dir, "train.json", &o, 0, 1, 3 * b * G, one, NULL);
+	tap_ok(ok && !memcmp(ref, one, 3 * b * G * sizeof *ref),
+	       "world 1 (rank 0) reads exactly what the default options read");
+	for (unsigned w = 2; w <= 3; w++) {
+		size_t B = w * b;
+		ok = read_rank(dir, "train.json", &o, 0, 0, B * G, ref, &pref);
+		for (unsigned r = 0; r < w; r++)
+			ok = ok && read_rank(dir, "train.json", &o, r, w, b * G, rk[r], &pr[r]);
+		bool same = ok, disjoint = ok, content = ok, where = ok;
+		for (size_t g = 0; ok && g < G; g++)
+			for (size_t i = 0; i < b; i++)
+				for (unsigned r = 0; r < w; r++) {
+					long k = rk[r][g * b + i];
+					content &= k >= 0;
+					same &= k == ref[g * B + i * w + r];
+					/* within a batch of one pass, no other rank has it */
+					if ((g + 1) * B <= (size_t)total)
+						for (unsigned r2 = 0; r2 < w; r2++)
+							for (size_t i2 = 0; r2 != r && i2 < b; i2++)
+								disjoint &= rk[r2][g * b + i2] != k;
+				}
+		for (unsigned r = 0; ok && r < w; r++)
+			where &= !memcmp(&pr[r], &pref, sizeof pref);
+		char msg[160];
+		snprintf(msg, sizeof msg, "world %u: %zu global batches of %zu, every sequence right",
+		         w, G, B);
+		tap_ok(content, msg);
+		snprintf(msg, sizeof msg, "world %u: the ranks' sequences of a batch are disjoint", w);
+		tap_ok(disjoint, msg);
+		snprintf(msg, sizeof msg, "world %u: the ranks' sequences in turn are world 1's batches",
+		         w);
+		tap_ok(same, msg);
+		snprintf(msg, sizeof msg, "world %u: every rank stands where world 1 does after the "
+		         "same batches", w);
+		tap_ok(where, msg);
+	}
+
+	/* resume on rank 1 of 3 from the position after 37 of its sequences */
+	nys_err e;
+	nys_loader_opts o3 = o;
+	o3.rank = 1;
+	o3.world = 3;
+	nys_loader *L = nys_loader_open(dir, "train.json", &o3, &e);
+	int32_t *ids = malloc(100 * N * sizeof *ids);
+	int rc;
+	bool resumed = L && take(L, 37, ids, NULL, &rc, &e) == 37;
+	p1 = nys_loader_tell(L);
+	nys_loader_close(L);
+	L = nys_loader_open(dir, "train.json", &o3, &e);
+	resumed = resumed && L && !nys_loader_seek(L, &p1, &e) &&
+	          take(L, 100, ids, NULL, &rc, &e) == 100;
+	for (size_t i = 0; resumed && i < 100; i++)
+		resumed = seq_key(ids + i * N, N) == rk[1][37 + i];
+	tap_ok(resumed, "rank 1 of 3 seeks to a position it told and reads on as before");
+	nys_loader_close(L);
+	free(ids);
+
+	/* one pass in list order: the ranks' in turn are the whole list */
+	nys_loader_opts lo = {0};
+	size_t n1 = (size_t)total;
+	ok = read_rank(dir, "train.json", &lo, 0, 0, n1 + 1, ref, NULL);
+	bool ends = ok && ref[n1] == -2, all = ok;
+	for (unsigned r = 0; r < 2; r++) {
+		size_t mine = (n1 - r + 1) / 2;
+		ok = read_rank(dir, "train.json", &lo, r, 2, mine + 1, rk[r], NULL);
+		ends &= ok && rk[r][mine] == -2;
+		for (size_t i = 0; ok && i < mine; i++)
+			all &= rk[r][i] == ref[2 * i + r];
+	}
+	tap_ok(all && ends, "world 2, one pass in list order: the ranks share the list and end");
+
+	lo.rank = 2;
+	lo.world = 2;
+	L = nys_loader_open(dir, "train.json", &lo, &e);
+	tap_ok(!L && strstr(e.msg, "rank 2 of a world of 2"), "a rank outside its world: refused");
+	nys_loader_close(L);
+	for (int r = 0; r < 3; r++)
+		free(rk[r]);
+	free(ref);
+	free(one);
+}
+
 int main(void)
 {
 	char top[160];
@@ -965,6 +1148,8 @@ int main(void)
 	test_seek(dir);
 	test_errors(top);
 	test_mask();
+	test_documented_order(dir);
+	test_ranks(dir);
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
 	if (system(cmd))

@@ -1,4 +1,4 @@
-/* The whole model (libnys/model/model.c, model.inc):
+/* The whole model (libnys/model/model.c, model_run.c) on the CPU backend:
  *
  *  - the gradient of the loss with respect to every parameter tensor
  *    against central finite differences in double precision, on tiny
@@ -82,9 +82,20 @@ static void make_batch(batchbuf *bb, const nys_model_config *c, const nys_model_
  * is exercised. */
 static void jitter(nys_model *m)
 {
-	double *p = nys_model_params(m);
+	nys_err e = {0};
+	double *p = nys_model_copy(m, NYS_BUF_PARAMS, &e);
 	for (size_t i = 0; i < nys_model_nparams(m); i++)
 		p[i] += 0.1 * (2 * unif() - 1);
+	nys_model_set(m, NYS_BUF_PARAMS, 0, nys_model_nparams(m), p, &e);
+	free(p);
+}
+
+/* The host copy p of the parameters into the model. */
+static void put_params(nys_model *m, const void *p)
+{
+	nys_err e = {0};
+	if (nys_model_set(m, NYS_BUF_PARAMS, 0, nys_model_nparams(m), p, &e))
+		printf("# %s\n", e.msg);
 }
 
 static double loss_of(nys_model *m, const nys_batch *b, bool train, uint64_t seed)
@@ -98,9 +109,10 @@ static double loss_of(nys_model *m, const nys_batch *b, bool train, uint64_t see
 	return st.loss;
 }
 
-/* loss_of as a chk_loss_fn */
+/* The loss with the host parameters p put into the model: a chk_loss_fn. */
 struct fd_ctx {
 	nys_model *m;
+	const double *p;
 	const nys_batch *b;
 	bool train;
 	uint64_t seed;
@@ -109,6 +121,7 @@ struct fd_ctx {
 static double fd_loss(void *ctx)
 {
 	struct fd_ctx *f = ctx;
+	put_params(f->m, f->p);
 	return loss_of(f->m, f->b, f->train, f->seed);
 }
 
@@ -119,15 +132,15 @@ static double grad_check(nys_model *m, const nys_batch *b, bool train, const cha
 {
 	nys_err e = {0};
 	uint64_t seed = 777;
-	double *p = nys_model_params(m);
-	if (nys_model_zero_grad(m, &e) || nys_model_forward(m, b, train, seed, NULL, &e) ||
-	    nys_model_backward(m, 1.0, &e)) {
+	double *p = nys_model_copy(m, NYS_BUF_PARAMS, &e), *g = NULL;
+	if (!p || nys_model_zero_grad(m, &e) || nys_model_forward(m, b, train, seed, NULL, &e) ||
+	    nys_model_backward(m, 1.0, &e) || !(g = nys_model_copy(m, NYS_BUF_GRADS, &e))) {
 		printf("# %s: %s\n", name, e.msg);
+		free(p);
 		return INFINITY;
 	}
-	const double *g = nys_model_grads(m);
 	double worst = 0, h = 1e-5, gmax = 0;
-	struct fd_ctx ctx = {m, b, train, seed};
+	struct fd_ctx ctx = {m, p, b, train, seed};
 	/* Central differences of a loss near 3 carry rounding noise near
 	 * 1e-16 * 3 / h = 3e-11: single elements are compared relative to
 	 * their own size, but not below a thousandth of the largest gradient
@@ -147,6 +160,7 @@ static double grad_check(nys_model *m, const nys_batch *b, bool train, const cha
 			un += fabs(g[t->offset + j] * u[j]);
 		}
 		double fd = chk_central(p + t->offset, u, t->numel, h, fd_loss, &ctx);
+		put_params(m, p);
 		free(u);
 		double err = fabs(fd - gu) / fmax(un, 1e-3 * gmax);
 		if (!(err <= worst)) {
@@ -156,6 +170,7 @@ static double grad_check(nys_model *m, const nys_batch *b, bool train, const cha
 		for (int k = 0; k < 3; k++) {
 			size_t j = t->offset + next() % t->numel;
 			fd = chk_central(p + j, NULL, 1, h, fd_loss, &ctx);
+			put_params(m, p);
 			err = fabs(fd - g[j]) / fmax(fabs(fd) + fabs(g[j]), 1e-3 * gmax);
 			if (!(err <= worst)) {
 				worst = err;
@@ -165,6 +180,8 @@ static double grad_check(nys_model *m, const nys_batch *b, bool train, const cha
 		}
 	}
 	printf("# %s: worst relative error %.3g at %s\n", name, worst, what);
+	free(p);
+	free(g);
 	return worst;
 }
 
@@ -176,7 +193,10 @@ static nys_model *make_model(const nys_model_config *c, const nys_model_opts *o)
 		printf("# nys_model_new: %s\n", e.msg);
 		exit(1);
 	}
-	nys_model_init(m, 5);
+	if (nys_model_init(m, 5, &e)) {
+		printf("# nys_model_init: %s\n", e.msg);
+		exit(1);
+	}
 	return m;
 }
 
@@ -269,14 +289,23 @@ static void test_gradients(void)
 
 /* ---- properties ---------------------------------------------------------- */
 
-static const double *hidden(nys_model *m, const nys_batch *b, size_t *n)
+/* The hidden states of an eval forward, a host copy (free() it). */
+static double *hidden(nys_model *m, const nys_batch *b, size_t *n)
 {
 	nys_err e = {0};
+	*n = 0;
 	if (nys_model_forward(m, b, false, 1, NULL, &e)) {
 		printf("# %s\n", e.msg);
 		return NULL;
 	}
-	return nys_model_output(m, NYS_OUT_HIDDEN, n);
+	*n = nys_model_output_size(m, NYS_OUT_HIDDEN);
+	double *h = malloc(*n * sizeof *h);
+	if (h && nys_model_output(m, NYS_OUT_HIDDEN, h, &e)) {
+		printf("# %s\n", e.msg);
+		free(h);
+		return NULL;
+	}
+	return h;
 }
 
 static void test_properties(void)
@@ -289,15 +318,19 @@ static void test_properties(void)
 	nys_model_opts o = {.dtype = NYS_F64, .mlm = true};
 	nys_model *mn = make_model(&cn, &o), *ms = make_model(&cs, &o);
 	jitter(mn);
-	memcpy(nys_model_params(ms), nys_model_params(mn), nys_model_nparams(mn) * sizeof(double));
+	double *pn = nys_model_copy(mn, NYS_BUF_PARAMS, &(nys_err){{0}});
+	put_params(ms, pn);
+	free(pn);
 	batchbuf bb;
 	make_batch(&bb, &cn, &o, 2, 16, 0, false);
 	size_t n1, n2;
-	const double *h1 = hidden(mn, &bb.b, &n1);
+	double *h1 = hidden(mn, &bb.b, &n1);
 	double *keep = malloc(n1 * sizeof *keep);
 	memcpy(keep, h1, n1 * sizeof *keep);
-	const double *h2 = hidden(ms, &bb.b, &n2);
+	double *h2 = hidden(ms, &bb.b, &n2);
 	double d = n1 == n2 ? chk_maxdiff(keep, h2, n1) : INFINITY;
+	free(h1);
+	free(h2);
 	printf("# nystrom(m = n) - softmax: %.3g\n", d);
 	tap_ok(d < 1e-12, "Nystrom with num_landmarks = seq_len equals softmax attention");
 	free(keep);
@@ -318,11 +351,13 @@ static void test_properties(void)
 	long_b.b.labels = NULL;
 	long_b.b.T = 14;
 	short_b.b.labels = NULL;
-	const double *hs = hidden(ms, &short_b.b, &n1);
+	double *hs = hidden(ms, &short_b.b, &n1);
 	keep = malloc(n1 * sizeof *keep);
 	memcpy(keep, hs, n1 * sizeof *keep);
-	const double *hl = hidden(ms, &long_b.b, &n2);
+	double *hl = hidden(ms, &long_b.b, &n2);
 	d = chk_maxdiff(keep, hl, n1); /* the first 9 rows of the padded batch */
+	free(hs);
+	free(hl);
 	printf("# softmax padded - unpadded: %.3g\n", d);
 	tap_ok(d < 1e-12, "padding leaves softmax attention's real positions unchanged");
 	free(keep);
@@ -334,10 +369,13 @@ static void test_properties(void)
 	nys_model_opts o32 = {.dtype = NYS_F32, .mlm = true};
 	nys_model *m64 = make_model(&c, &o), *m32 = make_model(&c, &o32);
 	jitter(m64);
-	const double *p64 = nys_model_params(m64);
-	float *p32 = nys_model_params(m32);
+	double *p64 = nys_model_copy(m64, NYS_BUF_PARAMS, &(nys_err){{0}});
+	float *p32 = nys_model_copy(m32, NYS_BUF_PARAMS, &(nys_err){{0}});
 	for (size_t i = 0; i < nys_model_nparams(m64); i++)
 		p32[i] = (float)p64[i];
+	put_params(m32, p32);
+	free(p64);
+	free(p32);
 	make_batch(&bb, &c, &o, 2, 15, 3, false);
 	nys_err e = {0};
 	nys_model_stats s64, s32;
@@ -349,13 +387,15 @@ static void test_properties(void)
 	printf("# loss f64 %.10f f32 %.10f\n", s64.loss, s32.loss);
 	tap_ok(fabs(s64.loss - s32.loss) < 1e-5 * fabs(s64.loss), "float loss = double loss (1e-5)");
 	tap_ok(s64.count == s32.count && s64.correct == s32.correct, "same counts");
-	const double *g64 = nys_model_grads(m64);
-	const float *g32 = nys_model_grads(m32);
+	double *g64 = nys_model_copy(m64, NYS_BUF_GRADS, &e);
+	float *g32 = nys_model_copy(m32, NYS_BUF_GRADS, &e);
 	double gd = 0, gm = 0;
 	for (size_t i = 0; i < nys_model_nparams(m64); i++) {
 		gd = fmax(gd, fabs(g64[i] - g32[i]));
 		gm = fmax(gm, fabs(g64[i]));
 	}
+	free(g64);
+	free(g32);
 	printf("# gradients: max |f32 - f64| %.3g, max |f64| %.3g\n", gd, gm);
 	tap_ok(gd < 1e-4 * gm, "float gradients = double gradients (1e-4 of the largest)");
 
@@ -370,13 +410,14 @@ static void test_properties(void)
 	nys_model_zero_grad(m64, &e);
 	nys_model_forward(m64, &bb.b, true, 3, NULL, &e);
 	nys_model_backward(m64, 1, &e);
-	memcpy(g1, nys_model_grads(m64), nys_model_nparams(m64) * sizeof *g1);
+	nys_model_get(m64, NYS_BUF_GRADS, 0, nys_model_nparams(m64), g1, &e);
 	nys_model_forward(m64, &bb.b, true, 3, NULL, &e);
 	nys_model_backward(m64, 0.5, &e);
-	g64 = nys_model_grads(m64);
+	g64 = nys_model_copy(m64, NYS_BUF_GRADS, &e);
 	double acc = 0;
 	for (size_t i = 0; i < nys_model_nparams(m64); i++)
 		acc = fmax(acc, fabs(g64[i] - 1.5 * g1[i]));
+	free(g64);
 	tap_ok(acc < 1e-12, "backward adds dloss times the gradient to the buffer");
 	rc = nys_model_backward(m64, 1, &e);
 	tap_ok(rc == -1 && strstr(e.msg, "backward without"),
@@ -390,8 +431,9 @@ static void test_properties(void)
 	for (int i = 0; i < bb.b.B * bb.b.T; i++)
 		labelled += bb.b.labels[i] >= 0;
 	tap_ok(st.count == labelled, "MLM count = labelled positions");
-	size_t nl;
-	const double *lg = nys_model_output(m64, NYS_OUT_LOGITS, &nl);
+	size_t nl = nys_model_output_size(m64, NYS_OUT_LOGITS);
+	double *lg = malloc(nl * sizeof *lg);
+	nys_model_output(m64, NYS_OUT_LOGITS, lg, &e);
 	int correct = 0, row = 0;
 	for (int i = 0; i < bb.b.B * bb.b.T; i++) {
 		if (bb.b.labels[i] < 0)
@@ -405,6 +447,7 @@ static void test_properties(void)
 	}
 	tap_ok(nl == (size_t)labelled * c.vocab_size && st.correct == correct,
 	       "logits at the labelled rows; correct = arg-max hits");
+	free(lg);
 	nys_model_free(m64);
 	nys_model_free(m32);
 }
@@ -424,10 +467,10 @@ static void test_checkpoints(void)
 	nys_model *m = make_model(&c, &o), *m2 = make_model(&c, &o);
 	const char *path = tap_path(dir, "a.safetensors");
 	tap_ok(!nys_model_save(m, path, NULL, &e), "save");
-	nys_model_init(m2, 99);
+	nys_model_init(m2, 99, &e);
 	tap_ok(!nys_model_load(m2, path, 0, &e), "load");
-	tap_ok(!memcmp(nys_model_params(m), nys_model_params(m2),
-	               nys_model_nparams(m) * sizeof(float)),
+	float *pa = nys_model_copy(m, NYS_BUF_PARAMS, &e), *pb = nys_model_copy(m2, NYS_BUF_PARAMS, &e);
+	tap_ok(pa && pb && !memcmp(pa, pb, nys_model_nparams(m) * sizeof(float)),
 	       "load gives back the saved parameters bit for bit");
 	nys_st *st = nys_st_load(path, &e);
 	tap_ok(st && nys_st_has(st, "cls.predictions.decoder.weight") &&
@@ -439,9 +482,12 @@ static void test_checkpoints(void)
 	/* a double model reads the float file */
 	nys_model_opts o64 = {.dtype = NYS_F64, .mlm = true};
 	nys_model *m64 = make_model(&c, &o64);
+	double p7 = 0;
 	tap_ok(!nys_model_load(m64, path, 0, &e) &&
-	       ((double *)nys_model_params(m64))[7] == ((float *)nys_model_params(m))[7],
+	       !nys_model_get(m64, NYS_BUF_PARAMS, 7, 1, &p7, &e) && p7 == pa[7],
 	       "F32 checkpoint into a double model");
+	free(pa);
+	free(pb);
 	nys_model_free(m64);
 
 	/* a classifier model from the pretrained file: heads optional */
@@ -478,13 +524,16 @@ static void test_checkpoints(void)
 	       "NYS_LOAD_TILE_POSITIONS loads it");
 	const nys_tensor_info *ws = nys_model_find(ms, "nystromformer.embeddings.position_embeddings.weight");
 	const nys_tensor_info *wl = nys_model_find(ml, "nystromformer.embeddings.position_embeddings.weight");
-	const float *ps = (const float *)nys_model_params(ms) + ws->offset;
-	const float *pl = (const float *)nys_model_params(ml) + wl->offset;
+	float *ps = malloc(ws->numel * sizeof *ps), *pl = malloc(wl->numel * sizeof *pl);
+	nys_model_get(ms, NYS_BUF_PARAMS, ws->offset, ws->numel, ps, &e);
+	nys_model_get(ml, NYS_BUF_PARAMS, wl->offset, wl->numel, pl, &e);
 	int tiled = 1;
 	for (int r = 0; r < 20; r++)
 		for (int k = 0; k < 8; k++)
 			tiled &= pl[r * 8 + k] == ps[(r < 2 ? r : 2 + (r - 2) % 6) * 8 + k];
 	tap_ok(tiled, "rows 0 and 1 kept, rows 2..7 repeated three times");
+	free(ps);
+	free(pl);
 	nys_model_free(ms);
 	nys_model_free(ml);
 

@@ -193,8 +193,12 @@ static void run_dtype(const char *cname, const nys_model_config *cfg, const ref 
 	         cname, dn, st.loss, r->loss, lerr, tol, st.count);
 	tap_ok(lerr <= tol && st.count == r->M, msg);
 
-	size_t n = 0, at = 0;
-	const void *h = nys_model_output(m, NYS_OUT_HIDDEN, &n);
+	size_t at = 0, n = nys_model_output_size(m, NYS_OUT_HIDDEN);
+	void *h = malloc(n * nys_dtype_size(dt) + 1);
+	if (nys_model_output(m, NYS_OUT_HIDDEN, h, &e)) {
+		free(h);
+		h = NULL;
+	}
 	size_t nh = (size_t)r->B * (size_t)r->T * (size_t)r->C;
 	double herr = h && n == nh ? rel_err(h, dt, r->hidden, nh, 0, &at) : INFINITY;
 	snprintf(msg, sizeof msg, "%s %s: final hidden states (rel. error %.1e, bound %.0e)", cname,
@@ -204,7 +208,13 @@ static void run_dtype(const char *cname, const nys_model_config *cfg, const ref 
 		printf("#   worst at b %zu, t %zu, c %zu\n", at / ((size_t)r->T * r->C),
 		       at / (size_t)r->C % (size_t)r->T, at % (size_t)r->C);
 
-	const void *lg = nys_model_output(m, NYS_OUT_LOGITS, &n);
+	free(h);
+	n = nys_model_output_size(m, NYS_OUT_LOGITS);
+	void *lg = malloc(n * nys_dtype_size(dt) + 1);
+	if (nys_model_output(m, NYS_OUT_LOGITS, lg, &e)) {
+		free(lg);
+		lg = NULL;
+	}
 	size_t nl = (size_t)r->M * (size_t)r->V;
 	double lgerr = lg && n == nl ? rel_err(lg, dt, r->logits, nl, 0, &at) : INFINITY;
 	snprintf(msg, sizeof msg, "%s %s: logits at the %d labelled positions (rel. error %.1e, "
@@ -212,6 +222,7 @@ static void run_dtype(const char *cname, const nys_model_config *cfg, const ref 
 	tap_ok(lgerr <= tol, msg);
 	if (!(lgerr <= tol) && lg && n == nl)
 		printf("#   worst at row %zu, token %zu\n", at / (size_t)r->V, at % (size_t)r->V);
+	free(lg);
 
 	ok = nys_model_zero_grad(m, &e) == 0 && nys_model_backward(m, 1.0, &e) == 0;
 	snprintf(msg, sizeof msg, "%s %s: backward", cname, dn);
@@ -221,7 +232,12 @@ static void run_dtype(const char *cname, const nys_model_config *cfg, const ref 
 		nys_model_free(m);
 		return;
 	}
-	const char *gbase = nys_model_grads(m);
+	char *gbase = nys_model_copy(m, NYS_BUF_GRADS, &e);
+	if (!gbase) {
+		printf("#   %s\n", e.msg);
+		nys_model_free(m);
+		return;
+	}
 	double gmax = 0; /* the case's largest gradient */
 	for (size_t i = 0; i < nys_model_ntensors(m); i++) {
 		const nys_tensor_info *t = nys_model_tensor(m, i);
@@ -281,6 +297,7 @@ static void run_dtype(const char *cname, const nys_model_config *cfg, const ref 
 		printf("#   zero: %s\n", zeros);
 	}
 	fputs(bad, stdout);
+	free(gbase);
 	nys_model_free(m);
 }
 
