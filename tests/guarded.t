@@ -30,6 +30,8 @@ same_tap() {
 	diff "$T/$1.cpu" "$T/$1.guarded" | head -20 | sed 's/^/# /'
 	return 1
 }
+NYS_DEVICE=none "$TB/model" > "$T/none" 2>&1
+grep -q '^not ok.*' "$T/none"; ok $? "model: NYS_DEVICE=none fails it (its models are made for the device the variable names)"
 same_tap model; ok $? "model: the unit tests on cpu-guarded, the same $n results as on cpu"
 same_tap model_golden; ok $? "model_golden: on cpu-guarded, the same $n results as on cpu"
 
