@@ -1,8 +1,8 @@
 /* The backend: the device the model runs on, as one instance with its own
  * context, precision, memory and error state, in the manner of
- * ggml-backend.  The model (model.c) is written once against it; the CPU
- * backend (libnys/cpu, nys_cpu.h) is the one there is, a CUDA one (kernels/)
- * is to come.
+ * ggml-backend.  The model (model.c, model_run.c) is written once against
+ * it; the CPU backend (libnys/cpu, nys_cpu.h) is the one there is, a CUDA
+ * one (kernels/) is to come.
  *
  * - The ops are one list, backend_ops.def, which makes the function table
  *   (nys_backend_ops, after the memory functions), the callers below
@@ -12,9 +12,10 @@
  *   writes that memory but through nys_backend_set and nys_backend_get (its
  *   pointers may be device addresses: offsets may be added to them, they may
  *   not be dereferenced).
- * - Errors: an op or memory function that fails returns -1 and records the first failure in the instance; nys_backend_sync
- *   waits for the work issued so far and reports that failure into a nys_err
- *   (then clears it), so a failed kernel is an error with a message.
+ * - Errors: an op or memory function that fails returns -1 and records
+ *   the first failure in the instance; nys_backend_sync waits for the work
+ *   issued so far and reports that failure into a nys_err (then clears it),
+ *   so a failed kernel is an error with a message.
  * - Precision is bound in the instance: dtype (parameters, gradients,
  *   optimizer state) and act_dtype (activations), NYS_F32 or NYS_F64 and the
  *   same today; a backend that keeps bf16 activations and fp32 attention

@@ -22,10 +22,10 @@ int main(void)
 	unsigned char flag[3] = {7, 8, 9};
 	float scalar = 0.25f;
 	nys_st_entry ent[] = {
-		{"a.weight", NYS_F32, 2, {2, 3}, w},
-		{"flags", NYS_U8, 1, {3}, flag},
-		{"ids", NYS_I64, 1, {4}, ids},
-		{"scale", NYS_F32, 0, {0}, &scalar},
+		{"a.weight", NYS_F32, 2, {2, 3}, w, NULL, NULL, 0},
+		{"flags", NYS_U8, 1, {3}, flag, NULL, NULL, 0},
+		{"ids", NYS_I64, 1, {4}, ids, NULL, NULL, 0},
+		{"scale", NYS_F32, 0, {0}, &scalar, NULL, NULL, 0},
 	};
 	const char *meta[] = {"model", "tiny", NULL};
 	tap_ok(nys_st_write(tap_path(dir, "a.safetensors"), ent, 4, meta, &e) == 0, "write four tensors");
