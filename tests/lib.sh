@@ -66,3 +66,39 @@ check_man_options() {
 	done
 	is "$missing" "" "$prog: every option in --help is in $(basename "$page")"
 }
+
+# cmp_cp A B: two training checkpoints (nys-train's .cp) with the same
+# tensors, byte for byte (their metadata differ in the time trained)
+cmp_cp() {
+	python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+def load(p):
+    b = open(p, "rb").read()
+    (n,) = struct.unpack("<Q", b[:8])
+    h = json.loads(b[8:8 + n])
+    meta = h.pop("__metadata__")
+    st = json.loads(meta["nys_train"])
+    st.pop("time_since_start")
+    return h, b[8 + n:], st
+a, b = load(sys.argv[1]), load(sys.argv[2])
+sys.exit(0 if a == b else 1)
+PY
+}
+
+
+# cmp_log A B: two training logs (pretrain_output.log) with the same
+# numbers in every line, the timings aside
+cmp_log() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+def nums(p):
+    out = []
+    for l in open(p):
+        d = json.loads(l)
+        for k in ("time", "time_since_start", "tokens_per_s"):
+            d.pop(k, None)
+        out.append(d)
+    return out
+sys.exit(0 if nums(sys.argv[1]) == nums(sys.argv[2]) else 1)
+PY
+}

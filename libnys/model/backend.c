@@ -3,17 +3,30 @@
  * reaches the caller's nys_err. */
 #include "nys_backend.h"
 #include "nys_cpu.h"
+#include "nys_guard.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 nys_backend *nys_backend_new(nys_device device, nys_dtype dtype, nys_err *e)
 {
+	const char *env = getenv("NYS_DEVICE");
+	if (device == NYS_DEVICE_AUTO && env && *env) {
+		if (!strcmp(env, "cpu"))
+			device = NYS_DEVICE_CPU;
+		else if (!strcmp(env, "cpu-guarded"))
+			device = NYS_DEVICE_CPU_GUARDED;
+		else
+			return nys_err_set(e, "NYS_DEVICE=%s: expected cpu or cpu-guarded", env), NULL;
+	}
 	switch (device) {
 	case NYS_DEVICE_AUTO:
 	case NYS_DEVICE_CPU:
 		return nys_backend_cpu_new(dtype, e);
+	case NYS_DEVICE_CPU_GUARDED:
+		return nys_backend_guard_new(dtype, e);
 	case NYS_DEVICE_CUDA:
 		break;
 	}

@@ -76,8 +76,15 @@ static inline const char *nys_nystrom_check(const struct nys_nystrom_opts *o)
 	return NULL;
 }
 
-/* Which device: --device of the programs, nys_model_opts.device. */
-typedef enum nys_device { NYS_DEVICE_AUTO, NYS_DEVICE_CPU, NYS_DEVICE_CUDA } nys_device;
+/* Which device: --device of the programs, nys_model_opts.device.
+ * NYS_DEVICE_CPU_GUARDED ("cpu-guarded", for tests) is the CPU backend with
+ * its memory inaccessible outside its own calls (libnys/cpu/guard.c).
+ * NYS_DEVICE_AUTO is the CPU, or the device the environment names in
+ * NYS_DEVICE ("cpu" or "cpu-guarded"), so that whole programs and tests
+ * run guarded unchanged. */
+typedef enum nys_device {
+	NYS_DEVICE_AUTO, NYS_DEVICE_CPU, NYS_DEVICE_CUDA, NYS_DEVICE_CPU_GUARDED,
+} nys_device;
 
 /* What a backward op does with the input gradients it is given. */
 typedef enum nys_acc {
@@ -134,8 +141,9 @@ struct nys_backend {
 };
 
 /* A backend for device and dtype (NYS_F32 or NYS_F64): NYS_DEVICE_AUTO and
- * NYS_DEVICE_CPU give the CPU one; NULL with e set when the device is not
- * in this build ("cuda: this build has no CUDA backend") or memory runs out. */
+ * NYS_DEVICE_CPU give the CPU one (AUTO: unless NYS_DEVICE says otherwise);
+ * NULL with e set when the device is not in this build ("cuda: this build
+ * has no CUDA backend"), NYS_DEVICE names none, or memory runs out. */
 nys_backend *nys_backend_new(nys_device device, nys_dtype dtype, nys_err *e);
 void nys_backend_free(nys_backend *be);
 

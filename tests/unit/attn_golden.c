@@ -3,6 +3,7 @@
  * Python): outputs and the gradients of sum(out * G), in double and float. */
 #include "nys_ops.h"
 #include "nys.h"
+#include "check.h"
 #include "tap.h"
 
 #include <omp.h>
@@ -24,35 +25,6 @@ static const double *tensor(json_t *t, const char *name, size_t *n)
 	size_t off = (size_t)json_integer_value(json_array_get(a, 0));
 	*n = (size_t)json_integer_value(json_array_get(a, 1));
 	return off + *n <= nblob ? blob + off : NULL;
-}
-
-/* max |got - want| / max(1e-3, max |want|): relative to the tensor's scale. */
-static double rel_err_d(const double *got, const double *want, size_t n)
-{
-	double num = 0, den = 1e-3;
-	for (size_t i = 0; i < n; i++) {
-		num = fmax(num, fabs(got[i] - want[i]));
-		den = fmax(den, fabs(want[i]));
-	}
-	return num / den;
-}
-
-static double rel_err_f(const float *got, const double *want, size_t n)
-{
-	double num = 0, den = 1e-3;
-	for (size_t i = 0; i < n; i++) {
-		num = fmax(num, fabs((double)got[i] - want[i]));
-		den = fmax(den, fabs(want[i]));
-	}
-	return num / den;
-}
-
-static float *to_f(const double *x, size_t n)
-{
-	float *f = malloc(n * sizeof *f);
-	for (size_t i = 0; i < n; i++)
-		f[i] = (float)x[i];
-	return f;
 }
 
 static void report(const char *what, const char *name, double err, double tol)
@@ -100,16 +72,16 @@ static void run_case(json_t *c, json_t *t)
 		nys_attn_softmax_forward_f64(out, saved, scr, nscr, q, k, v, mask, B, H, T, D, 0, 0);
 		nys_attn_softmax_backward_f64(gq, gk, gv, scr, nscr, g, saved, q, k, v, mask, B, H, T, D, 0, 0);
 	}
-	report("double forward = reference", name, rel_err_d(out, want, n), 1e-10);
-	report("double dQ = reference", name, rel_err_d(gq, dq, n), 1e-9);
-	report("double dK = reference", name, rel_err_d(gk, dk, n), 1e-9);
-	report("double dV = reference", name, rel_err_d(gv, dv, n), 1e-9);
+	report("double forward = reference", name, chk_relmax(out, CHK_F64, want, n, 1e-3, NULL), 1e-10);
+	report("double dQ = reference", name, chk_relmax(gq, CHK_F64, dq, n, 1e-3, NULL), 1e-9);
+	report("double dK = reference", name, chk_relmax(gk, CHK_F64, dk, n, 1e-3, NULL), 1e-9);
+	report("double dV = reference", name, chk_relmax(gv, CHK_F64, dv, n, 1e-3, NULL), 1e-9);
 	if (w && dw)
-		report("double dconv = reference", name, rel_err_d(gw, dw, nw), 1e-9);
+		report("double dconv = reference", name, chk_relmax(gw, CHK_F64, dw, nw, 1e-3, NULL), 1e-9);
 
 	/* float: the same, to 1e-5 relative */
-	float *fq = to_f(q, n), *fk = to_f(k, n), *fv = to_f(v, n), *fm = to_f(mask, nm),
-	      *fg = to_f(g, n), *fw = w ? to_f(w, nw) : NULL;
+	float *fq = chk_to_f32(q, n), *fk = chk_to_f32(k, n), *fv = chk_to_f32(v, n),
+	      *fm = chk_to_f32(mask, nm), *fg = chk_to_f32(g, n), *fw = w ? chk_to_f32(w, nw) : NULL;
 	size_t fsave = nys ? nys_nystrom_saved_size_f32(&o) : nys_attn_softmax_saved_size_f32(B, H, T);
 	size_t fscr = nys ? nys_nystrom_scratch_size_f32(&o, NSLOTS) : nys_attn_softmax_scratch_size_f32(T, NSLOTS);
 	float *fo = calloc(n, sizeof *fo), *fs = calloc(fsave + 1, sizeof *fs), *fsc = calloc(fscr + 1, sizeof *fsc);
@@ -122,14 +94,17 @@ static void run_case(json_t *c, json_t *t)
 		nys_attn_softmax_forward_f32(fo, fs, fsc, fscr, fq, fk, fv, fm, B, H, T, D, 0, 0);
 		nys_attn_softmax_backward_f32(hq, hk, hv, fsc, fscr, fg, fs, fq, fk, fv, fm, B, H, T, D, 0, 0);
 	}
-	report("float forward = reference", name, rel_err_f(fo, want, n), 1e-5);
+	report("float forward = reference", name, chk_relmax(fo, CHK_F32, want, n, 1e-3, NULL), 1e-5);
 	/* Gradients run back through every pseudo-inverse iteration, which
 	 * amplifies float rounding (6e-8) a little more each time; the 1e-5
 	 * bound of the spec is met by the double build above, by far. */
 	report("float dQ, dK, dV = reference", name,
-	       fmax(rel_err_f(hq, dq, n), fmax(rel_err_f(hk, dk, n), rel_err_f(hv, dv, n))), 3e-5);
+	       fmax(chk_relmax(hq, CHK_F32, dq, n, 1e-3, NULL),
+	            fmax(chk_relmax(hk, CHK_F32, dk, n, 1e-3, NULL),
+	                 chk_relmax(hv, CHK_F32, dv, n, 1e-3, NULL))),
+	       3e-5);
 	if (fw && dw)
-		report("float dconv = reference", name, rel_err_f(hw, dw, nw), 1e-5);
+		report("float dconv = reference", name, chk_relmax(hw, CHK_F32, dw, nw, 1e-3, NULL), 1e-5);
 	free(out), free(saved), free(scr), free(gq), free(gk), free(gv), free(gw);
 	free(fq), free(fk), free(fv), free(fm), free(fg), free(fw), free(fo), free(fs), free(fsc);
 	free(hq), free(hk), free(hv), free(hw);

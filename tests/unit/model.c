@@ -15,6 +15,7 @@
  *    tensors named, optional heads; bad batches refused, named.
  */
 #include "nys_model.h"
+#include "check.h"
 #include "tap.h"
 
 #include <math.h>
@@ -24,14 +25,8 @@
 #include <string.h>
 
 static uint64_t rng_state = 42;
-static uint64_t next(void)
-{
-	uint64_t z = (rng_state += UINT64_C(0x9E3779B97F4A7C15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-static double unif(void) { return (double)(next() >> 11) * 0x1p-53; }
+static uint64_t next(void) { return chk_next(&rng_state); }
+static double unif(void) { return chk_unif01(&rng_state); }
 
 static nys_model_config base_cfg(void)
 {
@@ -114,6 +109,22 @@ static double loss_of(nys_model *m, const nys_batch *b, bool train, uint64_t see
 	return st.loss;
 }
 
+/* The loss with the host parameters p put into the model: a chk_loss_fn. */
+struct fd_ctx {
+	nys_model *m;
+	const double *p;
+	const nys_batch *b;
+	bool train;
+	uint64_t seed;
+};
+
+static double fd_loss(void *ctx)
+{
+	struct fd_ctx *f = ctx;
+	put_params(f->m, f->p);
+	return loss_of(f->m, f->b, f->train, f->seed);
+}
+
 /* Every tensor: the directional derivative along a random direction
  * restricted to the tensor, and three single elements, against central
  * differences.  Returns the worst relative error. */
@@ -129,6 +140,7 @@ static double grad_check(nys_model *m, const nys_batch *b, bool train, const cha
 		return INFINITY;
 	}
 	double worst = 0, h = 1e-5, gmax = 0;
+	struct fd_ctx ctx = {m, p, b, train, seed};
 	/* Central differences of a loss near 3 carry rounding noise near
 	 * 1e-16 * 3 / h = 3e-11: single elements are compared relative to
 	 * their own size, but not below a thousandth of the largest gradient
@@ -147,19 +159,9 @@ static double grad_check(nys_model *m, const nys_batch *b, bool train, const cha
 			gu += g[t->offset + j] * u[j];
 			un += fabs(g[t->offset + j] * u[j]);
 		}
-		for (size_t j = 0; j < t->numel; j++)
-			p[t->offset + j] += h * u[j];
-		put_params(m, p);
-		double fp = loss_of(m, b, train, seed);
-		for (size_t j = 0; j < t->numel; j++)
-			p[t->offset + j] -= 2 * h * u[j];
-		put_params(m, p);
-		double fm = loss_of(m, b, train, seed);
-		for (size_t j = 0; j < t->numel; j++)
-			p[t->offset + j] += h * u[j];
+		double fd = chk_central(p + t->offset, u, t->numel, h, fd_loss, &ctx);
 		put_params(m, p);
 		free(u);
-		double fd = (fp - fm) / (2 * h);
 		double err = fabs(fd - gu) / fmax(un, 1e-3 * gmax);
 		if (!(err <= worst)) {
 			worst = err;
@@ -167,16 +169,8 @@ static double grad_check(nys_model *m, const nys_batch *b, bool train, const cha
 		}
 		for (int k = 0; k < 3; k++) {
 			size_t j = t->offset + next() % t->numel;
-			double keep = p[j];
-			p[j] = keep + h;
+			fd = chk_central(p + j, NULL, 1, h, fd_loss, &ctx);
 			put_params(m, p);
-			fp = loss_of(m, b, train, seed);
-			p[j] = keep - h;
-			put_params(m, p);
-			fm = loss_of(m, b, train, seed);
-			p[j] = keep;
-			put_params(m, p);
-			fd = (fp - fm) / (2 * h);
 			err = fabs(fd - g[j]) / fmax(fabs(fd) + fabs(g[j]), 1e-3 * gmax);
 			if (!(err <= worst)) {
 				worst = err;
@@ -295,14 +289,6 @@ static void test_gradients(void)
 
 /* ---- properties ---------------------------------------------------------- */
 
-static double maxdiff(const double *a, const double *b, size_t n)
-{
-	double d = 0;
-	for (size_t i = 0; i < n; i++)
-		d = fmax(d, fabs(a[i] - b[i]));
-	return d;
-}
-
 /* The hidden states of an eval forward, a host copy (free() it). */
 static double *hidden(nys_model *m, const nys_batch *b, size_t *n)
 {
@@ -342,7 +328,7 @@ static void test_properties(void)
 	double *keep = malloc(n1 * sizeof *keep);
 	memcpy(keep, h1, n1 * sizeof *keep);
 	double *h2 = hidden(ms, &bb.b, &n2);
-	double d = n1 == n2 ? maxdiff(keep, h2, n1) : INFINITY;
+	double d = n1 == n2 ? chk_maxdiff(keep, h2, n1) : INFINITY;
 	free(h1);
 	free(h2);
 	printf("# nystrom(m = n) - softmax: %.3g\n", d);
@@ -369,7 +355,7 @@ static void test_properties(void)
 	keep = malloc(n1 * sizeof *keep);
 	memcpy(keep, hs, n1 * sizeof *keep);
 	double *hl = hidden(ms, &long_b.b, &n2);
-	d = maxdiff(keep, hl, n1); /* the first 9 rows of the padded batch */
+	d = chk_maxdiff(keep, hl, n1); /* the first 9 rows of the padded batch */
 	free(hs);
 	free(hl);
 	printf("# softmax padded - unpadded: %.3g\n", d);

@@ -21,6 +21,7 @@
  * |got| against the case's largest gradient instead. */
 #include "nys_model.h"
 #include "nys_safetensors.h"
+#include "check.h"
 #include "tap.h"
 
 #include <jansson.h>
@@ -71,33 +72,12 @@ static int32_t *get_i32(const nys_st *st, const char *name, int ndim, const int6
 	return d;
 }
 
-static double max_abs(const double *x, size_t n)
-{
-	double m = 0;
-	for (size_t i = 0; i < n; i++)
-		m = fmax(m, fabs(x[i]));
-	return m;
-}
-
 /* max |got - want| / max(max |want|, floor, TINY); got is of dtype dt.
  * *at: where the largest difference is. */
 static double rel_err(const void *got, nys_dtype dt, const double *want, size_t n, double floor,
                       size_t *at)
 {
-	double num = 0, den = fmax(floor, TINY);
-	size_t where = 0;
-	for (size_t i = 0; i < n; i++) {
-		double g = dt == NYS_F32 ? (double)((const float *)got)[i] : ((const double *)got)[i];
-		double d = fabs(g - want[i]);
-		if (!(d <= num)) { /* NaN counts as the worst */
-			num = isnan(d) ? INFINITY : d;
-			where = i;
-		}
-		den = fmax(den, fabs(want[i]));
-	}
-	if (at)
-		*at = where;
-	return num / den;
+	return chk_relmax(got, dt == NYS_F32 ? CHK_F32 : CHK_F64, want, n, fmax(floor, TINY), at);
 }
 
 static void warn_fn(void *ctx, const char *msg)
@@ -265,7 +245,7 @@ static void run_dtype(const char *cname, const nys_model_config *cfg, const ref 
 		snprintf(gname, sizeof gname, "grad.%s", t->name);
 		double *want = t->alias ? NULL : get_f64(r->st, gname, t->ndim, t->shape, t->numel, &e);
 		if (want)
-			gmax = fmax(gmax, max_abs(want, t->numel));
+			gmax = fmax(gmax, chk_maxabs(want, t->numel));
 		free(want);
 	}
 	/* [0]: tensors with a gradient, [1]: those whose gradient is zero */
@@ -285,7 +265,7 @@ static void run_dtype(const char *cname, const nys_model_config *cfg, const ref 
 		if (!want) {
 			printf("#   %s\n", e.msg);
 		} else {
-			z = max_abs(want, t->numel) <= ZERO_REF * gmax;
+			z = chk_maxabs(want, t->numel) <= ZERO_REF * gmax;
 			/* a zero gradient: |got| against the case's largest */
 			err = rel_err(gbase + t->offset * nys_dtype_size(dt), dt, want, t->numel,
 			              z ? gmax : 0, &at);

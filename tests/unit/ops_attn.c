@@ -9,6 +9,7 @@
  *    mask and scale, backward accumulates, scratch contents do not matter.
  */
 #include "nys_ops.h"
+#include "check.h"
 #include "tap.h"
 
 #include <cblas.h>
@@ -18,64 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *xalloc(size_t n)
-{
-	void *p = calloc(n ? n : 1, 1);
-	if (!p)
-		abort();
-	return p;
-}
-#define DALLOC(n) ((double *)xalloc((n) * sizeof(double)))
-#define FALLOC(n) ((float *)xalloc((n) * sizeof(float)))
-
-/* x[i] = amp (2 u - 1), u = the top 53 bits of splitmix64(stream 2^32 + i)
- * over 2^53: reproducible anywhere (the golden script has it too). */
-static void fill_rand(double *x, size_t n, uint64_t stream, double amp)
-{
-	for (size_t i = 0; i < n; i++) {
-		uint64_t z = (stream << 32) + i + UINT64_C(0x9E3779B97F4A7C15);
-		z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-		z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-		z ^= z >> 31;
-		x[i] = amp * (2 * ((double)(z >> 11) * 0x1p-53) - 1);
-	}
-}
-
-static void nan_fill64(double *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		x[i] = NAN;
-}
-
-static void nan_fill32(float *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		x[i] = NAN;
-}
-
-static double dot(const double *a, const double *b, size_t n)
-{
-	double s = 0;
-	for (size_t i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
-}
-
-static double norm(const double *a, size_t n)
-{
-	return sqrt(dot(a, a, n));
-}
-
-// ||a - b|| / max(||a||, ||b||)
-static double rel_err(const double *a, const double *b, size_t n)
-{
-	double d = 0;
-	for (size_t i = 0; i < n; i++)
-		d += (a[i] - b[i]) * (a[i] - b[i]);
-	double s = fmax(norm(a, n), norm(b, n));
-	return s > 0 ? sqrt(d) / s : sqrt(d);
-}
 
 /* ---- a test case and its inputs ---- */
 
@@ -105,17 +48,17 @@ static struct inputs make_inputs(const struct tcase *c)
 	struct inputs x;
 	x.n = (size_t)o->B * o->H * o->T * o->D;
 	x.nw = (size_t)o->H * (o->conv_k ? o->conv_k : 1);
-	x.q = DALLOC(x.n);
-	x.k = DALLOC(x.n);
-	x.v = DALLOC(x.n);
-	x.g = DALLOC(x.n);
-	x.w = DALLOC(x.nw);
-	x.mask = DALLOC((size_t)o->B * o->T);
-	fill_rand(x.q, x.n, 1, 2);
-	fill_rand(x.k, x.n, 2, 2);
-	fill_rand(x.v, x.n, 3, 1);
-	fill_rand(x.w, x.nw, 4, 1);
-	fill_rand(x.g, x.n, 5, 1);
+	x.q = CHK_DALLOC(x.n);
+	x.k = CHK_DALLOC(x.n);
+	x.v = CHK_DALLOC(x.n);
+	x.g = CHK_DALLOC(x.n);
+	x.w = CHK_DALLOC(x.nw);
+	x.mask = CHK_DALLOC((size_t)o->B * o->T);
+	chk_fill_stream(x.q, x.n, 1, 2);
+	chk_fill_stream(x.k, x.n, 2, 2);
+	chk_fill_stream(x.v, x.n, 3, 1);
+	chk_fill_stream(x.w, x.nw, 4, 1);
+	chk_fill_stream(x.g, x.n, 5, 1);
 	for (int b = 0; b < o->B; b++)
 		for (int t = 0; t < o->T; t++)
 			x.mask[(size_t)b * o->T + t] = b == 1 && t >= c->len1 ? 0 : 1;
@@ -159,10 +102,10 @@ static void run64(const struct tcase *c, const struct inputs *x, double *out,
 {
 	const struct nys_nystrom_opts *o = &c->o;
 	size_t ns = saved_size(c), nx = scratch_size(c);
-	double *saved = DALLOC(ns), *scr = DALLOC(nx);
+	double *saved = CHK_DALLOC(ns), *scr = CHK_DALLOC(nx);
 	const double *w = o->conv_k ? x->w : NULL;
-	nan_fill64(saved, ns);
-	nan_fill64(scr, nx);
+	chk_nan_f64(saved, ns);
+	chk_nan_f64(scr, nx);
 	if (c->kind == SOFTMAX)
 		nys_attn_softmax_forward_f64(out, saved, scr, nx, x->q, x->k, x->v,
 			x->mask, o->B, o->H, o->T, o->D, c->p_drop, c->seed);
@@ -170,7 +113,7 @@ static void run64(const struct tcase *c, const struct inputs *x, double *out,
 		nys_nystrom_forward_f64(out, saved, scr, nx, x->q, x->k, x->v,
 			x->mask, w, o);
 	if (dq) {
-		nan_fill64(scr, nx);
+		chk_nan_f64(scr, nx);
 		if (c->kind == SOFTMAX)
 			nys_attn_softmax_backward_f64(dq, dk, dv, scr, nx, x->g, saved,
 				x->q, x->k, x->v, x->mask, o->B, o->H, o->T, o->D,
@@ -183,57 +126,43 @@ static void run64(const struct tcase *c, const struct inputs *x, double *out,
 	free(scr);
 }
 
-static float *to32(const double *a, size_t n)
-{
-	float *f = FALLOC(n);
-	for (size_t i = 0; i < n; i++)
-		f[i] = (float)a[i];
-	return f;
-}
-
-static void from32(double *a, const float *f, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		a[i] = f[i];
-}
-
 // run64 over float (outputs converted back to double; grads overwritten)
 static void run32(const struct tcase *c, const struct inputs *x, double *out,
 	double *dq, double *dk, double *dv, double *dw)
 {
 	const struct nys_nystrom_opts *o = &c->o;
 	size_t n = x->n, ns = saved_size(c), nx = scratch_size(c);
-	float *q = to32(x->q, n), *k = to32(x->k, n), *v = to32(x->v, n),
-	      *g = to32(x->g, n), *mask = to32(x->mask, (size_t)o->B * o->T),
-	      *w = to32(x->w, x->nw);
-	float *out32 = FALLOC(n), *saved = FALLOC(ns), *scr = FALLOC(nx);
-	nan_fill32(saved, ns);
-	nan_fill32(scr, nx);
+	float *q = chk_to_f32(x->q, n), *k = chk_to_f32(x->k, n), *v = chk_to_f32(x->v, n),
+	      *g = chk_to_f32(x->g, n), *mask = chk_to_f32(x->mask, (size_t)o->B * o->T),
+	      *w = chk_to_f32(x->w, x->nw);
+	float *out32 = CHK_FALLOC(n), *saved = CHK_FALLOC(ns), *scr = CHK_FALLOC(nx);
+	chk_nan_f32(saved, ns);
+	chk_nan_f32(scr, nx);
 	if (c->kind == SOFTMAX)
 		nys_attn_softmax_forward_f32(out32, saved, scr, nx, q, k, v, mask,
 			o->B, o->H, o->T, o->D, c->p_drop, c->seed);
 	else
 		nys_nystrom_forward_f32(out32, saved, scr, nx, q, k, v, mask,
 			o->conv_k ? w : NULL, o);
-	from32(out, out32, n);
+	chk_from_f32(out, out32, n);
 	if (dq) {
-		float *gq = FALLOC(n), *gk = FALLOC(n), *gv = FALLOC(n),
-		      *gw = FALLOC(x->nw);
+		float *gq = CHK_FALLOC(n), *gk = CHK_FALLOC(n), *gv = CHK_FALLOC(n),
+		      *gw = CHK_FALLOC(x->nw);
 		memset(gq, 0, n * sizeof *gq);
 		memset(gk, 0, n * sizeof *gk);
 		memset(gv, 0, n * sizeof *gv);
 		memset(gw, 0, x->nw * sizeof *gw);
-		nan_fill32(scr, nx);
+		chk_nan_f32(scr, nx);
 		if (c->kind == SOFTMAX)
 			nys_attn_softmax_backward_f32(gq, gk, gv, scr, nx, g, saved, q,
 				k, v, mask, o->B, o->H, o->T, o->D, c->p_drop, c->seed);
 		else
 			nys_nystrom_backward_f32(gq, gk, gv, o->conv_k ? gw : NULL,
 				scr, nx, g, saved, q, k, v, mask, o->conv_k ? w : NULL, o);
-		from32(dq, gq, n);
-		from32(dk, gk, n);
-		from32(dv, gv, n);
-		from32(dw, gw, x->nw);
+		chk_from_f32(dq, gq, n);
+		chk_from_f32(dk, gk, n);
+		chk_from_f32(dv, gv, n);
+		chk_from_f32(dw, gw, x->nw);
 		free(gq);
 		free(gk);
 		free(gv);
@@ -254,7 +183,7 @@ static double loss64(const struct tcase *c, const struct inputs *x,
 	double *out)
 {
 	run64(c, x, out, NULL, NULL, NULL, NULL);
-	return dot(out, x->g, x->n);
+	return chk_dot(out, x->g, x->n);
 }
 
 /* ---- finite differences ----
@@ -268,22 +197,27 @@ static double loss64(const struct tcase *c, const struct inputs *x,
  * must be within 1e-7 absolutely.  Elements the output does not depend on
  * (padding) give exactly 0 both ways. */
 
+struct fd_ctx {
+	const struct tcase *c;
+	struct inputs *x;
+	double *out;
+};
+
+static double fd_loss(void *ctx)
+{
+	struct fd_ctx *f = ctx;
+	return loss64(f->c, f->x, f->out);
+}
+
 static double worst_fd = 0, worst_fd_elem = 0;
 
 static void fd_one(const struct tcase *c, struct inputs *x, double *param,
 	size_t n, const double *an, const char *what)
 {
 	const double eps = 1e-6;
-	double *out = DALLOC(x->n), *nu = DALLOC(n);
-	for (size_t i = 0; i < n; i++) {
-		double keep = param[i];
-		param[i] = keep + eps;
-		double lp = loss64(c, x, out);
-		param[i] = keep - eps;
-		double lm = loss64(c, x, out);
-		param[i] = keep;
-		nu[i] = (lp - lm) / (2 * eps);
-	}
+	double *out = CHK_DALLOC(x->n), *nu = CHK_DALLOC(n);
+	struct fd_ctx ctx = {c, x, out};
+	chk_central_each(nu, param, n, eps, fd_loss, &ctx);
 	double amax = 0;
 	for (size_t i = 0; i < n; i++)
 		amax = fmax(amax, fabs(an[i]));
@@ -295,14 +229,14 @@ static void fd_one(const struct tcase *c, struct inputs *x, double *param,
 		else
 			tiny_abs = fmax(tiny_abs, d);
 	}
-	double r = rel_err(an, nu, n);
+	double r = chk_rel2(an, nu, n);
 	worst_fd = fmax(worst_fd, r);
 	worst_fd_elem = fmax(worst_fd_elem, elem);
 	char name[200];
 	snprintf(name, sizeof name,
 		"%s: d%s vs finite differences (norm %.1e, element %.1e, tiny %.1e, |grad| %.2g)",
-		c->name, what, r, elem, tiny_abs, norm(an, n));
-	tap_ok(r <= 1e-6 && elem <= 1e-5 && tiny_abs <= 1e-7 && norm(an, n) > 0,
+		c->name, what, r, elem, tiny_abs, chk_norm(an, n));
+	tap_ok(r <= 1e-6 && elem <= 1e-5 && tiny_abs <= 1e-7 && chk_norm(an, n) > 0,
 		name);
 	free(out);
 	free(nu);
@@ -312,8 +246,8 @@ static void fd_case(const struct tcase *c)
 {
 	struct inputs x = make_inputs(c);
 	size_t n = x.n;
-	double *out = DALLOC(n), *dq = DALLOC(n), *dk = DALLOC(n),
-	       *dv = DALLOC(n), *dw = DALLOC(x.nw);
+	double *out = CHK_DALLOC(n), *dq = CHK_DALLOC(n), *dk = CHK_DALLOC(n),
+	       *dv = CHK_DALLOC(n), *dw = CHK_DALLOC(x.nw);
 	memset(dq, 0, n * sizeof *dq);
 	memset(dk, 0, n * sizeof *dk);
 	memset(dv, 0, n * sizeof *dv);
@@ -479,16 +413,16 @@ static void test_golden(void)
 		const struct tcase *c = &fd_cases[golden_case[gi]];
 		struct inputs x = make_inputs(c);
 		size_t n = x.n;
-		double *out = DALLOC(n), *g[4], got[5];
+		double *out = CHK_DALLOC(n), *g[4], got[5];
 		size_t gn[4] = {n, n, n, x.nw};
 		for (int i = 0; i < 4; i++)
-			g[i] = DALLOC(gn[i]);
+			g[i] = CHK_DALLOC(gn[i]);
 		run64(c, &x, out, g[0], g[1], g[2], g[3]);
-		got[0] = dot(out, x.g, n);
+		got[0] = chk_dot(out, x.g, n);
 		for (int i = 0; i < 4; i++) {
-			double *r = DALLOC(gn[i]);
-			fill_rand(r, gn[i], 6 + (uint64_t)i, 1);
-			got[1 + i] = dot(g[i], r, gn[i]);
+			double *r = CHK_DALLOC(gn[i]);
+			chk_fill_stream(r, gn[i], 6 + (uint64_t)i, 1);
+			got[1 + i] = chk_dot(g[i], r, gn[i]);
 			free(r);
 		}
 		double worst = 0;
@@ -513,19 +447,19 @@ static void f32_case(const struct tcase *c)
 {
 	struct inputs x = make_inputs(c);
 	size_t n = x.n;
-	double *o64 = DALLOC(n), *o32 = DALLOC(n);
+	double *o64 = CHK_DALLOC(n), *o32 = CHK_DALLOC(n);
 	double *g64[4], *g32[4];
 	size_t gn[4] = {n, n, n, x.nw};
 	for (int i = 0; i < 4; i++) {
-		g64[i] = DALLOC(gn[i]);
-		g32[i] = DALLOC(gn[i]);
+		g64[i] = CHK_DALLOC(gn[i]);
+		g32[i] = CHK_DALLOC(gn[i]);
 		memset(g64[i], 0, gn[i] * sizeof(double));
 	}
 	run64(c, &x, o64, g64[0], g64[1], g64[2], g64[3]);
 	run32(c, &x, o32, g32[0], g32[1], g32[2], g32[3]);
-	double r = rel_err(o64, o32, n), rg = 0;
+	double r = chk_rel2(o64, o32, n), rg = 0;
 	for (int i = 0; i < (c->o.conv_k ? 4 : 3); i++)
-		rg = fmax(rg, rel_err(g64[i], g32[i], gn[i]));
+		rg = fmax(rg, chk_rel2(g64[i], g32[i], gn[i]));
 	char name[200];
 	snprintf(name, sizeof name, "%s: float forward agrees with double (%.1e)",
 		c->name, r);
@@ -566,7 +500,7 @@ static void test_exact_is_softmax(void)
 		struct tcase cn = cs;
 		cn.kind = NYSTROM;
 		struct inputs x = make_inputs(&cs);
-		double *a = DALLOC(x.n), *b = DALLOC(x.n);
+		double *a = CHK_DALLOC(x.n), *b = CHK_DALLOC(x.n);
 		run64(&cs, &x, a, NULL, NULL, NULL, NULL);
 		run64(&cn, &x, b, NULL, NULL, NULL, NULL);
 		// with padding, softmax attention does not mask the queries:
@@ -617,7 +551,7 @@ static void test_padding_invariance(void)
 					xu.v[iu] = xp.v[ip];
 				}
 			}
-	double *op = DALLOC(xp.n), *ou = DALLOC(xu.n);
+	double *op = CHK_DALLOC(xp.n), *ou = CHK_DALLOC(xu.n);
 	run64(&cp, &xp, op, NULL, NULL, NULL, NULL);
 	run64(&cu, &xu, ou, NULL, NULL, NULL, NULL);
 	double worst = 0;
@@ -646,12 +580,12 @@ static void test_pinv_converges(void)
 {
 	int m = 16, dd = 16, nmat = 3, maxit = 12;
 	size_t mm = (size_t)m * m;
-	double *K = DALLOC(nmat * mm), *Z = DALLOC(nmat * mm);
-	double *X = DALLOC((size_t)m * dd);
+	double *K = CHK_DALLOC(nmat * mm), *Z = CHK_DALLOC(nmat * mm);
+	double *X = CHK_DALLOC((size_t)m * dd);
 	for (int b = 0; b < nmat; b++) {
-		fill_rand(X, (size_t)m * dd, 10 + (uint64_t)b, 1);
+		chk_fill_stream(X, (size_t)m * dd, 10 + (uint64_t)b, 1);
 		for (int i = 0; i < m; i++) {
-			double *r = X + (size_t)i * dd, s = 2 / norm(r, dd);
+			double *r = X + (size_t)i * dd, s = 2 / chk_norm(r, dd);
 			for (int d = 0; d < dd; d++)
 				r[d] *= s;
 		}
@@ -659,7 +593,7 @@ static void test_pinv_converges(void)
 		for (int i = 0; i < m; i++) {
 			double sum = 0;
 			for (int j = 0; j < m; j++) {
-				Kb[i * m + j] = exp(dot(X + (size_t)i * dd, X + (size_t)j * dd, dd));
+				Kb[i * m + j] = exp(chk_dot(X + (size_t)i * dd, X + (size_t)j * dd, dd));
 				sum += Kb[i * m + j];
 			}
 			for (int j = 0; j < m; j++)
@@ -671,7 +605,7 @@ static void test_pinv_converges(void)
 		for (int i = 0; i < m; i++)
 			diag = fmin(diag, K[b * mm + i * m + i]);
 	printf("#   kernels: smallest diagonal entry %.2f\n", diag);
-	double *scr = DALLOC(nys_attn_pinv_scratch_size_f64(m, maxit));
+	double *scr = CHK_DALLOC(nys_attn_pinv_scratch_size_f64(m, maxit));
 	for (int init = 0; init < 2; init++) {
 		double res[13];
 		int dec = 1;
@@ -730,8 +664,8 @@ static void test_dropout(void)
 		for (int t = 0; t < T; t++)
 			for (int d = 0; d < T; d++)
 				x.v[((size_t)h * T + t) * T + d] = t == d;
-	double *p = DALLOC(x.n), *a = DALLOC(x.n), *a2 = DALLOC(x.n),
-	       *b = DALLOC(x.n);
+	double *p = CHK_DALLOC(x.n), *a = CHK_DALLOC(x.n), *a2 = CHK_DALLOC(x.n),
+	       *b = CHK_DALLOC(x.n);
 	run64(&c0, &x, p, NULL, NULL, NULL, NULL);
 	run64(&c1, &x, a, NULL, NULL, NULL, NULL);
 	run64(&c1, &x, a2, NULL, NULL, NULL, NULL);
@@ -769,11 +703,11 @@ static void test_accumulates(void)
 		const struct tcase *c = cases[ci];
 		struct inputs x = make_inputs(c);
 		size_t n = x.n;
-		double *out = DALLOC(n), *g1[4], *g2[4];
+		double *out = CHK_DALLOC(n), *g1[4], *g2[4];
 		size_t gn[4] = {n, n, n, x.nw};
 		for (int i = 0; i < 4; i++) {
-			g1[i] = DALLOC(gn[i]);
-			g2[i] = DALLOC(gn[i]);
+			g1[i] = CHK_DALLOC(gn[i]);
+			g2[i] = CHK_DALLOC(gn[i]);
 			for (size_t j = 0; j < gn[i]; j++)
 				g2[i][j] = 1;
 		}
@@ -815,7 +749,7 @@ static void test_thread_modes(void)
 		omp_set_num_threads(2);
 		for (int mode = 0; mode < 3; mode++) {
 			for (int i = 0; i < 5; i++)
-				r[mode][i] = DALLOC(gn[i]);
+				r[mode][i] = CHK_DALLOC(gn[i]);
 			int nb = mode == 2 ? 1 : 2;
 			openblas_set_num_threads(nb);
 			nslots = mode == 0 ? 1 : 2;

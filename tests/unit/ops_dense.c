@@ -24,6 +24,7 @@
  * TAP comments.
  */
 #include "nys_ops.h"
+#include "check.h"
 #include "tap.h"
 
 #include <math.h>
@@ -36,120 +37,31 @@
 
 static uint64_t rs = 0x243F6A8885A308D3u;
 
-static uint64_t next(void)
-{
-	uint64_t z = (rs += 0x9E3779B97F4A7C15u);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-	return z ^ (z >> 31);
-}
-
-/* uniform in [lo, hi) */
-static double unif(double lo, double hi)
-{
-	return lo + (hi - lo) * (double)(next() >> 11) * 0x1p-53;
-}
-
-static double *rnd(size_t n, double lo, double hi)
-{
-	double *x = malloc(n * sizeof *x);
-	for (size_t i = 0; i < n; i++)
-		x[i] = unif(lo, hi);
-	return x;
-}
-
-static double *dup(const double *x, size_t n)
-{
-	double *y = malloc(n * sizeof *y);
-	memcpy(y, x, n * sizeof *y);
-	return y;
-}
-
-static float *tof(const double *x, size_t n)
-{
-	float *y = malloc(n * sizeof *y);
-	for (size_t i = 0; i < n; i++)
-		y[i] = (float)x[i];
-	return y;
-}
-
-/* x rounded to float and back, so that f32 and f64 see the same inputs */
-static void round_f32(double *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		x[i] = (double)(float)x[i];
-}
-
-static double dot(const double *a, const double *b, size_t n)
-{
-	double s = 0;
-	for (size_t i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
-}
-
-static double maxabs(const double *a, size_t n)
-{
-	double m = 0;
-	for (size_t i = 0; i < n; i++)
-		m = fmax(m, fabs(a[i]));
-	return m;
-}
-
 /* ---- the finite-difference harness ------------------------------------ */
-
-/* The loss of the op under test at the current inputs. */
-typedef double (*loss_fn)(void);
-
-/* ana = grad - base: what backward added. */
-static double *added(const double *grad, const double *base, size_t n)
-{
-	double *a = malloc(n * sizeof *a);
-	for (size_t i = 0; i < n; i++)
-		a[i] = grad[i] - base[i];
-	return a;
-}
 
 /* Check the gradient backward accumulated into grad (started from base)
  * against central differences of f over every element of x. */
 static void fd_check(const char *name, double *x, size_t n, const double *grad,
-                     const double *base, loss_fn f)
+                     const double *base, chk_loss_fn f)
 {
-	double *ana = added(grad, base, n);
-	double err = 0;
-	for (size_t j = 0; j < n; j++) {
-		double x0 = x[j];
-		x[j] = x0 + FD_H;
-		double lp = f();
-		x[j] = x0 - FD_H;
-		double lm = f();
-		x[j] = x0;
-		double num = (lp - lm) / (2 * FD_H);
-		err = fmax(err, fabs(num - ana[j]));
-	}
-	double scale = maxabs(ana, n);
+	double *ana = CHK_DALLOC(n), *num = CHK_DALLOC(n);
+	for (size_t i = 0; i < n; i++)
+		ana[i] = grad[i] - base[i]; /* what backward added */
+	chk_central_each(num, x, n, FD_H, f, NULL);
+	double err = chk_maxdiff(num, ana, n);
+	double scale = chk_maxabs(ana, n);
 	double rel = scale > 0 ? err / scale : err;
 	char msg[160];
 	snprintf(msg, sizeof msg, "%s: backward = finite differences (rel err %.1e, max|grad| %.2g)",
 	         name, rel, scale);
 	tap_ok(scale > 0 && rel <= FD_TOL, msg);
 	free(ana);
-}
-
-/* Norm-wise relative difference of a float result from a double one. */
-static double reldiff(const float *a, const double *b, size_t n)
-{
-	double e = 0, m = 0;
-	for (size_t i = 0; i < n; i++) {
-		e = fmax(e, fabs((double)a[i] - b[i]));
-		m = fmax(m, fabs(b[i]));
-	}
-	return m > 0 ? e / m : e;
+	free(num);
 }
 
 static void f32_check(const char *name, const float *a, const double *b, size_t n)
 {
-	double r = reldiff(a, b, n);
+	double r = chk_relmax(a, CHK_F32, b, n, 0, NULL);
 	char msg[160];
 	snprintf(msg, sizeof msg, "%s: f32 = f64 (rel diff %.1e)", name, r);
 	tap_ok(r <= F32_TOL, msg);
@@ -160,19 +72,19 @@ static void f32_check(const char *name, const float *a, const double *b, size_t 
 enum { LN = 5, LC = 7, LOC = 4 };
 static double *l_inp, *l_w, *l_b, *l_G;
 
-static double linear_loss(void)
+static double linear_loss(void *ctx)
 {
 	double out[LN * LOC];
 	nys_linear_forward_f64(out, l_inp, l_w, l_b, LN, LC, LOC);
-	return dot(out, l_G, LN * LOC);
+	return chk_dot(out, l_G, LN * LOC);
 }
 
 static void test_linear(void)
 {
-	l_inp = rnd(LN * LC, -1, 1);
-	l_w = rnd(LOC * LC, -1, 1);
-	l_b = rnd(LOC, -1, 1);
-	l_G = rnd(LN * LOC, -1, 1);
+	l_inp = chk_rnd(&rs, LN * LC, -1, 1);
+	l_w = chk_rnd(&rs, LOC * LC, -1, 1);
+	l_b = chk_rnd(&rs, LOC, -1, 1);
+	l_G = chk_rnd(&rs, LN * LOC, -1, 1);
 
 	// forward against the definition
 	double out[LN * LOC], want[LN * LOC], nob[LN * LOC];
@@ -191,15 +103,15 @@ static void test_linear(void)
 	tap_ok(e < 1e-14, "linear: forward = inp @ W^T + b");
 	tap_ok(enob < 1e-14, "linear: forward without bias = inp @ W^T");
 
-	double *b_inp = rnd(LN * LC, -1, 1), *b_w = rnd(LOC * LC, -1, 1), *b_b = rnd(LOC, -1, 1);
-	double *d_inp = dup(b_inp, LN * LC), *d_w = dup(b_w, LOC * LC), *d_b = dup(b_b, LOC);
+	double *b_inp = chk_rnd(&rs, LN * LC, -1, 1), *b_w = chk_rnd(&rs, LOC * LC, -1, 1), *b_b = chk_rnd(&rs, LOC, -1, 1);
+	double *d_inp = chk_dup(b_inp, LN * LC), *d_w = chk_dup(b_w, LOC * LC), *d_b = chk_dup(b_b, LOC);
 	nys_linear_backward_f64(d_inp, d_w, d_b, l_G, l_inp, l_w, LN, LC, LOC);
 	fd_check("linear dinp", l_inp, LN * LC, d_inp, b_inp, linear_loss);
 	fd_check("linear dweight", l_w, LOC * LC, d_w, b_w, linear_loss);
 	fd_check("linear dbias", l_b, LOC, d_b, b_b, linear_loss);
 
 	// NULL gradients are skipped, the others unchanged
-	double *d_w2 = dup(b_w, LOC * LC);
+	double *d_w2 = chk_dup(b_w, LOC * LC);
 	nys_linear_backward_f64(NULL, d_w2, NULL, l_G, l_inp, l_w, LN, LC, LOC);
 	tap_ok(memcmp(d_w2, d_w, sizeof(double) * LOC * LC) == 0, "linear: NULL dinp and dbias");
 	free(d_w2);
@@ -213,19 +125,19 @@ static void test_linear(void)
 enum { NN = 4, NC = 9 };
 static double *n_inp, *n_w, *n_b, *n_G;
 
-static double layernorm_loss(void)
+static double layernorm_loss(void *ctx)
 {
 	double out[NN * NC], mean[NN], rstd[NN];
 	nys_layernorm_forward_f64(out, mean, rstd, n_inp, n_w, n_b, NN, NC, 1e-5);
-	return dot(out, n_G, NN * NC);
+	return chk_dot(out, n_G, NN * NC);
 }
 
 static void test_layernorm(void)
 {
-	n_inp = rnd(NN * NC, -2, 2);
-	n_w = rnd(NC, 0.5, 1.5);
-	n_b = rnd(NC, -1, 1);
-	n_G = rnd(NN * NC, -1, 1);
+	n_inp = chk_rnd(&rs, NN * NC, -2, 2);
+	n_w = chk_rnd(&rs, NC, 0.5, 1.5);
+	n_b = chk_rnd(&rs, NC, -1, 1);
+	n_G = chk_rnd(&rs, NN * NC, -1, 1);
 
 	// with weight 1 and bias 0 every row has mean 0 and variance 1 - eps-ish
 	double one[NC], zero[NC], out[NN * NC], mean[NN], rstd[NN];
@@ -249,8 +161,8 @@ static void test_layernorm(void)
 	tap_ok(ok, "layernorm: normalised rows, biased variance, eps inside the sqrt; mean, rstd saved");
 
 	nys_layernorm_forward_f64(out, mean, rstd, n_inp, n_w, n_b, NN, NC, 1e-5);
-	double *b_inp = rnd(NN * NC, -1, 1), *b_w = rnd(NC, -1, 1), *b_b = rnd(NC, -1, 1);
-	double *d_inp = dup(b_inp, NN * NC), *d_w = dup(b_w, NC), *d_b = dup(b_b, NC);
+	double *b_inp = chk_rnd(&rs, NN * NC, -1, 1), *b_w = chk_rnd(&rs, NC, -1, 1), *b_b = chk_rnd(&rs, NC, -1, 1);
+	double *d_inp = chk_dup(b_inp, NN * NC), *d_w = chk_dup(b_w, NC), *d_b = chk_dup(b_b, NC);
 	nys_layernorm_backward_f64(d_inp, d_w, d_b, n_G, n_inp, n_w, mean, rstd, NN, NC);
 	fd_check("layernorm dinp", n_inp, NN * NC, d_inp, b_inp, layernorm_loss);
 	fd_check("layernorm dweight", n_w, NC, d_w, b_w, layernorm_loss);
@@ -266,25 +178,25 @@ enum { EN = 64 };
 static double *e_inp, *e_inp2, *e_G;
 static void (*e_fwd)(double *, const double *, size_t);
 
-static double unary_loss(void)
+static double unary_loss(void *ctx)
 {
 	double out[EN];
 	e_fwd(out, e_inp, EN);
-	return dot(out, e_G, EN);
+	return chk_dot(out, e_G, EN);
 }
 
-static double add_loss(void)
+static double add_loss(void *ctx)
 {
 	double out[EN];
 	nys_add_forward_f64(out, e_inp, e_inp2, EN);
-	return dot(out, e_G, EN);
+	return chk_dot(out, e_G, EN);
 }
 
 static void test_elementwise(void)
 {
-	e_inp = rnd(EN, -4, 4);
-	e_inp2 = rnd(EN, -4, 4);
-	e_G = rnd(EN, -1, 1);
+	e_inp = chk_rnd(&rs, EN, -4, 4);
+	e_inp2 = chk_rnd(&rs, EN, -4, 4);
+	e_G = chk_rnd(&rs, EN, -1, 1);
 
 	// values from python3: math.tanh, math.erf
 	double x[2] = {1.0, -0.5}, y[2];
@@ -325,7 +237,7 @@ static void test_elementwise(void)
 	       "gelu (tanh): f32 finite and right far out (+-1e4, +-1e30)");
 	free(gx), free(gy), free(fgx), free(fgy);
 
-	double *base = rnd(EN, -1, 1), *d = dup(base, EN), out[EN];
+	double *base = chk_rnd(&rs, EN, -1, 1), *d = chk_dup(base, EN), out[EN];
 
 	e_fwd = nys_gelu_forward_f64;
 	nys_gelu_backward_f64(d, e_G, e_inp, EN);
@@ -342,14 +254,14 @@ static void test_elementwise(void)
 	nys_tanh_backward_f64(d, e_G, out, EN);
 	fd_check("tanh dinp", e_inp, EN, d, base, unary_loss);
 
-	double *base2 = rnd(EN, -1, 1), *d2 = dup(base2, EN);
+	double *base2 = chk_rnd(&rs, EN, -1, 1), *d2 = chk_dup(base2, EN);
 	memcpy(d, base, sizeof out);
 	nys_add_backward_f64(d, d2, e_G, EN);
 	fd_check("add da", e_inp, EN, d, base, add_loss);
 	fd_check("add db", e_inp2, EN, d2, base2, add_loss);
 
 	// in place
-	double *a = dup(e_inp, EN);
+	double *a = chk_dup(e_inp, EN);
 	nys_gelu_forward_f64(out, e_inp, EN);
 	nys_gelu_forward_f64(a, a, EN);
 	tap_ok(memcmp(a, out, sizeof out) == 0, "gelu: in place");
@@ -363,11 +275,11 @@ static void test_elementwise(void)
 static double *o_inp, *o_G;
 enum { ON = 200 };
 
-static double dropout_loss(void)
+static double dropout_loss(void *ctx)
 {
 	double out[ON];
 	nys_dropout_forward_f64(out, o_inp, ON, 0.3, 77);
-	return dot(out, o_G, ON);
+	return chk_dot(out, o_G, ON);
 }
 
 static void test_dropout(void)
@@ -429,16 +341,16 @@ static void test_dropout(void)
 	nys_dropout_forward_f64(b, a, n, 0, 42);
 	tap_ok(memcmp(a, b, n * sizeof *a) == 0, "dropout: p = 0 is the identity");
 	nys_dropout_forward_f64(b, ones, n, 1, 42);
-	tap_ok(maxabs(b, n) == 0, "dropout: p = 1 zeroes");
+	tap_ok(chk_maxabs(b, n) == 0, "dropout: p = 1 zeroes");
 
 	// in place = out of place
 	memcpy(b, ones, n * sizeof *b);
 	nys_dropout_forward_f64(b, b, n, p, 42);
 	tap_ok(memcmp(a, b, n * sizeof *a) == 0, "dropout: in place");
 
-	o_inp = rnd(ON, -1, 1);
-	o_G = rnd(ON, -1, 1);
-	double *base = rnd(ON, -1, 1), *d = dup(base, ON);
+	o_inp = chk_rnd(&rs, ON, -1, 1);
+	o_G = chk_rnd(&rs, ON, -1, 1);
+	double *base = chk_rnd(&rs, ON, -1, 1), *d = chk_dup(base, ON);
 	nys_dropout_backward_f64(d, o_G, ON, 0.3, 77);
 	fd_check("dropout dinp", o_inp, ON, d, base, dropout_loss);
 
@@ -453,11 +365,11 @@ static double *m_wte, *m_wpe, *m_wtt, *m_G;
 static int32_t m_ids[MB * MT] = {3, 1, 4, 1, 5, 6, 2, 6, 5, 3};
 static int32_t m_tt[MB * MT] = {0, 0, 0, 1, 1, 0, 0, 1, 1, 1};
 
-static double embedding_loss(void)
+static double embedding_loss(void *ctx)
 {
 	double out[MB * MT * MC];
 	nys_embedding_forward_f64(out, m_ids, m_tt, m_wte, m_wpe, m_wtt, MB, MT, MC);
-	return dot(out, m_G, MB * MT * MC);
+	return chk_dot(out, m_G, MB * MT * MC);
 }
 
 static void test_embedding(void)
@@ -478,10 +390,10 @@ static void test_embedding(void)
 	tap_ok(ok && NYS_POS_OFFSET == 2, "embedding: position t uses row t + 2 in every sequence");
 
 	// the sum, type_ids NULL = all type 0
-	m_wte = rnd(MV * MC, -1, 1);
-	m_wpe = rnd(npos * MC, -1, 1);
-	m_wtt = rnd(MTY * MC, -1, 1);
-	m_G = rnd(MB * MT * MC, -1, 1);
+	m_wte = chk_rnd(&rs, MV * MC, -1, 1);
+	m_wpe = chk_rnd(&rs, npos * MC, -1, 1);
+	m_wtt = chk_rnd(&rs, MTY * MC, -1, 1);
+	m_G = chk_rnd(&rs, MB * MT * MC, -1, 1);
 	int32_t zeros[MB * MT] = {0};
 	double out2[MB * MT * MC];
 	nys_embedding_forward_f64(out, m_ids, NULL, m_wte, m_wpe, m_wtt, MB, MT, MC);
@@ -502,8 +414,8 @@ static void test_embedding(void)
 			ok &= (zpe[r * MC + c] != 0) == (r >= 2 && r < npos);
 	tap_ok(ok, "embedding: backward scatters into position rows 2..T+1 only");
 
-	double *b_te = rnd(MV * MC, -1, 1), *b_pe = rnd(npos * MC, -1, 1), *b_tt = rnd(MTY * MC, -1, 1);
-	double *d_te = dup(b_te, MV * MC), *d_pe = dup(b_pe, npos * MC), *d_tt = dup(b_tt, MTY * MC);
+	double *b_te = chk_rnd(&rs, MV * MC, -1, 1), *b_pe = chk_rnd(&rs, npos * MC, -1, 1), *b_tt = chk_rnd(&rs, MTY * MC, -1, 1);
+	double *d_te = chk_dup(b_te, MV * MC), *d_pe = chk_dup(b_pe, npos * MC), *d_tt = chk_dup(b_tt, MTY * MC);
 	nys_embedding_backward_f64(d_te, d_pe, d_tt, m_G, m_ids, m_tt, MB, MT, MC);
 	fd_check("embedding dwte", m_wte, MV * MC, d_te, b_te, embedding_loss);
 	fd_check("embedding dwpe", m_wpe, npos * MC, d_pe, b_pe, embedding_loss);
@@ -513,10 +425,10 @@ static void test_embedding(void)
 	// and on several, and the same as a plain serial scatter
 	int B = 4, T = 64, C = 200, V = 10;
 	size_t nt_ = (size_t)B * T * C;
-	double *G = rnd(nt_, -1, 1);
+	double *G = chk_rnd(&rs, nt_, -1, 1);
 	int32_t *ids = malloc((size_t)B * T * sizeof *ids);
 	for (int i = 0; i < B * T; i++)
-		ids[i] = (int32_t)(next() % (uint64_t)V);
+		ids[i] = (int32_t)(chk_next(&rs) % (uint64_t)V);
 	double *g1 = calloc((size_t)V * C, sizeof *g1), *g2 = calloc((size_t)V * C, sizeof *g2);
 	double *g3 = calloc((size_t)V * C, sizeof *g3);
 	double *p1 = calloc((size_t)(T + 2) * C, sizeof *p1), *p2 = calloc((size_t)(T + 2) * C, sizeof *p2);
@@ -548,24 +460,24 @@ enum { GN = 8, GC = 5, GM = 6 };
 static double *g_inp, *g_G;
 static const int32_t g_rows[GM] = {3, 0, 7, 3, 5, 3}; /* with repeats */
 
-static double gather_loss(void)
+static double gather_loss(void *ctx)
 {
 	double out[GM * GC];
 	nys_gather_forward_f64(out, g_inp, g_rows, GM, GC);
-	return dot(out, g_G, GM * GC);
+	return chk_dot(out, g_G, GM * GC);
 }
 
 static void test_gather(void)
 {
-	g_inp = rnd(GN * GC, -1, 1);
-	g_G = rnd(GM * GC, -1, 1);
+	g_inp = chk_rnd(&rs, GN * GC, -1, 1);
+	g_G = chk_rnd(&rs, GM * GC, -1, 1);
 	double out[GM * GC];
 	nys_gather_forward_f64(out, g_inp, g_rows, GM, GC);
 	int ok = 1;
 	for (int m = 0; m < GM; m++)
 		ok &= memcmp(out + m * GC, g_inp + g_rows[m] * GC, GC * sizeof *out) == 0;
 	tap_ok(ok, "gather: picks the rows");
-	double *base = rnd(GN * GC, -1, 1), *d = dup(base, GN * GC);
+	double *base = chk_rnd(&rs, GN * GC, -1, 1), *d = chk_dup(base, GN * GC);
 	nys_gather_backward_f64(d, g_G, g_rows, GM, GC);
 	fd_check("gather dinp (repeated rows)", g_inp, GN * GC, d, base, gather_loss);
 	free(base), free(d), free(g_inp), free(g_G);
@@ -577,7 +489,7 @@ enum { XN = 6, XV = 11 };
 static double *x_logits;
 static int32_t x_labels[XN] = {3, 0, -100, 10, 5, 3};
 
-static double ce_loss(void)
+static double ce_loss(void *ctx)
 {
 	double probs[XN * XV], losses[XN];
 	return nys_crossentropy_forward_f64(probs, losses, NULL, x_logits, x_labels, XN, XV, 0.2);
@@ -586,7 +498,7 @@ static double ce_loss(void)
 static double *s_pred, *s_tgt;
 enum { SN = 7 };
 
-static double mse_loss(void)
+static double mse_loss(void *ctx)
 {
 	return nys_mse_forward_f64(s_pred, s_tgt, SN, 1.0 / SN);
 }
@@ -621,10 +533,10 @@ static void test_losses(void)
 	tap_ok(memcmp(inpl, probs, sizeof inpl) == 0, "cross-entropy: softmax in place");
 
 	// backward vs finite differences, with an ignored row and repeated labels
-	x_logits = rnd(XN * XV, -3, 3);
+	x_logits = chk_rnd(&rs, XN * XV, -3, 3);
 	double xp[XN * XV], xl[XN];
 	nys_crossentropy_forward_f64(xp, xl, NULL, x_logits, x_labels, XN, XV, 0.2);
-	double *base = rnd(XN * XV, -1, 1), *d = dup(base, XN * XV);
+	double *base = chk_rnd(&rs, XN * XV, -1, 1), *d = chk_dup(base, XN * XV);
 	nys_crossentropy_backward_f64(d, xp, x_labels, XN, XV, 0.2, 1.0);
 	fd_check("cross-entropy dlogits", x_logits, XN * XV, d, base, ce_loss);
 	tap_ok(memcmp(d + 2 * XV, base + 2 * XV, XV * sizeof *d) == 0,
@@ -634,10 +546,10 @@ static void test_losses(void)
 	// squared error
 	double sp[2] = {1, 2}, st[2] = {0, 4};
 	tap_ok(nys_mse_forward_f64(sp, st, 2, 0.5) == 2.5, "mse: mean of (1, 4) is 2.5");
-	s_pred = rnd(SN, -2, 2);
-	s_tgt = rnd(SN, -2, 2);
-	base = rnd(SN, -1, 1);
-	d = dup(base, SN);
+	s_pred = chk_rnd(&rs, SN, -2, 2);
+	s_tgt = chk_rnd(&rs, SN, -2, 2);
+	base = chk_rnd(&rs, SN, -1, 1);
+	d = chk_dup(base, SN);
 	nys_mse_backward_f64(d, s_pred, s_tgt, SN, 1.0 / SN, 1.0);
 	fd_check("mse dpred", s_pred, SN, d, base, mse_loss);
 	free(base), free(d), free(s_pred), free(s_tgt);
@@ -652,10 +564,10 @@ static void test_f32(void)
 {
 	int N = 96, C = 192, OC = 160, V = 300;
 	size_t nc = (size_t)N * C, no = (size_t)N * OC;
-	double *inp = rnd(nc, -1, 1), *w = rnd((size_t)OC * C, -0.1, 0.1), *b = rnd(OC, -0.1, 0.1);
-	double *g = rnd(no, -1, 1);
-	round_f32(inp, nc), round_f32(w, (size_t)OC * C), round_f32(b, OC), round_f32(g, no);
-	float *finp = tof(inp, nc), *fw = tof(w, (size_t)OC * C), *fb = tof(b, OC), *fg = tof(g, no);
+	double *inp = chk_rnd(&rs, nc, -1, 1), *w = chk_rnd(&rs, (size_t)OC * C, -0.1, 0.1), *b = chk_rnd(&rs, OC, -0.1, 0.1);
+	double *g = chk_rnd(&rs, no, -1, 1);
+	chk_round_f32(inp, nc), chk_round_f32(w, (size_t)OC * C), chk_round_f32(b, OC), chk_round_f32(g, no);
+	float *finp = chk_to_f32(inp, nc), *fw = chk_to_f32(w, (size_t)OC * C), *fb = chk_to_f32(b, OC), *fg = chk_to_f32(g, no);
 
 	double *out = malloc(no * sizeof *out);
 	float *fout = malloc(no * sizeof *fout);
@@ -673,9 +585,9 @@ static void test_f32(void)
 	f32_check("linear backward dbias", fdb, db, OC);
 
 	// layernorm on (N, C)
-	double *lw = rnd(C, 0.5, 1.5), *lb = rnd(C, -0.5, 0.5), *lg = rnd(nc, -1, 1);
-	round_f32(lw, C), round_f32(lb, C), round_f32(lg, nc);
-	float *flw = tof(lw, C), *flb = tof(lb, C), *flg = tof(lg, nc);
+	double *lw = chk_rnd(&rs, C, 0.5, 1.5), *lb = chk_rnd(&rs, C, -0.5, 0.5), *lg = chk_rnd(&rs, nc, -1, 1);
+	chk_round_f32(lw, C), chk_round_f32(lb, C), chk_round_f32(lg, nc);
+	float *flw = chk_to_f32(lw, C), *flb = chk_to_f32(lb, C), *flg = chk_to_f32(lg, nc);
 	double *lo = malloc(nc * sizeof *lo), mean[96], rstd[96];
 	float *flo = malloc(nc * sizeof *flo), fmean[96], frstd[96];
 	nys_layernorm_forward_f64(lo, mean, rstd, inp, lw, lb, N, C, 1e-5);
@@ -694,7 +606,7 @@ static void test_f32(void)
 	double *x4 = malloc(nc * sizeof *x4);
 	for (size_t i = 0; i < nc; i++)
 		x4[i] = 4 * inp[i];
-	float *fx4 = tof(x4, nc);
+	float *fx4 = chk_to_f32(x4, nc);
 	double *eo = malloc(nc * sizeof *eo);
 	float *feo = malloc(nc * sizeof *feo);
 	nys_gelu_forward_f64(eo, x4, nc);
@@ -716,12 +628,12 @@ static void test_f32(void)
 
 	// cross-entropy on (N, V), all rows labelled but one
 	size_t nv = (size_t)N * V;
-	double *z = rnd(nv, -5, 5), *pr = malloc(nv * sizeof *pr), *ls = malloc(N * sizeof *ls);
-	round_f32(z, nv);
-	float *fz = tof(z, nv), *fpr = malloc(nv * sizeof *fpr), *fls = malloc(N * sizeof *fls);
+	double *z = chk_rnd(&rs, nv, -5, 5), *pr = malloc(nv * sizeof *pr), *ls = malloc(N * sizeof *ls);
+	chk_round_f32(z, nv);
+	float *fz = chk_to_f32(z, nv), *fpr = malloc(nv * sizeof *fpr), *fls = malloc(N * sizeof *fls);
 	int32_t *y = malloc(N * sizeof *y);
 	for (int i = 0; i < N; i++)
-		y[i] = i == 7 ? -100 : (int32_t)(next() % (uint64_t)V);
+		y[i] = i == 7 ? -100 : (int32_t)(chk_next(&rs) % (uint64_t)V);
 	double Ld = nys_crossentropy_forward_f64(pr, ls, NULL, z, y, N, V, 1.0 / (N - 1 + 1e-6));
 	float Lf = nys_crossentropy_forward_f32(fpr, fls, NULL, fz, y, N, V, 1.0f / (N - 1 + 1e-6f));
 	f32_check("cross-entropy probs", fpr, pr, nv);
@@ -746,7 +658,7 @@ static void test_threads(void)
 {
 	int N = 300, C = 260;
 	size_t nc = (size_t)N * C;
-	double *x = rnd(nc, -1, 1), *g = rnd(nc, -1, 1), *w = rnd(C, 0.5, 1.5), *b = rnd(C, -1, 1);
+	double *x = chk_rnd(&rs, nc, -1, 1), *g = chk_rnd(&rs, nc, -1, 1), *w = chk_rnd(&rs, C, 0.5, 1.5), *b = chk_rnd(&rs, C, -1, 1);
 	double *out = malloc(nc * sizeof *out), *mean = malloc(N * sizeof *mean);
 	double *rstd = malloc(N * sizeof *rstd);
 	double *d1 = calloc(nc, sizeof *d1), *d2 = calloc(nc, sizeof *d2);
@@ -755,7 +667,7 @@ static void test_threads(void)
 	double *lb1 = calloc(C, sizeof *lb1), *lb2 = calloc(C, sizeof *lb2);
 	int32_t rows[100];
 	for (int m = 0; m < 100; m++)
-		rows[m] = (int32_t)(next() % 20);
+		rows[m] = (int32_t)(chk_next(&rs) % 20);
 	double *gi1 = calloc((size_t)20 * C, sizeof *gi1), *gi2 = calloc((size_t)20 * C, sizeof *gi2);
 	int nt = omp_get_max_threads();
 	for (int k = 0; k < 2; k++) {
@@ -783,7 +695,7 @@ static void test_heads(void)
 {
 	enum { B = 2, T = 5, H = 3, D = 4, A = H * D };
 	size_t n = (size_t)B * T * A;
-	double *qkv = rnd(3 * n, -1, 1), *q = calloc(n, sizeof *q), *k = calloc(n, sizeof *k),
+	double *qkv = chk_rnd(&rs, 3 * n, -1, 1), *q = calloc(n, sizeof *q), *k = calloc(n, sizeof *k),
 	       *v = calloc(n, sizeof *v);
 	nys_split_heads_forward_f64(q, k, v, qkv, B, T, H, D);
 	/* element (b, t, j, h, d) of qkv is element (b, h, t, d) of q, k or v */
@@ -798,13 +710,13 @@ static void test_heads(void)
 					          v[dst] == qkv[src + 2 * A];
 				}
 	tap_ok(placed, "split_heads: Q, K, V of each row go to (b, h, t, d)");
-	double *gq = rnd(n, -1, 1), *gk = rnd(n, -1, 1), *gv = rnd(n, -1, 1);
+	double *gq = chk_rnd(&rs, n, -1, 1), *gk = chk_rnd(&rs, n, -1, 1), *gv = chk_rnd(&rs, n, -1, 1);
 	double *g = calloc(3 * n, sizeof *g);
 	nys_split_heads_backward_f64(g, gq, gk, gv, B, T, H, D);
-	double lhs = dot(q, gq, n) + dot(k, gk, n) + dot(v, gv, n), rhs = dot(qkv, g, 3 * n);
+	double lhs = chk_dot(q, gq, n) + chk_dot(k, gk, n) + chk_dot(v, gv, n), rhs = chk_dot(qkv, g, 3 * n);
 	tap_ok(fabs(lhs - rhs) < 1e-12 * fabs(lhs), "split_heads backward is its forward's adjoint");
 	nys_split_heads_backward_f64(g, gq, gk, gv, B, T, H, D);
-	tap_ok(fabs(dot(qkv, g, 3 * n) - 2 * rhs) < 1e-12 * fabs(rhs),
+	tap_ok(fabs(chk_dot(qkv, g, 3 * n) - 2 * rhs) < 1e-12 * fabs(rhs),
 	       "split_heads backward accumulates");
 
 	double *m = calloc(n, sizeof *m), *back = calloc(n, sizeof *back);
@@ -814,9 +726,9 @@ static void test_heads(void)
 		for (int j = 0; j < A; j++)
 			undone &= m[(size_t)r * A + j] == qkv[(size_t)r * 3 * A + j];
 	tap_ok(undone, "merge_heads undoes split_heads");
-	double *gm = rnd(n, -1, 1);
+	double *gm = chk_rnd(&rs, n, -1, 1);
 	nys_merge_heads_backward_f64(back, gm, B, T, H, D);
-	tap_ok(fabs(dot(m, gm, n) - dot(q, back, n)) < 1e-12 * fabs(dot(m, gm, n)),
+	tap_ok(fabs(chk_dot(m, gm, n) - chk_dot(q, back, n)) < 1e-12 * fabs(chk_dot(m, gm, n)),
 	       "merge_heads backward is its forward's adjoint");
 	free(qkv), free(q), free(k), free(v), free(gq), free(gk), free(gv), free(g), free(m);
 	free(back), free(gm);
@@ -875,9 +787,9 @@ static void test_gelu_avx512(void)
 	float *x = malloc(n * sizeof *x), *g = malloc(n * sizeof *g), *a = malloc(n * sizeof *a);
 	float *da = calloc(n, sizeof *da);
 	for (size_t i = 0; i < n; i++) {
-		x[i] = (float)unif(-30, 30);
-		g[i] = (float)unif(-1, 1);
-		da[i] = (float)unif(-1, 1);
+		x[i] = (float)chk_unif(&rs, -30, 30);
+		g[i] = (float)chk_unif(&rs, -1, 1);
+		da[i] = (float)chk_unif(&rs, -1, 1);
 	}
 	x[0] = 0.0f, x[1] = -0.0f, x[2] = 1e30f, x[3] = -1e30f, x[4] = 16.0f, x[5] = -16.0f;
 	nys_gelu_forward_avx512(a, x, n);

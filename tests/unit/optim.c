@@ -9,6 +9,7 @@
  * x86-64 we measured 0 ulp over every parameter after every step, and over
  * the final exp_avg and exp_avg_sq.  MAX_ULP is that bound. */
 #include "nys_optim.h"
+#include "check.h"
 #include "tap.h"
 
 #include <float.h>
@@ -51,31 +52,6 @@ static uint64_t dbits(double x)
 	uint64_t u;
 	memcpy(&u, &x, sizeof u);
 	return u;
-}
-
-/* Distance in units in the last place between two floats (their bit
- * patterns mapped onto a line where adjacent floats are 1 apart). */
-static int64_t ulp_f(float a, float b)
-{
-	uint32_t ua, ub;
-	memcpy(&ua, &a, sizeof ua);
-	memcpy(&ub, &b, sizeof ub);
-	int64_t ka = ua & 0x80000000u ? -(int64_t)(ua & 0x7fffffffu) : (int64_t)ua;
-	int64_t kb = ub & 0x80000000u ? -(int64_t)(ub & 0x7fffffffu) : (int64_t)ub;
-	return ka > kb ? ka - kb : kb - ka;
-}
-
-static int64_t max_ulp(const float *got, const float *want, size_t n, size_t *nbad)
-{
-	int64_t mx = 0;
-	for (size_t i = 0; i < n; i++) {
-		int64_t d = ulp_f(got[i], want[i]);
-		if (d)
-			++*nbad;
-		if (d > mx)
-			mx = d;
-	}
-	return mx;
 }
 
 static void sched_from_json(json_t *c, nys_onecycle *s)
@@ -180,7 +156,7 @@ static void adamw_ref(json_t *ad)
 			                dbits(hex(json_array_get(json_object_get(c, "beta1_used"), t)));
 			rc |= nys_adamw_step(&o, p, grads + t * n, m, v, n, &e);
 			if (each) {
-				int64_t d = max_ulp(p, each + t * n, n, &bad_each);
+				int64_t d = chk_max_ulp_f32(p, each + t * n, n, &bad_each);
 				if (d > worst_each)
 					worst_each = d;
 			}
@@ -200,7 +176,7 @@ static void adamw_ref(json_t *ad)
 		for (int k = 0; k < 3; k++) {
 			const float *want = tensor(json_object_get(c, what[k]), n);
 			size_t bad = 0;
-			int64_t d = want ? max_ulp(mine[k], want, n, &bad) : INT64_MAX;
+			int64_t d = want ? chk_max_ulp_f32(mine[k], want, n, &bad) : INT64_MAX;
 			snprintf(msg, sizeof msg, "AdamW case %zu: final %s (%s) after %zu steps: max %lld ulp from "
 			         "torch (%zu of %zu differ)", ci, what[k],
 			         k == 0 ? "param" : k == 1 ? "exp_avg" : "exp_avg_sq", steps, (long long)d, bad, n);
