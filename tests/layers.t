@@ -24,13 +24,12 @@ my %USES = (
 );
 # The seam between the model and its CPU backend, the only edges the rule
 # allows across it, by the name of the file included: the model reaches the
-# backend through its public header (nys_cpu.h; nys_ops.h while the model
-# still includes the op declarations themselves), the backend the model
+# backend through its public header (nys_cpu.h), the backend the model
 # through the backend interface (nys_backend.h) and the op list it expands
 # (backend_ops.def).  A file named here may cross even if it is internal; a
 # name no file holds allows nothing.
 my %SEAM = (
-	'model -> cpu' => [qw(nys_cpu.h nys_ops.h)],
+	'model -> cpu' => [qw(nys_cpu.h)],
 	'cpu -> model' => [qw(nys_backend.h backend_ops.def)],
 );
 # A layer's internals: included only inside their layer, never by tools/ or

@@ -20,7 +20,7 @@
  * be (it neither owns nor poisons them).
  */
 #include "nys_cpu.h"
-#include "nys_guard.h"
+#include "nys_cpu.h"
 
 #include <errno.h>
 #include <stdlib.h>

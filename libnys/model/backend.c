@@ -3,7 +3,6 @@
  * reaches the caller's nys_err. */
 #include "nys_backend.h"
 #include "nys_cpu.h"
-#include "nys_guard.h"
 
 #include <stdarg.h>
 #include <stdio.h>
