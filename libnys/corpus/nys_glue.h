@@ -4,6 +4,8 @@
  * (pairs as [CLS] a [SEP] b [SEP], longest-first truncation), the batches
  * the fine-tuning driver feeds the model, and the prediction files of
  * GLUE's submission layout.  The scores are in nys_metrics.h (model layer).
+ * It declares two files: glue.c (the table, the reader, the predictions)
+ * and glue_enc.c (ids and batches, which need sentencepiece).
  *
  * The files.  A task's files lie in a folder of the GLUE root
  * (glue_dataset_folder), named as GLUE's download script names them:
