@@ -179,6 +179,8 @@ typedef struct nys_glue_tok {
 	bool lower;
 	unsigned max_len;    /* max_seq_len: the longest row, specials included */
 	int32_t cls, sep, pad;
+	unsigned threads;    /* encoding threads; 0 (as set up): OpenMP's
+	                      * default.  The ids are the same for any number. */
 } nys_glue_tok;
 
 /* Set up *t for model m; max_len must be at least 3 (a pair's specials

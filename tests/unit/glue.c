@@ -488,6 +488,26 @@ static void test_encode(const char *shared)
 	nys_glue_enc_free(&full);
 	nys_glue_data_free(&d);
 
+	/* many chunks: the same ids on one thread and on three */
+	if (read_or_die(tap_path(shared, "glue/SST-2/train.tsv"), "SST-2", "train", &d) == 0) {
+		nys_glue_tok t1, t3;
+		nys_glue_tok_init(&t1, m, true, 16, &e);
+		nys_glue_tok_init(&t3, m, true, 16, &e);
+		t1.threads = 1;
+		t3.threads = 3;
+		nys_glue_enc e1, e3;
+		int r1 = nys_glue_encode(&d, &t1, &e1, &e), r3 = nys_glue_encode(&d, &t3, &e3, &e);
+		tap_ok(!r1 && !r3 && e1.n == d.n && e3.n == d.n && e1.truncated == e3.truncated &&
+		           e1.longest == 16 && e3.longest == 16 &&
+		           !memcmp(e1.start, e3.start, (d.n + 1) * sizeof *e1.start) &&
+		           !memcmp(e1.len_a, e3.len_a, d.n * sizeof *e1.len_a) &&
+		           !memcmp(e1.ids, e3.ids, e1.start[d.n] * sizeof *e1.ids),
+		       "SST-2 train: the same ids on 1 and 3 threads");
+		nys_glue_enc_free(&e1);
+		nys_glue_enc_free(&e3);
+		nys_glue_data_free(&d);
+	}
+
 	/* single sentences lose their end; lower-casing as tokenize --lower */
 	const char *p = PUT("sst.tsv", "sentence\tlabel\nONE TWO THREE FOUR FIVE SIX\t1\n");
 	read_or_die(p, "SST-2", "dev", &d);
