@@ -51,25 +51,29 @@
 
 static const char *top;
 
-/* A copy of the F64 tensor `name` (the file's data need not be aligned). */
+/* A copy of the tensor `name` of dtype dt (the file's data need not be
+ * aligned). */
+static void *get_copy(const nys_st *st, const char *name, nys_dtype dt, int ndim,
+                      const int64_t *shape, size_t n, nys_err *e)
+{
+	const void *p = nys_st_get(st, name, dt, ndim, shape, e);
+	size_t es = nys_dtype_size(dt);
+	void *d = p ? malloc((n ? n : 1) * es) : NULL;
+	if (d)
+		memcpy(d, p, n * es);
+	return d;
+}
+
 static double *get_f64(const nys_st *st, const char *name, int ndim, const int64_t *shape,
                        size_t n, nys_err *e)
 {
-	const void *p = nys_st_get(st, name, NYS_F64, ndim, shape, e);
-	double *d = p ? malloc((n ? n : 1) * sizeof *d) : NULL;
-	if (d)
-		memcpy(d, p, n * sizeof *d);
-	return d;
+	return get_copy(st, name, NYS_F64, ndim, shape, n, e);
 }
 
 static int32_t *get_i32(const nys_st *st, const char *name, int ndim, const int64_t *shape,
                         size_t n, nys_err *e)
 {
-	const void *p = nys_st_get(st, name, NYS_I32, ndim, shape, e);
-	int32_t *d = p ? malloc((n ? n : 1) * sizeof *d) : NULL;
-	if (d)
-		memcpy(d, p, n * sizeof *d);
-	return d;
+	return get_copy(st, name, NYS_I32, ndim, shape, n, e);
 }
 
 /* max |got - want| / max(max |want|, floor, TINY); got is of dtype dt.
