@@ -184,8 +184,10 @@ int nys_mkdirs(const char *path, nys_err *e)
 	return mkdirs(path, NULL, e);
 }
 
+/* Free o, out of the signal handler's table first (when it is in). */
 static void out_free(nys_out *o)
 {
+	registry_del(&pending_reg, o->slot);
 	if (o->zc)
 		ZSTD_freeCStream(o->zc);
 	free(o->zbuf);
@@ -456,7 +458,6 @@ int nys_out_commit(nys_out *o, nys_err *e)
 	}
 	if (r)
 		unlink(o->tmp);
-	registry_del(&pending_reg, o->slot);
 	out_free(o);
 	return r;
 }
@@ -478,7 +479,6 @@ void nys_out_abort(nys_out *o)
 		if (o->fd >= 0)
 			close(o->fd);
 		unlink(o->tmp);
-		registry_del(&pending_reg, o->slot);
 	}
 	out_free(o);
 }
@@ -582,8 +582,10 @@ static int sweep(const char *dir, const char *tag, nys_err *e)
 	return 0;
 }
 
+/* Free s, out of the signal handler's table first (when it is in). */
 static void stage_free(nys_stage *s)
 {
+	registry_del(&stage_reg, s->slot);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->dir);
@@ -675,7 +677,6 @@ int nys_stage_commit(nys_stage *s, nys_err *e)
 	rm_inside(s->fd, STAGE_DEPTH);
 	if (rmdir(s->path))
 		rc = nys_err_sys(e, "remove directory %s", s->path);
-	registry_del(&stage_reg, s->slot);
 	stage_free(s);
 	return rc;
 }
@@ -685,6 +686,5 @@ void nys_stage_abort(nys_stage *s)
 	if (!s)
 		return;
 	stage_remove(s);
-	registry_del(&stage_reg, s->slot);
 	stage_free(s);
 }
