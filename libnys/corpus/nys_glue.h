@@ -197,7 +197,8 @@ int nys_glue_tok_init(nys_glue_tok *t, const nys_spm *m, bool lower, unsigned ma
  * A row longer than max_len is truncated as HuggingFace's
  * truncation="longest_first" does: one token at a time off the end of the
  * longer of a and b (of b when they are equal) until it fits; a single
- * sentence loses its end. */
+ * sentence loses its end.  Lowering n keeps the first n rows (a subset to
+ * overfit), as for nys_glue_data. */
 typedef struct nys_glue_enc {
 	size_t n;
 	int32_t *ids;        /* every row's ids back to back */
