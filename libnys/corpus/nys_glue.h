@@ -48,7 +48,7 @@ typedef enum nys_glue_role {
 /* How a task is scored, as HuggingFace's GLUE metric does it. */
 typedef enum nys_glue_metric {
 	NYS_GLUE_ACC,      /* accuracy (SST-2, MNLI, QNLI, RTE, WNLI, AX) */
-	NYS_GLUE_F1_ACC,   /* F1 of class 1, then accuracy (MRPC, QQP) */
+	NYS_GLUE_F1_ACC,   /* accuracy, then F1 of class 1 (MRPC, QQP) */
 	NYS_GLUE_MCC,      /* Matthews correlation (CoLA) */
 	NYS_GLUE_CORR,     /* Pearson, then Spearman correlation (STS-B) */
 } nys_glue_metric;
@@ -61,8 +61,8 @@ typedef struct nys_glue_split {
 	const char *file;    /* the file in the task's folder: "dev_matched.tsv" */
 	bool header;         /* the first line names the columns */
 	unsigned ncols;      /* columns of every row */
-	int col_index;       /* the row's index (test files; -1: the row number,
-	                      * 0 for the first data row) */
+	int col_index;       /* the row's index column (every test file, some
+	                      * others; -1: none, the row number counts from 0) */
 	int col_a, col_b;    /* the sentence(s); col_b -1 for single sentences */
 	int col_label;       /* label or score; -1 in test files */
 	/* The base of the prediction files (nys_glue_write_predictions): a test
@@ -239,7 +239,7 @@ int nys_glue_enc_batch(const nys_glue_enc *enc, const size_t *rows, size_t nb,
  * BASE is the split's submit name; the index is the file's (or the row
  * number); a class is written as the files spell labels (t->labels), a
  * score in the test file with three decimals as transformers' run_glue
- * writes them, in the dev file exactly (%.17g, gold as in the file).
+ * writes them, in the dev file exactly (%.17g, the gold score too).
  * label[n] holds class ids (classification), score[n] scores (STS-B); the
  * other may be NULL.  For AX, d's task is AX and the classes MNLI's.  A
  * train split is refused.  *written (if not NULL) gets the file's path. */
