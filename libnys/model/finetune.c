@@ -581,6 +581,79 @@ static int train_epoch(ft *f, uint64_t spe, uint64_t epoch, uint64_t total, doub
 	return 0;
 }
 
+/* The best epoch so far: its number and its dev scores, by split. */
+static json_t *best_json(const ft *f)
+{
+	json_t *b = json_deep_copy(f->best_dev);
+	if (b)
+		json_object_set_new(b, "epoch", json_integer((json_int_t)f->best_epoch));
+	return b;
+}
+
+/* One epoch: train, score dev, keep the best (--save, --predict), log.
+ * *last: the epoch's dev scores. */
+static int epoch(ft *f, uint64_t ep, uint64_t spe, uint64_t total, json_t **last, nys_err *e)
+{
+	const nys_ft_opts *o = f->o;
+	double t0 = nys_now(), loss, accu, combined = NAN;
+	f->tokens = 0;
+	if (train_epoch(f, spe, ep, total, &loss, &accu, e))
+		return -1;
+	double dt = nys_now() - t0;
+	uint64_t tokens = f->tokens;
+	int rc = -1;
+	json_t *dev = json_object(), *line = json_object(), *again = json_object();
+	if (!dev || !line || !again) {
+		nys_err_set(e, "out of memory");
+		goto out;
+	}
+	if (score_dev(f, dev, NULL, &combined, e))
+		goto out;
+	json_object_update(line, dev);
+	if (isfinite(combined) ? combined > f->best : !f->best_epoch) {
+		f->best_epoch = ep;
+		f->best = isfinite(combined) ? combined : -INFINITY;
+		json_decref(f->best_dev);
+		f->best_dev = json_deep_copy(dev);
+		/* the best epoch's model and predictions (scored again: the same
+		 * numbers, now with the files) */
+		if ((o->save && save_model(f, ep, e)) ||
+		    (o->predict && score_dev(f, again, o->predict, &combined, e)))
+			goto out;
+	}
+	if (o->score_train) {
+		json_t *tr = NULL;
+		double c;
+		if (score(f, &f->train, NULL, &tr, &c, e))
+			goto out;
+		json_object_set_new(line, "train", tr);
+	}
+	json_object_set_new(line, "epoch", json_integer((json_int_t)ep));
+	json_object_set_new(line, "step", json_integer((json_int_t)f->loop.step));
+	json_object_set_new(line, "train_loss", json_real(loss));
+	if (f->L > 1)
+		json_object_set_new(line, "train_accu", json_real(accu));
+	/* the learning rate and beta1 of the epoch's last step */
+	json_object_set_new(line, "learning_rate", json_real(f->loop.adam.lr));
+	json_object_set_new(line, "beta1", json_real(f->loop.adam.beta1));
+	json_object_set_new(line, "best", best_json(f));
+	json_object_set_new(line, "time", json_real(round(dt * 1e4) / 1e4));
+	json_object_set_new(line, "tokens_per_s", json_real(round((double)tokens / dt)));
+	nys_info_say(&f->info, "epoch %llu: train loss %.4f, dev %.4f (best: epoch %llu, %.4f)",
+	             (unsigned long long)ep, loss, combined, (unsigned long long)f->best_epoch,
+	             f->best);
+	rc = log_line(f, line, e);
+	line = NULL;
+	json_decref(*last);
+	*last = dev;
+	dev = NULL;
+out:
+	json_decref(dev);
+	json_decref(line);
+	json_decref(again);
+	return rc;
+}
+
 static int run_train(ft *f, json_t **summary, nys_err *e)
 {
 	const nys_ft_opts *o = f->o;
@@ -621,82 +694,18 @@ static int run_train(ft *f, json_t **summary, nys_err *e)
 	             f->log_path);
 	f->best = -INFINITY;
 	json_t *last = NULL;
-	for (uint64_t ep = 1; ep <= o->epochs; ep++) {
-		double t0 = nys_now(), loss, accu, combined = NAN, lr_next = 0, b1;
-		f->tokens = 0;
-		if (train_epoch(f, spe, ep, total, &loss, &accu, e))
-			return -1;
-		double dt = nys_now() - t0;
-		uint64_t tokens = f->tokens;
-		json_t *dev = json_object(), *line = json_object();
-		if (!dev || !line) {
-			json_decref(dev);
-			json_decref(line);
-			return nys_err_set(e, "out of memory");
-		}
-		json_object_set_new(line, "dev", dev);
-		if (score_dev(f, dev, NULL, &combined, e)) {
-			json_decref(line);
-			return -1;
-		}
-		bool better = isfinite(combined) ? combined > f->best : !f->best_epoch;
-		if (better) {
-			f->best_epoch = ep;
-			f->best = isfinite(combined) ? combined : -INFINITY;
-			json_decref(f->best_dev);
-			f->best_dev = json_deep_copy(dev);
-			/* the best epoch's predictions (scored again: the same numbers) */
-			json_t *again = json_object();
-			int bad = !again || (o->save && save_model(f, ep, e)) ||
-			          (o->predict && score_dev(f, again, o->predict, &combined, e));
-			json_decref(again);
-			if (bad) {
-				json_decref(line);
-				return bad && !again ? nys_err_set(e, "out of memory") : -1;
-			}
-		}
-		if (o->score_train) {
-			json_t *tr = NULL;
-			double c;
-			if (score(f, &f->train, NULL, &tr, &c, e)) {
-				json_decref(line);
-				return -1;
-			}
-			json_object_set_new(line, "train", tr);
-		}
-		if (nys_loop_schedule(&f->loop, &lr_next, &b1, e)) {
-			json_decref(line);
-			return -1;
-		}
-		json_object_set_new(line, "epoch", json_integer((json_int_t)ep));
-		json_object_set_new(line, "step", json_integer((json_int_t)f->loop.step));
-		json_object_set_new(line, "train_loss", json_real(loss));
-		if (f->L > 1)
-			json_object_set_new(line, "train_accu", json_real(accu));
-		json_object_set_new(line, "learning_rate", json_real(lr_next));
-		json_object_set_new(line, "best", json_pack("{s:I, s:O}", "epoch",
-		                                            (json_int_t)f->best_epoch, "dev",
-		                                            f->best_dev));
-		json_object_set_new(line, "time", json_real(round(dt * 1e4) / 1e4));
-		json_object_set_new(line, "tokens_per_s", json_real(round((double)tokens / dt)));
-		nys_info_say(&f->info, "epoch %llu: train loss %.4f, dev %.4f (best: epoch %llu, %.4f)",
-		             (unsigned long long)ep, loss, combined, (unsigned long long)f->best_epoch,
-		             f->best);
-		json_decref(last);
-		last = json_deep_copy(dev);
-		if (log_line(f, line, e)) {
+	for (uint64_t ep = 1; ep <= o->epochs; ep++)
+		if (epoch(f, ep, spe, total, &last, e)) {
 			json_decref(last);
 			return -1;
 		}
-	}
-	*summary = json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:s, s:s, s:s, s:{s:I, s:o}, "
-	                     "s:{s:I, s:O}}",
+	json_object_set_new(last, "epoch", json_integer((json_int_t)o->epochs));
+	*summary = json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:s, s:s, s:s, s:o, s:o}",
 	                     "task", f->task->name, "checkpoint", f->ckpt, "lr", o->lr,
 	                     "batch_size", (json_int_t)o->batch_size, "epochs",
 	                     (json_int_t)o->epochs, "seed", (json_int_t)o->seed, "head",
 	                     head_name(o->head), "pad", o->pad == NYS_FT_PAD_MAX ? "max" : "longest",
-	                     "log", f->log_path, "last", "epoch", (json_int_t)o->epochs, "dev", last,
-	                     "best", "epoch", (json_int_t)f->best_epoch, "dev", f->best_dev);
+	                     "log", f->log_path, "last", last, "best", best_json(f));
 	return *summary ? 0 : nys_err_set(e, "out of memory");
 }
 
@@ -710,8 +719,11 @@ static int run_eval(ft *f, json_t **summary, nys_err *e)
 		json_decref(dev);
 		return -1;
 	}
-	*summary = json_pack("{s:s, s:s, s:b, s:o}", "task", f->task->name, "checkpoint", f->ckpt,
-	                     "eval_only", 1, "dev", dev);
+	*summary = json_pack("{s:s, s:s, s:b}", "task", f->task->name, "checkpoint", f->ckpt,
+	                     "eval_only", 1);
+	if (*summary)
+		json_object_update(*summary, dev);
+	json_decref(dev);
 	return *summary ? 0 : nys_err_set(e, "out of memory");
 }
 
