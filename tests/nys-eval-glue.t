@@ -24,6 +24,11 @@ fi
 run_cmd "$EV" glue --help
 ok $rc "glue --help exits 0"
 grep -q '^usage: nys-eval glue' "$T/out"; ok $? "glue --help prints its usage"
+missing=""
+for opt in $(grep -oE -- '--[a-z][a-z0-9_-]*' "$T/out" | sort -u); do
+	grep -qF -- "${opt//-/\\-}" "$TOP/man/man1/nys-eval.1" || missing="$missing $opt"
+done
+is "$missing" "" "every option of glue --help is in nys-eval.1"
 for bad in "--task MRPC" "--task MRPC --checkpoint 0 -m x --batch_size 8 --head tanh" \
 	"--task MRPC --checkpoint 0 -m x --batch_size 8 --lr 1e-3 --epoch 1 --pad short" \
 	"--task MRPC --checkpoint 0 -m x --batch_size 8 --epoch 1" \

@@ -1,5 +1,6 @@
 /* nys-eval: run a model checkpoint over token-id lines (forward), make a
- * fresh checkpoint (init), write transformers' config.json (hf-config). */
+ * fresh checkpoint (init), write transformers' config.json (hf-config),
+ * fine-tune and score on GLUE (glue). */
 #include "nys_blas.h"
 #include "nys_cli.h"
 #include "nys_eval.h"
@@ -13,7 +14,9 @@ static const char usage[] =
 	"usage: nys-eval forward --config CONFIG --checkpoint FILE [--ids FILE]\n"
 	"                        [--logits] [--length N] [--batch N] [-o OUT.npy]\n"
 	"       nys-eval init --config CONFIG [--seed S] [--mlm | --classes N] -o FILE\n"
-	"       nys-eval hf-config --config CONFIG [--checkpoint FILE] [-o FILE]\n";
+	"       nys-eval hf-config --config CONFIG [--checkpoint FILE] [-o FILE]\n"
+	"       nys-eval glue --task T --batch_size N --lr X --epoch E --checkpoint C\n"
+	"                     -m spm.model [OPTIONS]\n";
 
 static const char help[] =
 	"Evaluate Nystromformer models (nys-checkpoint(5)) outside training.\n"
@@ -22,6 +25,7 @@ static const char help[] =
 	"              the final hidden states (or the masked-LM logits) as .npy\n"
 	"  init        write a freshly initialised checkpoint\n"
 	"  hf-config   write the config.json of transformers' Nystromformer\n"
+	"  glue        fine-tune a checkpoint on a GLUE task and score it\n"
 	"\n"
 	"  -h, --help      show this help and exit\n"
 	"      --version   show the version and exit\n"
