@@ -4,6 +4,8 @@
  * (pairs as [CLS] a [SEP] b [SEP], longest-first truncation), the batches
  * the fine-tuning driver feeds the model, and the prediction files of
  * GLUE's submission layout.  The scores are in nys_metrics.h (model layer).
+ * It declares two files: glue.c (the table, the reader, the predictions)
+ * and glue_enc.c (ids and batches, which need sentencepiece).
  *
  * The files.  A task's files lie in a folder of the GLUE root
  * (glue_dataset_folder), named as GLUE's download script names them:
@@ -177,6 +179,8 @@ typedef struct nys_glue_tok {
 	bool lower;
 	unsigned max_len;    /* max_seq_len: the longest row, specials included */
 	int32_t cls, sep, pad;
+	unsigned threads;    /* encoding threads; 0 (as set up): OpenMP's
+	                      * default.  The ids are the same for any number. */
 } nys_glue_tok;
 
 /* Set up *t for model m; max_len must be at least 3 (a pair's specials
