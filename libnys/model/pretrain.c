@@ -256,13 +256,7 @@ static int setup(trainer *t, nys_err *e)
 		                   (unsigned long long)t->s.inst_per_gpu, t->T,
 		                   (unsigned long long)NYS_MAX_BATCH_TOKENS);
 
-	t->special[0] = (int32_t)li->cls_id;
-	t->special[1] = (int32_t)li->sep_id;
-	t->special[2] = t->s.pad_id;
-	t->special[3] = t->s.unk_id;
-	t->special[4] = t->s.mask_id;
-	t->mlm = nys_mlm_defaults(t->s.mask_id, li->vocab_size, t->special, 5);
-	if (nys_mlm_check(&t->mlm, e))
+	if (nys_mlm_setup(li, &t->s, t->special, &t->mlm, e))
 		return -1;
 
 	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true, .device = t->o->device};
