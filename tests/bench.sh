@@ -231,7 +231,7 @@ if [ -x "${NYS_BENCHBIN:-}/model" ]; then
 	ft=$("$NYS_BENCHBIN/model" 128 32 7 cls)
 	echo "$ft" | awk '{printf "| %-26s | %14d | %16d | %12.1f | %12.1f |\n", "nys", $3, $4, $5, $6}'
 	if "$PY" -c 'import torch' 2> /dev/null; then
-		pt=$("$PY" "$(dirname "$0")/bench/finetune_torch.py" 128 32 7)
+		pt=$("$PY" "$(dirname "$0")/bench/finetune_torch.py" 128 32 7) || { echo "bench: finetune_torch.py failed" >&2; exit 1; }
 		echo "$pt" | awk -v v="$("$PY" -c 'import torch; print(torch.__version__)')" \
 			'{printf "| %-26s | %14d | %16d | %12.1f | %12.1f |\n", "PyTorch " v " eager", $3, $4, $5, $6}'
 		echo
