@@ -433,6 +433,6 @@ int main(int argc, char **argv)
 	};
 	static const nys_cli_prog prog = {
 		.self = {"nys-eval", usage, help, NULL, NULL, 0, NULL}, .cmds = cmds,
-		.cmd_word = "subcommand", .no_cmd = "no subcommand (forward, init, hf-config, import-hf or export-hf)"};
+		.cmd_word = "subcommand", .no_cmd = "no subcommand (forward, init or hf-config)"};
 	return nys_cli_main(&prog, argc, argv);
 }
