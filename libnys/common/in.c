@@ -62,11 +62,9 @@ static int fill_raw(nys_in *in, nys_err *e)
 
 nys_in *nys_in_open(const char *path, nys_err *e)
 {
-	nys_in *in = calloc(1, sizeof *in);
-	if (!in) {
-		nys_err_set(e, "out of memory");
+	nys_in *in = nys_mem_alloc(sizeof *in, e);
+	if (!in)
 		return NULL;
-	}
 	bool std = !path || !strcmp(path, "-");
 	in->name = strdup(std ? "(stdin)" : path);
 	in->raw = malloc(RAW_SIZE);

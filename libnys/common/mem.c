@@ -1,7 +1,8 @@
 /* How much memory this machine offers a process: the physical memory, or
  * the control group's limit when that is lower (a container, a Slurm job),
  * so that a model too large for it is refused up front with the byte
- * count, rather than failing at the first touch of an overcommitted page. */
+ * count, rather than failing at the first touch of an overcommitted page;
+ * and the zeroed allocation with its error that open functions share. */
 #include "nys.h"
 
 #include <stdlib.h>
@@ -86,4 +87,12 @@ uint64_t nys_mem_total(void)
 		if (lim[i] && (!mem || lim[i] < mem))
 			mem = lim[i];
 	return mem;
+}
+
+void *nys_mem_alloc(size_t size, nys_err *e)
+{
+	void *p = calloc(1, size);
+	if (!p)
+		nys_err_set(e, "out of memory");
+	return p;
 }

@@ -255,6 +255,10 @@ double nys_now(void);
  * limit when lower; 0 when unknown. */
 uint64_t nys_mem_total(void);
 
+/* size bytes of zeroed memory, or NULL with "out of memory" in e (for the
+ * objects that open functions hand out). */
+void *nys_mem_alloc(size_t size, nys_err *e);
+
 /* ---- counter-based random draws ------------------------------------------ */
 
 /* splitmix64's finaliser, from which every seeded draw in nys (data order,

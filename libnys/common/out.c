@@ -52,18 +52,31 @@ struct nys_stage {
 	                         * by nys_stage_open; 0 if none */
 };
 
-static char *pending[MAX_PENDING];
+static void *pending[MAX_PENDING];
 static volatile sig_atomic_t pending_used[MAX_PENDING];
+static void *stages[MAX_STAGES];
+static volatile sig_atomic_t stages_used[MAX_STAGES];
 static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int pending_add(char *tmp)
+/* The two tables the signal handler reads: temporary files (char *) and
+ * stages (nys_stage *), a slot each, taken and given back under the lock. */
+typedef struct registry {
+	void **items;
+	volatile sig_atomic_t *used;
+	int n;
+} registry;
+static const registry pending_reg = {pending, pending_used, MAX_PENDING};
+static const registry stage_reg = {stages, stages_used, MAX_STAGES};
+
+/* The slot p now has, or -1 when the table is full. */
+static int registry_add(const registry *r, void *p)
 {
 	pthread_mutex_lock(&pending_lock);
 	int slot = -1;
-	for (int i = 0; i < MAX_PENDING; i++)
-		if (!pending_used[i]) {
-			pending[i] = tmp;
-			pending_used[i] = 1;
+	for (int i = 0; i < r->n; i++)
+		if (!r->used[i]) {
+			r->items[i] = p;
+			r->used[i] = 1;
 			slot = i;
 			break;
 		}
@@ -71,41 +84,13 @@ static int pending_add(char *tmp)
 	return slot;
 }
 
-static void pending_del(int slot)
+static void registry_del(const registry *r, int slot)
 {
 	if (slot < 0)
 		return;
 	pthread_mutex_lock(&pending_lock);
-	pending_used[slot] = 0;
-	pending[slot] = NULL;
-	pthread_mutex_unlock(&pending_lock);
-}
-
-static nys_stage *stages[MAX_STAGES];
-static volatile sig_atomic_t stages_used[MAX_STAGES];
-
-static int stage_add(nys_stage *s)
-{
-	pthread_mutex_lock(&pending_lock);
-	int slot = -1;
-	for (int i = 0; i < MAX_STAGES; i++)
-		if (!stages_used[i]) {
-			stages[i] = s;
-			stages_used[i] = 1;
-			slot = i;
-			break;
-		}
-	pthread_mutex_unlock(&pending_lock);
-	return slot;
-}
-
-static void stage_del(int slot)
-{
-	if (slot < 0)
-		return;
-	pthread_mutex_lock(&pending_lock);
-	stages_used[slot] = 0;
-	stages[slot] = NULL;
+	r->used[slot] = 0;
+	r->items[slot] = NULL;
 	pthread_mutex_unlock(&pending_lock);
 }
 
@@ -199,8 +184,10 @@ int nys_mkdirs(const char *path, nys_err *e)
 	return mkdirs(path, NULL, e);
 }
 
+/* Free o, out of the signal handler's table first (when it is in). */
 static void out_free(nys_out *o)
 {
+	registry_del(&pending_reg, o->slot);
 	if (o->zc)
 		ZSTD_freeCStream(o->zc);
 	free(o->zbuf);
@@ -306,17 +293,15 @@ static int open_path(nys_out *o, const char *path, int flags, nys_err *e)
 	mode_t um = umask(0);
 	umask(um);
 	fchmod(o->fd, 0666 & ~um);
-	o->slot = pending_add(o->tmp);
+	o->slot = registry_add(&pending_reg, o->tmp);
 	return 0;
 }
 
 nys_out *nys_out_open(const char *path, int flags, nys_err *e)
 {
-	nys_out *o = calloc(1, sizeof *o);
-	if (!o) {
-		nys_err_set(e, "out of memory");
+	nys_out *o = nys_mem_alloc(sizeof *o, e);
+	if (!o)
 		return NULL;
-	}
 	o->slot = -1;
 	o->fd = -1;
 	o->is_std = !path || !strcmp(path, "-");
@@ -473,7 +458,6 @@ int nys_out_commit(nys_out *o, nys_err *e)
 	}
 	if (r)
 		unlink(o->tmp);
-	pending_del(o->slot);
 	out_free(o);
 	return r;
 }
@@ -495,7 +479,6 @@ void nys_out_abort(nys_out *o)
 		if (o->fd >= 0)
 			close(o->fd);
 		unlink(o->tmp);
-		pending_del(o->slot);
 	}
 	out_free(o);
 }
@@ -599,8 +582,10 @@ static int sweep(const char *dir, const char *tag, nys_err *e)
 	return 0;
 }
 
+/* Free s, out of the signal handler's table first (when it is in). */
 static void stage_free(nys_stage *s)
 {
+	registry_del(&stage_reg, s->slot);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->dir);
@@ -611,11 +596,9 @@ static void stage_free(nys_stage *s)
 
 nys_stage *nys_stage_open(const char *dir, const char *tag, nys_err *e)
 {
-	nys_stage *s = calloc(1, sizeof *s);
-	if (!s) {
-		nys_err_set(e, "out of memory");
+	nys_stage *s = nys_mem_alloc(sizeof *s, e);
+	if (!s)
 		return NULL;
-	}
 	s->fd = s->slot = -1;
 	size_t n = strlen(dir), cap = n + strlen(tag) + 16;
 	s->dir = strdup(dir);
@@ -650,7 +633,7 @@ nys_stage *nys_stage_open(const char *dir, const char *tag, nys_err *e)
 		struct stat a, b;
 		(void)flock(s->fd, LOCK_EX);
 		if (!fstat(s->fd, &a) && !stat(s->path, &b) && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
-			s->slot = stage_add(s);
+			s->slot = registry_add(&stage_reg, s);
 			return s;
 		}
 		close(s->fd);
@@ -694,7 +677,6 @@ int nys_stage_commit(nys_stage *s, nys_err *e)
 	rm_inside(s->fd, STAGE_DEPTH);
 	if (rmdir(s->path))
 		rc = nys_err_sys(e, "remove directory %s", s->path);
-	stage_del(s->slot);
 	stage_free(s);
 	return rc;
 }
@@ -704,6 +686,5 @@ void nys_stage_abort(nys_stage *s)
 	if (!s)
 		return;
 	stage_remove(s);
-	stage_del(s->slot);
 	stage_free(s);
 }

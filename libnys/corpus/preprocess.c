@@ -168,12 +168,15 @@ static void warn(struct pp *pp, const char *msg)
 		nys_warnx("%s", msg);
 }
 
-static void tick(struct pp *pp)
+/* The next line of the input (nys_in_getline: 1, 0 at the end, -1), the
+ * progress line updated every 4096 lines. */
+static int next_line(struct pp *pp, char **l, size_t *n)
 {
-	if ((++pp->lines & 4095) || !pp->prog.on)
-		return;
-	nys_progress_update(&pp->prog, pp->done_bytes + nys_in_raw_pos(pp->in),
-	                    pp->st->read, "documents");
+	int r = nys_in_getline(pp->in, l, n, pp->e);
+	if (r == 1 && !(++pp->lines & 4095) && pp->prog.on)
+		nys_progress_update(&pp->prog, pp->done_bytes + nys_in_raw_pos(pp->in),
+		                    pp->st->read, "documents");
+	return r;
 }
 
 /* A broken record at `line` of the current input: skipped with a warning,
@@ -413,8 +416,7 @@ static int read_wiki(struct pp *pp)
 	char *l;
 	size_t n;
 	int r;
-	while ((r = nys_in_getline(pp->in, &l, &n, pp->e)) == 1) {
-		tick(pp);
+	while ((r = next_line(pp, &l, &n)) == 1) {
 		if (is_doc_start(l, n)) {
 			uint64_t here = nys_in_lineno(pp->in);
 			if (in_doc && bad_record(pp, doc_line, "<doc> without </doc> (a new <doc> starts at line %llu)",
@@ -458,8 +460,7 @@ static int read_realnews(struct pp *pp)
 	char *l;
 	size_t n;
 	int r;
-	while ((r = nys_in_getline(pp->in, &l, &n, pp->e)) == 1) {
-		tick(pp);
+	while ((r = next_line(pp, &l, &n)) == 1) {
 		const char *p = skip_blanks(l, &n);
 		if (n && json_record(pp, p, n, false))
 			return -1;
@@ -474,8 +475,7 @@ static int read_bookcorpus(struct pp *pp)
 	char *l;
 	size_t n;
 	int r;
-	while ((r = nys_in_getline(pp->in, &l, &n, pp->e)) == 1) {
-		tick(pp);
+	while ((r = next_line(pp, &l, &n)) == 1) {
 		int k = add_line(pp, l, n);
 		if (k < 0 || (!k && end_doc(pp)))
 			return -1;
@@ -491,8 +491,7 @@ static int read_stories(struct pp *pp)
 	char *l;
 	size_t n;
 	int r;
-	while ((r = nys_in_getline(pp->in, &l, &n, pp->e)) == 1) {
-		tick(pp);
+	while ((r = next_line(pp, &l, &n)) == 1) {
 		if (add_line(pp, l, n) < 0)
 			return -1;
 	}
@@ -530,8 +529,7 @@ static int read_text(struct pp *pp)
 	char *l;
 	size_t n;
 	int r;
-	while ((r = nys_in_getline(pp->in, &l, &n, pp->e)) == 1) {
-		tick(pp);
+	while ((r = next_line(pp, &l, &n)) == 1) {
 		size_t k;
 		uint64_t w;
 		if (stage_line(pp, l, n, &k, &w))

@@ -92,11 +92,9 @@ static const char *rname(const nys_shard_reader *r)
 
 nys_shard_reader *nys_shard_open(const char *path, nys_err *e)
 {
-	nys_shard_reader *r = calloc(1, sizeof *r);
-	if (!r) {
-		nys_err_set(e, "out of memory");
+	nys_shard_reader *r = nys_mem_alloc(sizeof *r, e);
+	if (!r)
 		return NULL;
-	}
 	if (nys_binrd_open(&r->b, path, e))
 		goto fail;
 	int k = nys_binrd_need(&r->b, NYS_SHARD_HEADER_SIZE, NULL, e);

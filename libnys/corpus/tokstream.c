@@ -38,11 +38,9 @@ nys_tok_writer *nys_tok_writer_open(const char *path, uint32_t vocab_size,
 		nys_err_set(e, "token stream: vocabulary size 0");
 		return NULL;
 	}
-	nys_tok_writer *w = calloc(1, sizeof *w);
-	if (!w) {
-		nys_err_set(e, "out of memory");
+	nys_tok_writer *w = nys_mem_alloc(sizeof *w, e);
+	if (!w)
 		return NULL;
-	}
 	w->vocab = vocab_size;
 	w->width = nys_tok_width(vocab_size);
 	w->out = nys_out_open(path, NYS_OUT_ZSTD | NYS_OUT_BINARY, e);
@@ -219,11 +217,9 @@ static int read_trailer(nys_tok_reader *r, nys_err *e)
 
 nys_tok_reader *nys_tok_reader_open(const char *path, nys_err *e)
 {
-	nys_tok_reader *r = calloc(1, sizeof *r);
-	if (!r) {
-		nys_err_set(e, "out of memory");
+	nys_tok_reader *r = nys_mem_alloc(sizeof *r, e);
+	if (!r)
 		return NULL;
-	}
 	if (nys_binrd_open(&r->b, path, e) || read_header(r, e) != 1) {
 		nys_tok_reader_close(r);
 		return NULL;

@@ -4,6 +4,7 @@
 #include "nys_config.h"
 #include "nys_json.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -431,29 +432,37 @@ static bool put(json_t *o, const char *key, json_t *v)
 	return v && json_object_set_new(o, key, v) == 0;
 }
 
+/* The keys every model config writes, in the published files' order:
+ * booleans, whole numbers (uint32_t) and the dropout (double). */
+#define KEY(k, t) {#k, t, offsetof(nys_model_config, k)}
+static const struct {
+	const char *key;
+	char type; /* 'b', 'u' or 'd' */
+	size_t at;
+} always_keys[] = {
+	KEY(mixed_precision, 'b'), KEY(attention_grad_checkpointing, 'b'),
+	KEY(gelu_grad_checkpointing, 'b'), KEY(vocab_size, 'u'), KEY(num_sen_type, 'u'),
+	KEY(max_seq_len, 'u'), KEY(embedding_dim, 'u'), KEY(transformer_dim, 'u'),
+	KEY(transformer_hidden_dim, 'u'), KEY(num_layers, 'u'), KEY(dropout_prob, 'd'),
+	KEY(num_head, 'u'), KEY(head_dim, 'u'),
+};
+#undef KEY
+
 json_t *nys_model_config_to_json(const nys_model_config *m)
 {
 	json_t *o = json_object();
 	if (!o)
 		return NULL;
-	bool ok = put(o, "mixed_precision", json_boolean(m->mixed_precision)) &&
-		put(o, "attention_grad_checkpointing",
-		    json_boolean(m->attention_grad_checkpointing)) &&
-		put(o, "gelu_grad_checkpointing",
-		    json_boolean(m->gelu_grad_checkpointing)) &&
-		put(o, "vocab_size", json_integer(m->vocab_size)) &&
-		put(o, "num_sen_type", json_integer(m->num_sen_type)) &&
-		put(o, "max_seq_len", json_integer(m->max_seq_len)) &&
-		put(o, "embedding_dim", json_integer(m->embedding_dim)) &&
-		put(o, "transformer_dim", json_integer(m->transformer_dim)) &&
-		put(o, "transformer_hidden_dim",
-		    json_integer(m->transformer_hidden_dim)) &&
-		put(o, "num_layers", json_integer(m->num_layers)) &&
-		put(o, "dropout_prob", json_real(m->dropout_prob)) &&
-		put(o, "num_head", json_integer(m->num_head)) &&
-		put(o, "head_dim", json_integer(m->head_dim)) &&
-		put(o, "attn_type", json_string(m->attn_type == NYS_ATTN_NYSTROM ?
-		                                "nystrom" : "softmax"));
+	bool ok = true;
+	for (size_t i = 0; ok && i < sizeof always_keys / sizeof *always_keys; i++) {
+		const char *p = (const char *)m + always_keys[i].at;
+		json_t *v = always_keys[i].type == 'b' ? json_boolean(*(const bool *)p)
+		            : always_keys[i].type == 'd' ? json_real(*(const double *)p)
+		            : json_integer(*(const uint32_t *)p);
+		ok = put(o, always_keys[i].key, v);
+	}
+	ok = ok && put(o, "attn_type", json_string(m->attn_type == NYS_ATTN_NYSTROM ?
+	                                           "nystrom" : "softmax"));
 	if (ok && m->attn_type == NYS_ATTN_NYSTROM) {
 		ok = put(o, "num_landmarks", json_integer(m->num_landmarks)) &&
 			put(o, "seq_len", json_integer(m->seq_len));

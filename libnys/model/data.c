@@ -524,11 +524,9 @@ static uint64_t data_id(const nys_loader *L)
 nys_loader *nys_loader_open(const char *dir, const char *listname, const nys_loader_opts *o,
                             nys_err *e)
 {
-	nys_loader *L = calloc(1, sizeof *L);
-	if (!L) {
-		nys_err_set(e, "out of memory");
+	nys_loader *L = nys_mem_alloc(sizeof *L, e);
+	if (!L)
 		return NULL;
-	}
 	pthread_mutex_init(&L->mu, NULL);
 	pthread_cond_init(&L->cv, NULL);
 	atomic_init(&L->cancel, false);

@@ -31,6 +31,7 @@
  */
 #include "model_impl.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,18 +81,6 @@ typedef struct nys_model_run {
 
 /* ---- arenas ---------------------------------------------------------------- */
 
-/* Hand out n elements of `size` bytes at the arena offset *off (64-byte
- * aligned), or only count them when base is NULL. */
-static void *take(void *base, size_t *off, size_t n, size_t size)
-{
-	void *p = base ? (char *)base + *off : NULL;
-	*off += (n * size + 63) / 64 * 64;
-	return p;
-}
-/* p: n activations; TAKE_OF: n elements of p's own type */
-#define TAKE(p, n) ((p) = take(base, &off, (n), es))
-#define TAKE_OF(p, n) ((p) = take(base, &off, (n), sizeof *(p)))
-
 static struct nys_nystrom_opts nystrom_opts(const nys_model_config *c, int B, int T)
 {
 	struct nys_nystrom_opts o = {
@@ -108,112 +97,128 @@ static struct nys_nystrom_opts nystrom_opts(const nys_model_config *c, int B, in
 	return o;
 }
 
+/* The arenas' layouts as tables: each slot is a pointer in run_t or
+ * layer_acts, the number of elements it gets (an index into the counts of
+ * one layout) and their type.  The arena hands out the slots in order, each
+ * at a 64-byte aligned offset; with no base it only counts the bytes (and
+ * sets the pointers to NULL). */
+enum {
+	/* the body, N = B T positions */
+	K_N, K_NE, K_NC, K_NA, K_N3A, K_NF, K_ASAVED, K_SCRATCH, K_STATS,
+	K_B, K_BC, K_BL, /* the classifier, one row a sequence */
+	K_M, K_MC, K_ME, K_MV, /* the MLM head, M rows */
+	K_COUNTS
+};
+enum { T_ACT, T_I32, T_F64, T_PROJ /* an activation only when E != C */ };
+typedef struct slot {
+	size_t at;          /* offsetof the pointer */
+	unsigned char n;    /* K_* */
+	unsigned char type; /* T_* */
+} slot;
+
+#define RUN(f, n, t) {offsetof(run_t, f), n, t}
+#define LAYER(f, n) {offsetof(layer_acts, f), n, T_ACT}
+static const slot body_head[] = {
+	RUN(ids, K_N, T_I32), RUN(types, K_N, T_I32), RUN(mask, K_N, T_ACT),
+	RUN(stats, K_STATS, T_F64), RUN(emb, K_NE, T_ACT), RUN(proj, K_NC, T_PROJ),
+	RUN(ln0, K_NC, T_ACT), RUN(m0, K_N, T_ACT), RUN(r0, K_N, T_ACT), RUN(x0, K_NC, T_ACT),
+};
+static const slot body_layer[] = {
+	LAYER(q, K_NA), LAYER(k, K_NA), LAYER(v, K_NA), LAYER(asaved, K_ASAVED),
+	LAYER(attp, K_NA), LAYER(res1, K_NC), LAYER(ln1, K_NC), LAYER(m1, K_N), LAYER(r1, K_N),
+	LAYER(ff1, K_NF), LAYER(gel, K_NF), LAYER(res2, K_NC), LAYER(ln2, K_NC), LAYER(m2, K_N),
+	LAYER(r2, K_N),
+};
+static const slot body_tail[] = {
+	RUN(tqkv, K_N3A, T_ACT), RUN(tatt, K_NA, T_ACT), RUN(tc, K_NC, T_ACT),
+	RUN(scratch, K_SCRATCH, T_ACT), RUN(dX, K_NC, T_ACT), RUN(dR, K_NC, T_ACT),
+	RUN(dT, K_NC, T_ACT), RUN(dF1, K_NF, T_ACT), RUN(dF2, K_NF, T_ACT), RUN(dq, K_NA, T_ACT),
+	RUN(dk, K_NA, T_ACT), RUN(dv, K_NA, T_ACT), RUN(dattp, K_NA, T_ACT),
+	RUN(demb, K_NE, T_ACT), RUN(dproj, K_NC, T_PROJ),
+	/* the classifier */
+	RUN(crows, K_B, T_I32), RUN(clab, K_B, T_I32), RUN(cpred, K_B, T_I32),
+	RUN(cx, K_BC, T_ACT), RUN(cd0, K_BC, T_ACT), RUN(cdense, K_BC, T_ACT),
+	RUN(cact, K_BC, T_ACT), RUN(cd1, K_BC, T_ACT), RUN(scores, K_BL, T_ACT),
+	RUN(cprobs, K_BL, T_ACT), RUN(closs, K_B, T_ACT), RUN(ctgt, K_B, T_ACT),
+	RUN(dc1, K_BC, T_ACT), RUN(dc2, K_BC, T_ACT), RUN(dc3, K_BC, T_ACT), RUN(dc4, K_BL, T_ACT),
+};
+static const slot head_slots[] = {
+	RUN(rows, K_M, T_I32), RUN(lab, K_M, T_I32), RUN(pred, K_M, T_I32),
+	RUN(hx, K_MC, T_ACT), RUN(hd, K_ME, T_ACT), RUN(hg, K_ME, T_ACT), RUN(hln, K_ME, T_ACT),
+	RUN(hm, K_M, T_ACT), RUN(hr, K_M, T_ACT), RUN(logits, K_MV, T_ACT),
+	RUN(probs, K_MV, T_ACT), RUN(losses, K_M, T_ACT), RUN(dhx, K_MC, T_ACT),
+	RUN(dhd, K_ME, T_ACT), RUN(dhg, K_ME, T_ACT), RUN(dhln, K_ME, T_ACT),
+};
+#undef RUN
+#undef LAYER
+
+typedef struct arena {
+	char *base;         /* NULL: count only */
+	size_t off;         /* bytes handed out so far */
+	size_t es;          /* an activation's bytes */
+	bool proj;          /* the T_PROJ slots are there (E != C) */
+	size_t n[K_COUNTS]; /* elements of each count */
+} arena;
+
+/* Hand out the slots of `obj` in order. */
+static void arena_take(arena *a, void *obj, const slot *s, size_t ns)
+{
+	for (size_t i = 0; i < ns; i++) {
+		char *at = (char *)obj + s[i].at;
+		size_t size = s[i].type == T_I32 ? sizeof(int32_t)
+		              : s[i].type == T_F64 ? sizeof(double) : a->es;
+		void *p = NULL;
+		if (s[i].type != T_PROJ || a->proj) {
+			p = a->base ? a->base + a->off : NULL;
+			a->off += (a->n[s[i].n] * size + 63) / 64 * 64;
+		}
+		if (s[i].type == T_I32)
+			*(int32_t **)at = p;
+		else if (s[i].type == T_F64)
+			*(double **)at = p;
+		else
+			*(void **)at = p;
+	}
+}
+#define COUNT(t) (sizeof(t) / sizeof *(t))
+
 /* Lay out the body arena for (B, T) at base; the bytes it needs. */
 static size_t body_layout(run_t *r, const nys_model *m, void *base, int B, int T)
 {
 	const nys_model_config *c = &m->cfg;
 	size_t N = (size_t)B * T, E = c->embedding_dim, C = c->transformer_dim;
 	size_t F = c->transformer_hidden_dim, A = (size_t)c->num_head * c->head_dim;
-	size_t off = 0, asaved = 0, scratch = 0, es = m->be->act_esize;
+	size_t asaved = 0, scratch = 0;
+	size_t L = m->o.num_labels > 0 ? (size_t)m->o.num_labels : 1;
 	if (c->attn_type == NYS_ATTN_NYSTROM) {
 		struct nys_nystrom_opts o = nystrom_opts(c, B, T);
 		nys_backend_nystrom_size(m->be, &o, &asaved, &scratch);
 	} else {
 		nys_backend_attn_softmax_size(m->be, B, (int)c->num_head, T, &asaved, &scratch);
 	}
-	TAKE_OF(r->ids, N);
-	TAKE_OF(r->types, N);
-	TAKE(r->mask, N);
-	r->stats = take(base, &off, 2, sizeof(double));
-	TAKE(r->emb, N * E);
-	r->proj = NULL;
-	if (E != C)
-		TAKE(r->proj, N * C);
-	TAKE(r->ln0, N * C);
-	TAKE(r->m0, N);
-	TAKE(r->r0, N);
-	TAKE(r->x0, N * C);
-	for (uint32_t l = 0; l < c->num_layers; l++) {
-		layer_acts *L = &r->L[l];
-		TAKE(L->q, N * A);
-		TAKE(L->k, N * A);
-		TAKE(L->v, N * A);
-		TAKE(L->asaved, asaved);
-		TAKE(L->attp, N * A);
-		TAKE(L->res1, N * C);
-		TAKE(L->ln1, N * C);
-		TAKE(L->m1, N);
-		TAKE(L->r1, N);
-		TAKE(L->ff1, N * F);
-		TAKE(L->gel, N * F);
-		TAKE(L->res2, N * C);
-		TAKE(L->ln2, N * C);
-		TAKE(L->m2, N);
-		TAKE(L->r2, N);
-	}
-	TAKE(r->tqkv, N * 3 * A);
-	TAKE(r->tatt, N * A);
-	TAKE(r->tc, N * C);
-	TAKE(r->scratch, scratch);
+	arena a = {.base = base, .es = m->be->act_esize, .proj = E != C,
+	           .n = {[K_N] = N, [K_NE] = N * E, [K_NC] = N * C, [K_NA] = N * A,
+	                 [K_N3A] = N * 3 * A, [K_NF] = N * F, [K_ASAVED] = asaved,
+	                 [K_SCRATCH] = scratch, [K_STATS] = 2, [K_B] = (size_t)B,
+	                 [K_BC] = B * C, [K_BL] = B * L}};
+	arena_take(&a, r, body_head, COUNT(body_head));
+	for (uint32_t l = 0; l < c->num_layers; l++)
+		arena_take(&a, &r->L[l], body_layer, COUNT(body_layer));
+	arena_take(&a, r, body_tail, COUNT(body_tail));
 	r->scratch_n = scratch;
-	TAKE(r->dX, N * C);
-	TAKE(r->dR, N * C);
-	TAKE(r->dT, N * C);
-	TAKE(r->dF1, N * F);
-	TAKE(r->dF2, N * F);
-	TAKE(r->dq, N * A);
-	TAKE(r->dk, N * A);
-	TAKE(r->dv, N * A);
-	TAKE(r->dattp, N * A);
-	TAKE(r->demb, N * E);
-	r->dproj = NULL;
-	if (E != C)
-		TAKE(r->dproj, N * C);
-	size_t L = m->o.num_labels > 0 ? (size_t)m->o.num_labels : 1;
-	TAKE_OF(r->crows, (size_t)B);
-	TAKE_OF(r->clab, (size_t)B);
-	TAKE_OF(r->cpred, (size_t)B);
-	TAKE(r->cx, B * C);
-	TAKE(r->cd0, B * C);
-	TAKE(r->cdense, B * C);
-	TAKE(r->cact, B * C);
-	TAKE(r->cd1, B * C);
-	TAKE(r->scores, B * L);
-	TAKE(r->cprobs, B * L);
-	TAKE(r->closs, (size_t)B);
-	TAKE(r->ctgt, (size_t)B);
-	TAKE(r->dc1, B * C);
-	TAKE(r->dc2, B * C);
-	TAKE(r->dc3, B * C);
-	TAKE(r->dc4, B * L);
-	return off;
+	return a.off;
 }
 
 static size_t head_layout(run_t *r, const nys_model *m, void *base, size_t M)
 {
 	const nys_model_config *c = &m->cfg;
-	size_t E = c->embedding_dim, C = c->transformer_dim, V = c->vocab_size, off = 0;
-	size_t es = m->be->act_esize;
-	TAKE_OF(r->rows, M);
-	TAKE_OF(r->lab, M);
-	TAKE_OF(r->pred, M);
-	TAKE(r->hx, M * C);
-	TAKE(r->hd, M * E);
-	TAKE(r->hg, M * E);
-	TAKE(r->hln, M * E);
-	TAKE(r->hm, M);
-	TAKE(r->hr, M);
-	TAKE(r->logits, M * V);
-	TAKE(r->probs, M * V);
-	TAKE(r->losses, M);
-	TAKE(r->dhx, M * C);
-	TAKE(r->dhd, M * E);
-	TAKE(r->dhg, M * E);
-	TAKE(r->dhln, M * E);
-	return off;
+	size_t E = c->embedding_dim, C = c->transformer_dim, V = c->vocab_size;
+	arena a = {.base = base, .es = m->be->act_esize,
+	           .n = {[K_M] = M, [K_MC] = M * C, [K_ME] = M * E, [K_MV] = M * V}};
+	arena_take(&a, r, head_slots, COUNT(head_slots));
+	return a.off;
 }
-#undef TAKE
-#undef TAKE_OF
+#undef COUNT
 
 size_t nys_model_act_bytes(const nys_model *m, int B, int T, size_t rows)
 {

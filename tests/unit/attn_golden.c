@@ -112,25 +112,15 @@ static void run_case(json_t *c, json_t *t)
 
 int main(void)
 {
-	const char *top = getenv("NYS_TOP") ? getenv("NYS_TOP") : ".";
-	char jpath[4096], bpath[4096];
-	snprintf(jpath, sizeof jpath, "%s/tests/data/attn_golden.json", top);
-	snprintf(bpath, sizeof bpath, "%s/tests/data/attn_golden.bin", top);
-	json_error_t je;
-	json_t *m = json_load_file(jpath, 0, &je);
-	FILE *f = fopen(bpath, "rb");
-	if (!m || !f) {
+	json_t *m;
+	size_t bytes;
+	blob = chk_load_ref("attn_golden", &m, &bytes);
+	if (!m || !blob) {
+		const char *top = getenv("NYS_TOP") ? getenv("NYS_TOP") : ".";
 		printf("1..0 # SKIP golden data not found under %s/tests/data\n", top);
 		return 0;
 	}
-	fseek(f, 0, SEEK_END);
-	long size = ftell(f);
-	rewind(f);
-	nblob = (size_t)size / 8;
-	blob = malloc((size_t)size);
-	if (fread(blob, 8, nblob, f) != nblob)
-		nblob = 0;
-	fclose(f);
+	nblob = bytes / 8;
 	size_t i;
 	json_t *c;
 	json_array_foreach(json_object_get(m, "cases"), i, c)

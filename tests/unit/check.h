@@ -1,14 +1,17 @@
 /* What the numerical unit tests share: reproducible random numbers,
  * buffers (copies, float <-> double, NaN poisoning), the error measures
- * they compare results by, and central finite differences.  One copy, so
+ * they compare results by, central finite differences, and the reading
+ * of reference data from tests/data.  One copy, so
  * that the op tests, the model tests, the golden tests and the backend
  * conformance test (backend_ops.c) measure errors the same way.  Header
  * only (static inline), like tap.h. */
 #ifndef NYS_CHECK_H
 #define NYS_CHECK_H
 
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,6 +254,45 @@ static inline void chk_central_each(double *num, double *x, size_t n, double h,
 {
 	for (size_t j = 0; j < n; j++)
 		num[j] = chk_central(x + j, NULL, 1, h, f, ctx);
+}
+
+/* ---- reference data ----------------------------------------------------- */
+
+/* The whole of file `path` in memory (one byte more, for a terminator),
+ * its length in *n; NULL, with *n 0, when it cannot be read. */
+static inline void *chk_read_file(const char *path, size_t *n)
+{
+	*n = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	rewind(f);
+	char *d = size >= 0 ? malloc((size_t)size + 1) : NULL;
+	if (d && fread(d, 1, (size_t)size, f) == (size_t)size) {
+		*n = (size_t)size;
+	} else {
+		free(d);
+		d = NULL;
+	}
+	fclose(f);
+	return d;
+}
+
+/* The reference data of a golden test: tests/data/<stem>.json under
+ * $NYS_TOP (default .) into *json (NULL when it cannot be read), and the
+ * whole of tests/data/<stem>.bin, returned with its length in *n (NULL,
+ * *n 0, when it cannot be read). */
+static inline void *chk_load_ref(const char *stem, json_t **json, size_t *n)
+{
+	const char *top = getenv("NYS_TOP") ? getenv("NYS_TOP") : ".";
+	char path[4096];
+	json_error_t je;
+	snprintf(path, sizeof path, "%s/tests/data/%s.json", top, stem);
+	*json = json_load_file(path, 0, &je);
+	snprintf(path, sizeof path, "%s/tests/data/%s.bin", top, stem);
+	return chk_read_file(path, n);
 }
 
 #endif

@@ -354,8 +354,7 @@ static void test_order(const char *dir)
 static void test_seq_shuffle(const char *top)
 {
 	char dir[200];
-	snprintf(dir, sizeof dir, "%s/three", top);
-	mkdir(dir, 0777);
+	tap_subdir(dir, sizeof dir, top, "three");
 	nys_shard_header h = hdr(N, 3, 2);
 	const char *names[] = {"t-00000.shard"};
 	put_shard(dir, names[0], 0, &h, false);
@@ -557,8 +556,7 @@ static void test_seek(const char *dir)
 static void test_errors(const char *top)
 {
 	char dir[200];
-	snprintf(dir, sizeof dir, "%s/bad", top);
-	mkdir(dir, 0777);
+	tap_subdir(dir, sizeof dir, top, "bad");
 	nys_err e;
 	int rc;
 	/* e-0: good, e-1: good, e-2: plain and cut, e-3: plain with a flipped
@@ -1140,8 +1138,7 @@ int main(void)
 		return 1;
 	}
 	char dir[200];
-	snprintf(dir, sizeof dir, "%s/main", top);
-	mkdir(dir, 0777);
+	tap_subdir(dir, sizeof dir, top, "main");
 	tap_ok(make_main(dir) == 0, "12 test shards and their lists written");
 	test_order(dir);
 	test_seq_shuffle(top);

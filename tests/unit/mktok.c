@@ -44,28 +44,19 @@ int main(int argc, char **argv)
 	nys_err e;
 	int c;
 	while ((c = getopt(argc, argv, "v:f:o:r:s:z")) != -1) {
+		uint64_t *num = NULL, lo = 0, hi = UINT64_MAX; /* the number the option gives */
 		switch (c) {
-		case 'v':
-			if (nys_parse_u64(optarg, 1, UINT32_MAX, &vocab, "-v", &e))
-				goto bad;
-			break;
-		case 'f':
-			if (nys_parse_u64(optarg, 0, UINT64_MAX, &fp, "-f", &e))
-				goto bad;
-			break;
+		case 'v': num = &vocab, lo = 1, hi = UINT32_MAX; break;
+		case 'f': num = &fp; break;
 		case 'o': out = optarg; break;
-		case 'r':
-			if (nys_parse_u64(optarg, 0, UINT64_MAX, &random_tokens, "-r", &e))
-				goto bad;
-			have_random = true;
-			break;
-		case 's':
-			if (nys_parse_u64(optarg, 0, UINT64_MAX, &seed, "-s", &e))
-				goto bad;
-			break;
+		case 'r': num = &random_tokens, have_random = true; break;
+		case 's': num = &seed; break;
 		case 'z': skew = true; break;
 		default: return usage();
 		}
+		const char what[] = {'-', (char)c, '\0'};
+		if (num && nys_parse_u64(optarg, lo, hi, num, what, &e))
+			goto bad;
 	}
 	if (argc - optind > (have_random ? 0 : 1))
 		return usage();

@@ -51,25 +51,29 @@
 
 static const char *top;
 
-/* A copy of the F64 tensor `name` (the file's data need not be aligned). */
+/* A copy of the tensor `name` of dtype dt (the file's data need not be
+ * aligned). */
+static void *get_copy(const nys_st *st, const char *name, nys_dtype dt, int ndim,
+                      const int64_t *shape, size_t n, nys_err *e)
+{
+	const void *p = nys_st_get(st, name, dt, ndim, shape, e);
+	size_t es = nys_dtype_size(dt);
+	void *d = p ? malloc((n ? n : 1) * es) : NULL;
+	if (d)
+		memcpy(d, p, n * es);
+	return d;
+}
+
 static double *get_f64(const nys_st *st, const char *name, int ndim, const int64_t *shape,
                        size_t n, nys_err *e)
 {
-	const void *p = nys_st_get(st, name, NYS_F64, ndim, shape, e);
-	double *d = p ? malloc((n ? n : 1) * sizeof *d) : NULL;
-	if (d)
-		memcpy(d, p, n * sizeof *d);
-	return d;
+	return get_copy(st, name, NYS_F64, ndim, shape, n, e);
 }
 
 static int32_t *get_i32(const nys_st *st, const char *name, int ndim, const int64_t *shape,
                         size_t n, nys_err *e)
 {
-	const void *p = nys_st_get(st, name, NYS_I32, ndim, shape, e);
-	int32_t *d = p ? malloc((n ? n : 1) * sizeof *d) : NULL;
-	if (d)
-		memcpy(d, p, n * sizeof *d);
-	return d;
+	return get_copy(st, name, NYS_I32, ndim, shape, n, e);
 }
 
 /* max |got - want| / max(max |want|, floor, TINY); got is of dtype dt.
@@ -157,6 +161,19 @@ static void check_names(const char *cname, const nys_model *m, const ref *r)
 }
 
 /* One dtype of one case: build, load, forward, backward, compare. */
+/* One stage of a case: "<case> <dtype>: <what>" passes when ok; the error
+ * under it when not.  ok again. */
+static bool stage_ok(bool ok, const char *cname, const char *dn, const char *what,
+                     const nys_err *e)
+{
+	char msg[512];
+	snprintf(msg, sizeof msg, "%s %s: %s", cname, dn, what);
+	tap_ok(ok, msg);
+	if (!ok)
+		printf("#   %s\n", e->msg);
+	return ok;
+}
+
 static void run_dtype(const char *cname, const nys_model_config *cfg, const ref *r,
                       const char *ckpt, nys_dtype dt)
 {
@@ -167,11 +184,8 @@ static void run_dtype(const char *cname, const nys_model_config *cfg, const ref 
 	nys_err e = {0};
 	nys_model_opts o = {.dtype = dt, .mlm = true};
 	nys_model *m = nys_model_new(cfg, &o, &e);
-	snprintf(msg, sizeof msg, "%s %s: model built and checkpoint loaded", cname, dn);
-	int ok = m && nys_model_load(m, ckpt, 0, &e) == 0;
-	tap_ok(ok, msg);
-	if (!ok) {
-		printf("#   %s\n", e.msg);
+	if (!stage_ok(m && nys_model_load(m, ckpt, 0, &e) == 0, cname, dn,
+	              "model built and checkpoint loaded", &e)) {
 		nys_model_free(m);
 		return;
 	}
@@ -180,11 +194,7 @@ static void run_dtype(const char *cname, const nys_model_config *cfg, const ref 
 
 	nys_batch b = {.B = r->B, .T = r->T, .ids = r->ids, .mask = r->mask, .labels = r->labels};
 	nys_model_stats st = {0};
-	ok = nys_model_forward(m, &b, false, 1, &st, &e) == 0;
-	snprintf(msg, sizeof msg, "%s %s: forward", cname, dn);
-	tap_ok(ok, msg);
-	if (!ok) {
-		printf("#   %s\n", e.msg);
+	if (!stage_ok(nys_model_forward(m, &b, false, 1, &st, &e) == 0, cname, dn, "forward", &e)) {
 		nys_model_free(m);
 		return;
 	}
@@ -224,11 +234,8 @@ static void run_dtype(const char *cname, const nys_model_config *cfg, const ref 
 		printf("#   worst at row %zu, token %zu\n", at / (size_t)r->V, at % (size_t)r->V);
 	free(lg);
 
-	ok = nys_model_zero_grad(m, &e) == 0 && nys_model_backward(m, 1.0, &e) == 0;
-	snprintf(msg, sizeof msg, "%s %s: backward", cname, dn);
-	tap_ok(ok, msg);
-	if (!ok) {
-		printf("#   %s\n", e.msg);
+	if (!stage_ok(nys_model_zero_grad(m, &e) == 0 && nys_model_backward(m, 1.0, &e) == 0, cname,
+	              dn, "backward", &e)) {
 		nys_model_free(m);
 		return;
 	}

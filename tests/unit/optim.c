@@ -393,24 +393,11 @@ static void adamw_props(void)
 
 int main(void)
 {
-	const char *top = getenv("NYS_TOP") ? getenv("NYS_TOP") : ".";
-	char jpath[4096], bpath[4096];
-	snprintf(jpath, sizeof jpath, "%s/tests/data/optim_ref.json", top);
-	snprintf(bpath, sizeof bpath, "%s/tests/data/optim_ref.bin", top);
-	json_error_t je;
-	json_t *ref = json_load_file(jpath, 0, &je);
-	FILE *f = fopen(bpath, "rb");
-	if (f) {
-		/* float32, little-endian, as this host stores them */
-		fseek(f, 0, SEEK_END);
-		long size = ftell(f);
-		rewind(f);
-		nblob = size > 0 ? (size_t)size / sizeof *blob : 0;
-		blob = malloc(nblob * sizeof *blob + 1);
-		if (fread(blob, sizeof *blob, nblob, f) != nblob)
-			nblob = 0;
-		fclose(f);
-	}
+	json_t *ref;
+	size_t bytes;
+	/* float32, little-endian, as this host stores them */
+	blob = chk_load_ref("optim_ref", &ref, &bytes);
+	nblob = bytes / sizeof *blob;
 	tap_ok(ref && nblob > 0, "reference data tests/data/optim_ref.{json,bin} read");
 	if (ref && nblob > 0) {
 		schedule_ref(json_object_get(ref, "schedule"));

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int tap_n, tap_failed;
 
@@ -50,6 +51,14 @@ static inline char *tap_scratch(char *buf, size_t n, const char *name)
 	const char *tmp = getenv("TMPDIR");
 	snprintf(buf, n, "%s/nys-%s-XXXXXX", tmp && *tmp ? tmp : P_tmpdir, name);
 	return mkdtemp(buf);
+}
+
+/* The directory top/name, made (if it is not there) in buf; buf. */
+static inline const char *tap_subdir(char *buf, size_t n, const char *top, const char *name)
+{
+	snprintf(buf, n, "%s/%s", top, name);
+	mkdir(buf, 0777);
+	return buf;
 }
 
 /* dir/name, in one of four rotating buffers (so a few can be in use). */
