@@ -56,6 +56,17 @@ print("max difference %.2e" % d)
 sys.exit(d > float(sys.argv[3]))' "$@"
 }
 
+# with_meta SRC DST JSON: a copy of checkpoint SRC with metadata added (the
+# safetensors checksum covers the data only)
+with_meta() {
+	py '
+meta, h = st(sys.argv[1]); raw = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack("<Q", raw[:8])
+meta.update(json.loads(sys.argv[3])); h["__metadata__"] = meta
+head = json.dumps(h).encode(); head += b" " * (-len(head) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(head)) + head + raw[8 + n:])' "$@"
+}
+
 # ---- the command line ----------------------------------------------------------
 
 run --help
@@ -94,12 +105,12 @@ print(m["attn_type"], m["num_landmarks"], m["seq_len"], m["conv_kernel_size"], m
       m["vocab_size"], m["transformer_dim"], m["embedding_dim"], m["num_head"], m["head_dim"],
       m["transformer_hidden_dim"], m["num_layers"], m["num_sen_type"])' "$T/c.json")" \
 	"nystrom 8 32 3 32 120 16 16 2 8 32 2 2" "... its model section is transformers' config"
-is "$(py 'c = js(sys.argv[1]); print(c["from_cp"], c["tokenizer"]["spm_model"], c["tokenizer"]["lower"])' "$T/c.json")" \
+is "$(py 'c = js(sys.argv[1]); print(c["from_cp"], c["tokenizer_model"], c["tokenizer_lower"])' "$T/c.json")" \
 	"$FIX/model.safetensors $FIX/spiece.model True" \
 	"... the checkpoint is the folder's model.safetensors, the tokenizer its spiece.model, lower-cased"
 echo "a b" | "$BIN/tokenize" encode -m "$FIX/spiece.model" > "$T/x.tok" &&
 	fp=$("$BIN/tokenize" info "$T/x.tok" | sed -n 's/^fingerprint: //p')
-is "$(py 'print(js(sys.argv[1])["tokenizer"]["fingerprint"])' "$T/c.json")" "$fp" \
+is "$(py 'print(js(sys.argv[1])["tokenizer"])' "$T/c.json")" "$fp" \
 	"... the fingerprint is the one token streams of that model carry"
 is "$(py 'h = js(sys.argv[1])["hf"]; print(h["architecture"], h["num_labels"])' "$T/c.json")" \
 	"NystromformerForMaskedLM 0" "... and the hf section records the architecture"
@@ -117,7 +128,7 @@ py 'c = js(sys.argv[1]); c["num_landmarks"] = 32; json.dump(c, open(sys.argv[2],
 	"$FIX/config.json" "$T/exact/config.json"
 run import-hf "$T/exact" -o "$T/e.json"
 is "$rc$(cat "$T/err")" "0" "import-hf of the exact branch, no tokenizer_config.json: no warning"
-is "$(py 'c = js(sys.argv[1]); print(c["model"]["num_landmarks"], c["model"]["seq_len"], c["tokenizer"]["lower"])' "$T/e.json")" \
+is "$(py 'c = js(sys.argv[1]); print(c["model"]["num_landmarks"], c["model"]["seq_len"], c["tokenizer_lower"])' "$T/e.json")" \
 	"32 32 True" "... num_landmarks == seq_len, AlbertTokenizer's default lower-casing"
 run forward --config "$T/e.json" --checkpoint "$T/exact/model.safetensors" --ids "$FIX/ids.txt" \
 	--logits -o "$T/elogits.npy"
@@ -161,12 +172,12 @@ variant notok 'pass'
 rm "$T/notok/spiece.model" "$T/notok/tokenizer_config.json"
 run import-hf "$T/notok" -o "$T/notok.json"
 is "$rc" 0 "import-hf without spiece.model works"
-grep -q 'no spiece.model' "$T/err" && py 'assert "tokenizer" not in js(sys.argv[1])' "$T/notok.json"
+grep -q 'no spiece.model' "$T/err" && py 'assert not {"tokenizer", "tokenizer_model", "tokenizer_lower"} & set(js(sys.argv[1]))' "$T/notok.json"
 ok $? "... with a warning, and no tokenizer section"
 variant cased 'pass'
 echo '{"do_lower_case": false}' > "$T/cased/tokenizer_config.json"
 run import-hf "$T/cased" -o "$T/cased.json"
-is "$(py 'print(js(sys.argv[1])["tokenizer"]["lower"])' "$T/cased.json")" "False" \
+is "$(py 'print(js(sys.argv[1])["tokenizer_lower"])' "$T/cased.json")" "False" \
 	"import-hf takes do_lower_case from tokenizer_config.json"
 variant cls 'c["architectures"] = ["NystromformerForSequenceClassification"]; c["id2label"] = {"0": "no", "1": "yes"}'
 refused cls 'classifier.dense.weight' "a classifier folder without classifier weights"
@@ -233,16 +244,14 @@ print(sorted(k for k in h if not k.startswith("nystromformer.")), h["classifier.
 	"['classifier.dense.bias', 'classifier.dense.weight', 'classifier.out_proj.bias', 'classifier.out_proj.weight'] [3, 64]" \
 	"... its head tensors are classifier.dense and classifier.out_proj"
 # class names from the checkpoint's nys_id2label, and a regression head
-py '
-meta, h = st(sys.argv[1]); raw = open(sys.argv[1], "rb").read()
-(n,) = struct.unpack("<Q", raw[:8])
-meta.update(json.loads(sys.argv[3])); h["__metadata__"] = meta
-head = json.dumps(h).encode(); head += b" " * (-len(head) % 8)
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(head)) + head + raw[8 + n:])' \
-	"$T/cls.model" "$T/named.model" '{"nys_id2label": "[\"neg\", \"neu\", \"pos\"]"}'
+with_meta "$T/cls.model" "$T/named.model" '{"nys_id2label": "[\"neg\", \"neu\", \"pos\"]"}'
 run export-hf --checkpoint "$T/named.model" -m "$FIX/spiece.model" -o "$T/hfn"
 is "$rc $(py 'print(js(sys.argv[1])["id2label"]["2"])' "$T/hfn/config.json")" "0 pos" \
 	"export-hf takes the class names from nys_id2label"
+with_meta "$T/cls.model" "$T/glue.model" '{"nys_glue": "{\"task\": \"MNLI\", \"head\": \"hf\", \"labels\": [\"entailment\", \"neutral\", \"contradiction\"]}"}'
+run export-hf --checkpoint "$T/glue.model" -m "$FIX/spiece.model" -o "$T/hfg"
+is "$rc $(py 'print(js(sys.argv[1])["label2id"]["contradiction"])' "$T/hfg/config.json")" "0 2" \
+	"export-hf takes the class names from nys-eval glue's nys_glue labels"
 "$E" init --config "$CN" --classes 1 --head hf -o "$T/reg.model" 2> /dev/null
 run export-hf --checkpoint "$T/reg.model" -m "$FIX/spiece.model" -o "$T/hfr"
 is "$rc $(py 'print(js(sys.argv[1])["problem_type"])' "$T/hfr/config.json")" "0 regression" \
@@ -269,12 +278,7 @@ py 'c = js(sys.argv[1]); c["model"]["num_landmarks"] = 6; json.dump(c, open(sys.
 "$E" init --config "$T/uneven.json" -o "$T/uneven.model" 2> /dev/null
 xrefused "$T/uneven.model" "does not divide model.seq_len" "uneven segments"
 xrefused "$FIX/model.safetensors" "no nys_model metadata" "a checkpoint without nys_model metadata"
-py '
-meta, h = st(sys.argv[1]); raw = open(sys.argv[1], "rb").read()
-(n,) = struct.unpack("<Q", raw[:8])
-meta["nys_tokenizer"] = "0123456789abcdef"; h["__metadata__"] = meta
-head = json.dumps(h).encode(); head += b" " * (-len(head) % 8)
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(head)) + head + raw[8 + n:])' "$T/mlm.model" "$T/fp.model"
+with_meta "$T/mlm.model" "$T/fp.model" '{"nys_tokenizer": "0123456789abcdef"}'
 xrefused "$T/fp.model" "but $T/fp.model was trained with 0123456789abcdef: not the same sentencepiece model" \
 	"a sentencepiece model of another fingerprint"
 if have_shared && [ -e "$SHARED/spm/albert-layout-30k-de.model" ]; then

@@ -170,44 +170,45 @@ static void hex64(uint64_t v, char out[17])
 	snprintf(out, 17, "%016" PRIx64, v);
 }
 
-/* The tokenizer section for DIR's spiece.model (path absolute), with
- * do_lower_case from its tokenizer_config.json (AlbertTokenizer's default,
- * true, without one). */
-static json_t *import_tokenizer(const char *dir, const char *spm_path, nys_err *e)
+/* The tokenizer keys for DIR's spiece.model (path absolute): "tokenizer",
+ * its fingerprint (16 hex digits, as checkpoints' nys_tokenizer metadata),
+ * "tokenizer_model", the path, and "tokenizer_lower", do_lower_case from
+ * its tokenizer_config.json (AlbertTokenizer's default, true, without one). */
+static int import_tokenizer(json_t *o, const char *dir, const char *spm_path, nys_err *e)
 {
 	nys_spm *sp = nys_spm_load(spm_path, e);
 	if (!sp)
-		return NULL;
+		return -1;
 	char fp[17];
 	hex64(nys_spm_fingerprint(sp), fp);
 	nys_spm_free(sp);
 	bool lower = true;
 	char *tc = join(dir, "tokenizer_config.json");
 	if (!tc)
-		return nys_err_set(e, "out of memory"), NULL;
+		return nys_err_set(e, "out of memory");
 	if (exists(tc)) {
 		json_t *t = nys_json_load(tc, 0, e);
 		if (!t) {
 			free(tc);
-			return NULL;
+			return -1;
 		}
 		const json_t *v = json_object_get(t, "do_lower_case");
 		if (v && !json_is_boolean(v)) {
 			nys_err_set(e, "%s: do_lower_case: expected true or false", tc);
 			json_decref(t);
 			free(tc);
-			return NULL;
+			return -1;
 		}
 		if (v)
 			lower = json_is_true(v);
 		json_decref(t);
 	}
 	free(tc);
-	json_t *o = json_pack("{ss sb ss}", "spm_model", spm_path, "lower", lower, "fingerprint",
-	                      fp);
-	if (!o)
-		nys_err_set(e, "out of memory");
-	return o;
+	if (json_object_set_new(o, "tokenizer", json_string(fp)) ||
+	    json_object_set_new(o, "tokenizer_model", json_string(spm_path)) ||
+	    json_object_set_new(o, "tokenizer_lower", json_boolean(lower)))
+		return nys_err_set(e, "out of memory");
+	return 0;
 }
 
 /* The "hf" section: what the folder was, for the record. */
@@ -285,8 +286,7 @@ int nys_hf_import(const char *dir, const char *out, nys_err *e)
 		goto out;
 	}
 	if (exists(spm_path)) {
-		json_t *t = import_tokenizer(abs, spm_path, e);
-		if (!t || json_object_set_new(o, "tokenizer", t))
+		if (import_tokenizer(o, abs, spm_path, e))
 			goto out;
 	} else {
 		nys_warnx("warning: %s has no spiece.model: the config names no tokenizer, and "
@@ -314,28 +314,35 @@ out:
  * transformers' LABEL_i. */
 static int export_labels(const nys_st *st, const char *name, int n, json_t *hf, nys_err *e)
 {
-	const char *s = nys_st_meta(st, NYS_META_ID2LABEL);
+	const char *key = NYS_META_ID2LABEL, *s = nys_st_meta(st, key);
 	json_t *names = s ? json_loads(s, 0, NULL) : NULL;
+	if (!s && (s = nys_st_meta(st, NYS_META_GLUE))) {
+		/* nys-eval glue --save: {"task", "head", "epoch", "labels": [...]} */
+		key = NYS_META_GLUE;
+		json_t *g = json_loads(s, 0, NULL);
+		names = json_incref(json_object_get(g, "labels"));
+		json_decref(g);
+	}
 	if (s && (!json_is_array(names) || json_array_size(names) != (size_t)n)) {
 		json_decref(names);
-		return nys_err_set(e, "%s: metadata %s: expected an array of %d names", name,
-		                   NYS_META_ID2LABEL, n);
+		return nys_err_set(e, "%s: metadata %s: expected an array of %d names", name, key,
+		                   n);
 	}
 	json_t *id2 = json_object(), *l2id = json_object();
 	int rc = id2 && l2id ? 0 : -1;
 	for (int i = 0; !rc && i < n; i++) {
-		char key[24], dflt[32];
-		snprintf(key, sizeof key, "%d", i);
+		char idx[24], dflt[32];
+		snprintf(idx, sizeof idx, "%d", i);
 		snprintf(dflt, sizeof dflt, "LABEL_%d", i);
 		const char *label = names ? json_string_value(json_array_get(names, (size_t)i)) : dflt;
 		if (!label) {
 			json_decref(names);
 			json_decref(id2);
 			json_decref(l2id);
-			return nys_err_set(e, "%s: metadata %s: name %d is not a string", name,
-			                   NYS_META_ID2LABEL, i);
+			return nys_err_set(e, "%s: metadata %s: name %d is not a string", name, key,
+			                   i);
 		}
-		rc = json_object_set_new(id2, key, json_string(label)) ||
+		rc = json_object_set_new(id2, idx, json_string(label)) ||
 		     json_object_set_new(l2id, label, json_integer(i)) ? -1 : 0;
 	}
 	json_decref(names);

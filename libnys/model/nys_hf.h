@@ -30,9 +30,12 @@
  * checkpoints set; nys_model_save records the first itself):
  *   nys_cls_act      "tanh" (the authors' head) or "gelu" (transformers')
  *   nys_id2label     a JSON array of the class names, index = class id
+ *   nys_glue         nys-eval glue --save's record: its "labels" array
+ *                    names the classes when nys_id2label is absent
  *   nys_tokenizer    the sentencepiece fingerprint, 16 hex digits */
 #define NYS_META_CLS_ACT "nys_cls_act"
 #define NYS_META_ID2LABEL "nys_id2label"
+#define NYS_META_GLUE "nys_glue"
 #define NYS_META_TOKENIZER "nys_tokenizer"
 
 /* The nys "model" section equal to a transformers NystromformerConfig
@@ -47,9 +50,11 @@ int nys_hf_model_config(const json_t *hf, const char *name, nys_model_config *m,
  * present spiece.model and tokenizer_config.json), check that the weights
  * load into the model the config describes, and write to out (a path, "-"
  * or NULL: stdout) a nys config.json: "model", "from_cp" (DIR's
- * model.safetensors, absolute), "tokenizer" ({"spm_model": absolute path,
- * "lower": do_lower_case, "fingerprint": 16 hex digits}) when DIR has a
- * spiece.model, and "hf" ({"architecture", "num_labels", "id2label"}).
+ * model.safetensors, absolute), when DIR has a spiece.model "tokenizer"
+ * (its fingerprint, 16 hex digits, as checkpoints' nys_tokenizer),
+ * "tokenizer_model" (its absolute path) and "tokenizer_lower"
+ * (do_lower_case), and "hf" ({"from", "architecture", "num_labels",
+ * "id2label"}).
  * Warnings (no tokenizer) go to nys_warnx. */
 int nys_hf_import(const char *dir, const char *out, nys_err *e);
 
