@@ -181,6 +181,15 @@ def check_export_mlm(d, spm, tol):
             print("AutoTokenizer:", type(tok).__name__, "mask", tok.mask_token, tok.mask_token_id)
             text = "Alice was beginning to get very %s of sitting" % tok.mask_token
             print("tokenizer:", tok.tokenize(text), tok(text)["input_ids"])
+            plain = "Alice was beginning to get very tired of sitting by her sister on the bank"
+            r = subprocess.run([os.path.join(TOP, "bin", "tokenize"), "encode", "-m", spm,
+                                "--lower", "--format", "ids"], input=plain.encode(),
+                               capture_output=True, check=True)
+            ours = [int(x) for x in r.stdout.split()]
+            theirs = tok(plain)["input_ids"]
+            print("AutoTokenizer ids == [CLS] + tokenize encode --lower + [SEP]:",
+                  theirs == [tok.cls_token_id] + ours + [tok.sep_token_id])
+            ok &= theirs == [tok.cls_token_id] + ours + [tok.sep_token_id]
             fill = pipeline("fill-mask", model=out)
             res = fill(text)
             print("fill-mask top 3:", [(r["token_str"], round(r["score"], 4)) for r in res[:3]])
