@@ -289,4 +289,8 @@ else
 	skip "no shared data: the 30k sentencepiece model"
 fi
 
+# ---- sanitizers (under make check SAN=1) ------------------------------------------------
+
+cat "$T"/err.* | grep -q 'Sanitizer\|runtime error'; is $? 1 "no sanitizer reports"
+
 done_testing
