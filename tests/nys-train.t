@@ -71,6 +71,17 @@ ls "$T/a.ck" | tr '\n' ' ' > "$T/files"
 is "$(cat "$T/files")" "cp-0000.cp cp-0000.model cp-0001.cp cp-0001.model cp-0002.cp cp-0002.model pretrain_output.log " \
 	"a checkpoint pair per epoch and the log"
 grep -q "checkpoint $T/a.ck/cp-0002.cp" "$T/err"; ok $? "the checkpoints are reported on stderr"
+# every checkpoint names the shards' sentencepiece model (nys-checkpoint(5))
+fp=$(tokenize info "$T/wiki.tok" | sed -n 's/^fingerprint: //p')
+for f in "$T"/a.ck/cp-0000.model "$T"/a.ck/cp-0002.cp; do
+	python3 - "$f" <<'PY' > "$T/tokfp"
+import json, struct, sys
+f = open(sys.argv[1], "rb")
+n = struct.unpack("<Q", f.read(8))[0]
+print(json.loads(f.read(n))["__metadata__"].get("nys_tokenizer", "none"))
+PY
+	is "$(cat "$T/tokfp")" "$fp" "$(basename "$f") carries the tokenizer fingerprint"
+done
 
 # The log: its keys, the loss falling, the schedule, the masking rate.
 python3 - "$T/a.ck/pretrain_output.log" <<'PY' > "$T/logcheck"

@@ -1,19 +1,24 @@
 /* nys-eval: run a model checkpoint over token-id lines (forward), make a
  * fresh checkpoint (init), write transformers' config.json (hf-config),
- * import and export transformers folders (import-hf, export-hf). */
+ * fine-tune and score on GLUE (glue), import and export transformers
+ * folders (import-hf, export-hf). */
 #include "nys_blas.h"
 #include "nys_cli.h"
 #include "nys_eval.h"
+#include "nys_finetune.h"
 #include "nys_hf.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
 	"usage: nys-eval forward --config CONFIG --checkpoint FILE [--ids FILE]\n"
 	"                        [--logits] [--length N] [--batch N] [-o OUT.npy]\n"
 	"       nys-eval init --config CONFIG [--seed S] [--mlm | --classes N] -o FILE\n"
 	"       nys-eval hf-config --config CONFIG [--checkpoint FILE] [-o FILE]\n"
+	"       nys-eval glue --task T --batch_size N --lr X --epoch E --checkpoint C\n"
+	"                     -m spm.model [OPTIONS]\n"
 	"       nys-eval import-hf DIR [-o CONFIG]\n"
 	"       nys-eval export-hf --checkpoint FILE -m SPM.model [--lower] -o DIR\n";
 
@@ -24,6 +29,7 @@ static const char help[] =
 	"              the final hidden states (or the masked-LM logits) as .npy\n"
 	"  init        write a freshly initialised checkpoint\n"
 	"  hf-config   write the config.json of transformers' Nystromformer\n"
+	"  glue        fine-tune a checkpoint on a GLUE task and score it\n"
 	"  import-hf   a transformers Nystromformer folder as a nys config\n"
 	"  export-hf   a checkpoint as a transformers folder (weights, tokenizer)\n"
 	"\n"
@@ -322,6 +328,149 @@ static int cmd_hf_config(nys_cli *cl)
 	return rc ? fail(&e) : 0;
 }
 
+/* ---- glue: GLUE fine-tuning (nys_finetune.h) ------------------------------------ */
+
+static const char glue_usage[] =
+	"usage: nys-eval glue --task T --batch_size N --lr X --epoch E --checkpoint C\n"
+	"                     -m spm.model [--config CONFIG] [--glue DIR] [--lower]\n"
+	"                     [--head authors|hf] [--seed S] [--predict DIR] [--save FILE]\n"
+	"                     [--eval-only] [--pad max|longest] [--score-train] [-j N] [-q]\n";
+static const char glue_help[] =
+	"Fine-tune a pretrained checkpoint on a GLUE task, as the authors' run_glue.py:\n"
+	"the encoder under a fresh head, AdamW (eps 1e-6, weight decay 0.01) under\n"
+	"OneCycleLR (5% warmup), the dev split scored after every epoch.  One JSON\n"
+	"line an epoch goes to glue-TASK-CHECKPOINT-LR-BATCH-EPOCH.log beside the\n"
+	"checkpoint, one summary line to stdout.\n"
+	"\n"
+	"      --task T           CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI\n"
+	"      --batch_size N     examples a step (also a forward when scoring)\n"
+	"      --lr X             OneCycleLR's peak learning rate\n"
+	"      --epoch E          epochs\n"
+	"      --checkpoint C     an epoch number (cp-00CC.model of the config's\n"
+	"                         model_checkpoints) or a checkpoint file\n"
+	"  -m, --model MODEL      the sentencepiece model the pretraining data was\n"
+	"                         encoded with (its fingerprint must be the checkpoint's)\n"
+	"      --config CONFIG    the config (default config.json)\n"
+	"      --glue DIR         the GLUE folder (default: the config's\n"
+	"                         glue_dataset_folder)\n"
+	"      --lower            lower-case the text first, as tokenize encode --lower\n"
+	"      --head H           authors (dropout, dense, tanh; the default) or hf\n"
+	"                         (gelu_new, as NystromformerForSequenceClassification)\n"
+	"      --seed S           the head's weights, the data order, dropout (default 0)\n"
+	"      --predict DIR      the best epoch's predictions in GLUE's layout\n"
+	"      --save FILE        the best epoch's model as a checkpoint\n"
+	"      --eval-only        score --checkpoint (one --save wrote): no training\n"
+	"      --pad P            max (pad to max_seq_len, the default) or longest\n"
+	"      --score-train      also score the training split every epoch\n"
+	"  -j, --threads N        threads (default: all cores)\n"
+	"  -q, --quiet            no progress or informational lines\n"
+	"  -h, --help             show this help and exit\n"
+	"      --version          show the version and exit\n";
+
+enum { GLUE_TASK = 256, GLUE_BATCH, GLUE_LR, GLUE_EPOCH, GLUE_CHECKPOINT, GLUE_CONFIG, GLUE_DIR,
+	GLUE_LOWER, GLUE_HEAD, GLUE_SEED, GLUE_PREDICT, GLUE_SAVE, GLUE_EVAL_ONLY, GLUE_PAD,
+	GLUE_SCORE_TRAIN };
+
+static const struct option glue_longopts[] = {
+	{"task", required_argument, NULL, GLUE_TASK},
+	{"batch_size", required_argument, NULL, GLUE_BATCH},
+	{"lr", required_argument, NULL, GLUE_LR},
+	{"epoch", required_argument, NULL, GLUE_EPOCH},
+	{"checkpoint", required_argument, NULL, GLUE_CHECKPOINT},
+	{"model", required_argument, NULL, 'm'},
+	{"config", required_argument, NULL, GLUE_CONFIG},
+	{"glue", required_argument, NULL, GLUE_DIR},
+	{"lower", no_argument, NULL, GLUE_LOWER},
+	{"head", required_argument, NULL, GLUE_HEAD},
+	{"seed", required_argument, NULL, GLUE_SEED},
+	{"predict", required_argument, NULL, GLUE_PREDICT},
+	{"save", required_argument, NULL, GLUE_SAVE},
+	{"eval-only", no_argument, NULL, GLUE_EVAL_ONLY},
+	{"pad", required_argument, NULL, GLUE_PAD},
+	{"score-train", no_argument, NULL, GLUE_SCORE_TRAIN},
+	{NULL, 0, NULL, 0},
+};
+
+static void glue_info(void *ctx, const char *line)
+{
+	nys_warnx("%s", line);
+}
+
+static int cmd_glue(nys_cli *cl)
+{
+	nys_ft_opts o = {.head = NYS_CLS_TANH, .pad = NYS_FT_PAD_MAX};
+	bool have_lr = false;
+	int c;
+	while ((c = nys_cli_next(cl)) > 0) {
+		switch (c) {
+		case GLUE_TASK: o.task = optarg; break;
+		case GLUE_BATCH: nys_cli_u64(cl, 1, 1 << 20, "--batch_size", &o.batch_size); break;
+		case GLUE_EPOCH: nys_cli_u64(cl, 1, 1 << 20, "--epoch", &o.epochs); break;
+		case GLUE_SEED: nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &o.seed); break;
+		case GLUE_CHECKPOINT: o.checkpoint = optarg; break;
+		case 'm': o.spm = optarg; break;
+		case GLUE_CONFIG: o.config = optarg; break;
+		case GLUE_DIR: o.glue = optarg; break;
+		case GLUE_LOWER: o.lower = true; break;
+		case GLUE_PREDICT: o.predict = optarg; break;
+		case GLUE_SAVE: o.save = optarg; break;
+		case GLUE_EVAL_ONLY: o.eval_only = true; break;
+		case GLUE_SCORE_TRAIN: o.score_train = true; break;
+		case GLUE_LR: {
+			char *end;
+			o.lr = strtod(optarg, &end);
+			if (*end || end == optarg || !(o.lr > 0) || o.lr > 1e3)
+				return nys_cli_usage(cl, "--lr: expected a number in (0, 1000], got '%s'",
+				                     optarg);
+			have_lr = true;
+			break;
+		}
+		case GLUE_HEAD:
+			if (strcmp(optarg, "authors") && strcmp(optarg, "hf"))
+				return nys_cli_usage(cl, "--head: expected authors or hf, got '%s'", optarg);
+			o.head = strcmp(optarg, "hf") ? NYS_CLS_TANH : NYS_CLS_GELU;
+			break;
+		case GLUE_PAD:
+			if (strcmp(optarg, "max") && strcmp(optarg, "longest"))
+				return nys_cli_usage(cl, "--pad: expected max or longest, got '%s'", optarg);
+			o.pad = strcmp(optarg, "max") ? NYS_FT_PAD_LONGEST : NYS_FT_PAD_MAX;
+			break;
+		}
+	}
+	if (c < 0)
+		return cl->status;
+	if (!o.task)
+		return nys_cli_usage(cl, "no --task");
+	if (!o.checkpoint)
+		return nys_cli_usage(cl, "no --checkpoint");
+	if (!o.spm)
+		return nys_cli_usage(cl, "no -m MODEL (the sentencepiece model of the pretraining data)");
+	if (!o.batch_size)
+		return nys_cli_usage(cl, "no --batch_size");
+	if (!o.eval_only && (!have_lr || !o.epochs))
+		return nys_cli_usage(cl, "fine-tuning needs --lr and --epoch");
+	if (o.eval_only && o.save)
+		return nys_cli_usage(cl, "--eval-only saves nothing: no --save");
+	if (o.eval_only) {
+		/* the log name's fields; nothing is trained */
+		o.epochs = o.epochs ? o.epochs : 1;
+		o.lr = have_lr ? o.lr : 1;
+	}
+	o.threads = (int)cl->threads;
+	o.progress = !cl->quiet && isatty(STDERR_FILENO);
+	nys_blas_tune(cl->main_argv);
+	nys_out_cleanup_on_signals();
+	nys_err e;
+	char *summary = NULL;
+	if (nys_ft_run(&o, cl->quiet ? NULL : glue_info, NULL, &summary, &e))
+		return fail(&e);
+	int rc = printf("%s\n", summary) < 0 || fflush(stdout) ? 1 : 0;
+	if (rc)
+		nys_warnx("stdout: write failed");
+	free(summary);
+	return rc;
+}
+
 /* ---- import-hf ---------------------------------------------------------------- */
 
 static const char import_hf_usage[] = "usage: nys-eval import-hf DIR [-o CONFIG]\n";
@@ -426,6 +575,8 @@ int main(int argc, char **argv)
 		{"forward", fwd_usage, fwd_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_forward},
 		{"init", init_usage, init_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_init},
 		{"hf-config", hf_usage, hf_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_hf_config},
+		{"glue", glue_usage, glue_help, "m:", glue_longopts,
+		 NYS_CLI_NO_OPERANDS | NYS_CLI_JOBS | NYS_CLI_QUIET, cmd_glue},
 		{"import-hf", import_hf_usage, import_hf_help, "o:", import_hf_opts, 0, cmd_import_hf},
 		{"export-hf", export_hf_usage, export_hf_help, "m:o:", export_hf_opts,
 		 NYS_CLI_NO_OPERANDS, cmd_export_hf},

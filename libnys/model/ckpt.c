@@ -92,7 +92,8 @@ static int write_checkpoint(const nys_ckpt *c, const char *path, bool with_state
 	         (unsigned long long)t->inst_pass, (unsigned long long)t->adam.step,
 	         (unsigned long long)c->seed, data, *data ? ", " : "",
 	         t->elapsed + (nys_now() - t->t_start));
-	const char *meta[] = {"nys_model", cfg, "nys_train", state, NULL};
+	const char *meta[] = {"nys_model", cfg, "nys_train", state,
+	                      c->tokenizer ? NYS_TOKENIZER_META : NULL, c->tokenizer, NULL};
 	int rc = -1;
 	if (!ent || !cfg) {
 		nys_err_set(e, "%s: out of memory", path);
@@ -109,6 +110,26 @@ out:
 	free(cfg);
 	free(ent);
 	return rc;
+}
+
+void nys_tokenizer_meta(uint64_t fingerprint, char buf[17])
+{
+	snprintf(buf, 17, "%016llx", (unsigned long long)fingerprint);
+}
+
+int nys_tokenizer_of(const nys_st *st, const char *name, uint64_t *fp, nys_err *e)
+{
+	const char *s = nys_st_meta(st, NYS_TOKENIZER_META);
+	if (!s)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 16);
+	if (errno || *end || strlen(s) != 16)
+		return nys_err_set(e, "%s: %s metadata: expected 16 hex digits, got \"%.40s\"", name,
+		                   NYS_TOKENIZER_META, s);
+	*fp = x;
+	return 1;
 }
 
 uint64_t nys_ckpt_u64(const json_t *o, const char *key, bool *ok)
@@ -293,7 +314,8 @@ int nys_ckpt_save(nys_ckpt *c, nys_err *e)
 	if (step % bpe == 0) {
 		unsigned long long ep = step / bpe - 1;
 		snprintf(path, sizeof path, "%s/cp-%04llu.model", c->dir, ep);
-		if (nys_model_save(c->loop->m, path, NULL, e))
+		const char *meta[] = {c->tokenizer ? NYS_TOKENIZER_META : NULL, c->tokenizer, NULL};
+		if (nys_model_save(c->loop->m, path, meta, e))
 			return -1;
 		snprintf(path, sizeof path, "%s/cp-%04llu.cp", c->dir, ep);
 	} else {

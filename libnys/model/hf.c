@@ -2,6 +2,7 @@
  * mapping both ways, the weights checked or rewritten through the model,
  * and the ALBERT tokenizer files. */
 #include "nys_hf.h"
+#include "nys_ckpt.h" /* the nys_tokenizer metadata */
 #include "nys_json.h"
 #include "nys_model.h"
 #include "nys_spm.h"
@@ -164,12 +165,6 @@ static bool exists(const char *path)
 	return stat(path, &sb) == 0;
 }
 
-/* The fingerprint as the 16 hex digits checkpoints carry. */
-static void hex64(uint64_t v, char out[17])
-{
-	snprintf(out, 17, "%016" PRIx64, v);
-}
-
 /* The tokenizer keys for DIR's spiece.model (path absolute): "tokenizer",
  * its fingerprint (16 hex digits, as checkpoints' nys_tokenizer metadata),
  * "tokenizer_model", the path, and "tokenizer_lower", do_lower_case from
@@ -180,7 +175,7 @@ static int import_tokenizer(json_t *o, const char *dir, const char *spm_path, ny
 	if (!sp)
 		return -1;
 	char fp[17];
-	hex64(nys_spm_fingerprint(sp), fp);
+	nys_tokenizer_meta(nys_spm_fingerprint(sp), fp);
 	nys_spm_free(sp);
 	bool lower = true;
 	char *tc = join(dir, "tokenizer_config.json");
@@ -582,12 +577,14 @@ int nys_hf_export(const nys_hf_export_opts *o, nys_err *e)
 	int labels, rc = -1;
 	if (export_model(st, o->checkpoint, &m, &labels, e) || !(sp = nys_spm_load(o->spm, e)))
 		goto out;
-	char fp[17];
-	hex64(nys_spm_fingerprint(sp), fp);
-	const char *want = nys_st_meta(st, NYS_META_TOKENIZER);
-	if (want && strcmp(want, fp)) {
-		nys_err_set(e, "%s: tokenizer fingerprint %s, but %s was trained with %s: not the "
-		            "same sentencepiece model", o->spm, fp, o->checkpoint, want);
+	uint64_t mine = nys_spm_fingerprint(sp), want = 0;
+	int have = nys_tokenizer_of(st, o->checkpoint, &want, e);
+	if (have < 0)
+		goto out;
+	if (have && want != mine) {
+		nys_err_set(e, "%s: tokenizer fingerprint %016" PRIx64 ", but %s was trained with "
+		            "%016" PRIx64 ": not the same sentencepiece model", o->spm, mine,
+		            o->checkpoint, want);
 		goto out;
 	}
 	if (nys_spm_vocab_size(sp) > m.vocab_size) {
@@ -595,7 +592,7 @@ int nys_hf_export(const nys_hf_export_opts *o, nys_err *e)
 		            nys_spm_vocab_size(sp), o->checkpoint, m.vocab_size);
 		goto out;
 	}
-	if (!want)
+	if (!have)
 		nys_warnx("warning: %s records no tokenizer fingerprint: %s is taken on trust",
 		          o->checkpoint, o->spm);
 	if (!(stage = nys_stage_open(o->dir, "export-hf", e)) ||

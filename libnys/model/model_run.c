@@ -41,7 +41,8 @@ typedef struct layer_acts {
 
 typedef struct nys_model_run {
 	int B, T;             /* the body arena's shape */
-	size_t body_bytes;
+	size_t body_bytes;    /* the body arena's size (a smaller shape reuses it) */
+	size_t host_n;        /* elements the host staging holds */
 	void *body;
 	size_t head_cap;      /* rows the head arena holds */
 	void *head;
@@ -262,14 +263,26 @@ static run_t *run_get(nys_model *m, int B, int T, nys_err *e)
 	}
 	if (r->body && r->B == B && r->T == T)
 		return r;
+	size_t N = (size_t)B * T, bytes = body_layout(r, m, NULL, B, T);
+	r->mask_ones = false;
+	r->have_hidden = false;
+	if (r->body && bytes <= r->body_bytes && N <= r->host_n) {
+		/* a shape that fits the arena it has (batches padded to their
+		 * longest row, a shorter last batch): laid out again there, not
+		 * allocated anew, which would cost more than the smaller batch
+		 * saves */
+		body_layout(r, m, r->body, B, T);
+		r->B = B;
+		r->T = T;
+		return r;
+	}
 	nys_backend_release(m->be, r->body);
 	free(r->hmask);
 	free(r->hrows);
 	free(r->hlab);
 	r->body = NULL;
 	r->B = r->T = 0;
-	r->mask_ones = false;
-	size_t N = (size_t)B * T, bytes = body_layout(r, m, NULL, B, T);
+	r->body_bytes = r->host_n = 0;
 	r->hmask = malloc(N * m->be->act_esize);
 	r->hrows = malloc(N * sizeof *r->hrows);
 	r->hlab = malloc(N * sizeof *r->hlab);
@@ -282,7 +295,7 @@ static run_t *run_get(nys_model *m, int B, int T, nys_err *e)
 	r->B = B;
 	r->T = T;
 	r->body_bytes = bytes;
-	r->have_hidden = false;
+	r->host_n = N;
 	return r;
 }
 

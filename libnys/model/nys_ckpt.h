@@ -16,6 +16,7 @@
 
 #include "nys.h"
 #include "nys_loop.h"
+#include "nys_safetensors.h"
 
 #include <jansson.h>
 
@@ -40,6 +41,10 @@ typedef struct nys_ckpt {
 	uint64_t seed;            /* the run's: a checkpoint made with another is refused */
 	unsigned keep;            /* the newest epoch checkpoints kept; 0: all */
 	nys_loop *loop;           /* whose state is saved and restored */
+	/* The tokenizer fingerprint (16 hex digits, nys_tokenizer_meta) that
+	 * every checkpoint written gets as its "nys_tokenizer" metadata, so
+	 * that fine-tuning can refuse another sentencepiece model; NULL: none. */
+	const char *tokenizer;
 	nys_ckpt_data data;
 	nys_info info;
 } nys_ckpt;
@@ -55,6 +60,16 @@ int nys_ckpt_resume(nys_ckpt *c, nys_err *e);
  * supersedes and, with keep, the epoch checkpoints older than the newest
  * `keep` that load. */
 int nys_ckpt_save(nys_ckpt *c, nys_err *e);
+
+/* The "nys_tokenizer" metadata of a checkpoint: the fingerprint of the
+ * sentencepiece model (nys_spm_fingerprint, the one shards and token
+ * streams carry) as 16 lower-case hex digits into buf[17]. */
+#define NYS_TOKENIZER_META "nys_tokenizer"
+void nys_tokenizer_meta(uint64_t fingerprint, char buf[17]);
+/* A checkpoint's tokenizer fingerprint: 1 with *fp, 0 when it has none (an
+ * older checkpoint, nys-eval init's), -1 with e set when it is malformed
+ * (name: the file, for the message). */
+int nys_tokenizer_of(const nys_st *st, const char *name, uint64_t *fp, nys_err *e);
 
 /* A non-negative integer field of a state object (a JSON integer or a
  * decimal string, as 64-bit values are written); *ok = false when it is

@@ -32,11 +32,11 @@
  *   nys_id2label     a JSON array of the class names, index = class id
  *   nys_glue         nys-eval glue --save's record: its "labels" array
  *                    names the classes when nys_id2label is absent
- *   nys_tokenizer    the sentencepiece fingerprint, 16 hex digits */
+ * and nys_tokenizer (NYS_TOKENIZER_META, nys_ckpt.h), the sentencepiece
+ * fingerprint. */
 #define NYS_META_CLS_ACT "nys_cls_act"
 #define NYS_META_ID2LABEL "nys_id2label"
 #define NYS_META_GLUE "nys_glue"
-#define NYS_META_TOKENIZER "nys_tokenizer"
 
 /* The nys "model" section equal to a transformers NystromformerConfig
  * (hf: its config.json, parsed; name: the file, for messages), with

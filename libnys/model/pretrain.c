@@ -41,6 +41,7 @@ typedef struct trainer {
 	uint32_t T;
 	int32_t *ids, *labels;       /* one micro-batch */
 	bool validated;              /* the log holds the validation at the step */
+	char tokenizer[17];          /* the shards' fingerprint, for the checkpoints */
 	FILE *log;
 	char *log_path;
 } trainer;
@@ -279,6 +280,7 @@ static int setup(trainer *t, nys_err *e)
 		                   (unsigned long long)t->s.inst_per_gpu, t->T,
 		                   (unsigned long long)NYS_MAX_BATCH_TOKENS);
 
+	nys_tokenizer_meta(li->fingerprint, t->tokenizer);
 	t->special[0] = (int32_t)li->cls_id;
 	t->special[1] = (int32_t)li->sep_id;
 	t->special[2] = t->s.pad_id;
@@ -311,7 +313,7 @@ static int setup(trainer *t, nys_err *e)
 	t->ck = (nys_ckpt){
 		.dir = t->s.ckpt, .config = t->cfg->name, .vocab_of = "the shards'",
 		.per_epoch = t->s.batches_per_epoch, .total_steps = t->s.total_steps,
-		.seed = t->s.seed, .keep = t->o->keep, .loop = &t->loop,
+		.seed = t->s.seed, .keep = t->o->keep, .loop = &t->loop, .tokenizer = t->tokenizer,
 		.data = {.save = data_save, .parse = data_parse, .seek = data_seek, .ctx = t},
 		.info = t->info,
 	};
