@@ -20,6 +20,22 @@ fi
 # run ARGS...: nys-eval through run_cmd (lib.sh): $T/out, $T/err, $rc
 run() { run_cmd "$E" "$@"; }
 
+# model_edit SRC DST KEY=VALUE|-KEY...: the config SRC with keys of its
+# "model" section set (VALUE in JSON) or removed, written to DST.
+model_edit() {
+	python3 - "$@" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+for a in sys.argv[3:]:
+    if a.startswith("-"):
+        del c["model"][a[1:]]
+    else:
+        k, v = a.split("=", 1)
+        c["model"][k] = json.loads(v)
+json.dump(c, open(sys.argv[2], "w"))
+PY
+}
+
 # An independent reader of NumPy's .npy format 1.0 (little-endian float32):
 #   npy.py shape FILE            prints the shape, "3 64 64"
 #   npy.py ln FILE               max |mean| and |var - 1| over the last axis
@@ -133,12 +149,7 @@ run init --config "$CS" --seed 7 -o "$T/s.st"
 is "$rc" 0 "init: a softmax checkpoint, --seed 7"
 # The tester's config: num_head x head_dim wrapped the parameter count to 59
 # and init wrote past the buffer (ASan: heap-buffer-overflow).
-python3 - "$CS" "$T/huge.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["model"].update(num_layers=1, num_head=59223231, head_dim=1202618447)
-json.dump(c, open(sys.argv[2], "w"))
-PY
+model_edit "$CS" "$T/huge.json" num_layers=1 num_head=59223231 head_dim=1202618447
 run init --config "$T/huge.json" -o "$T/huge.st"
 is "$rc" 1 "init: num_head 59223231, head_dim 1202618447 is refused with exit 1, no crash"
 grep -q "huge.json: model.num_head: 59223231 is too large" "$T/err"; ok $? "... naming the key: $(cat "$T/err")"
@@ -244,24 +255,14 @@ is "$(cat "$T/hf")" "nystromformer 64 8 64 5 64" "NystromformerConfig: hidden_si
 run hf-config --config "$CS" -o "$T/hf.json"
 python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); print(c["num_landmarks"], c["segment_means_seq_len"], c["conv_kernel_size"])' "$T/hf.json" > "$T/hf"
 is "$rc $(cat "$T/hf")" "0 64 64 None" "softmax: -o FILE, num_landmarks = segment_means_seq_len (exact attention)"
-python3 - "$CS" "$T/proj.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["model"]["embedding_dim"] = 32
-json.dump(c, open(sys.argv[2], "w"))
-PY
+model_edit "$CS" "$T/proj.json" embedding_dim=32
 run hf-config --config "$T/proj.json" -o "$T/proj.hf"
 is "$rc" 1 "a model transformers cannot express: exit 1"
 grep -q 'embedding_dim' "$T/err" && [ ! -e "$T/proj.hf" ]; ok $? "... said why, nothing written"
 
 # A checkpoint of another vocabulary than its config says (nys-train takes
 # it from the shards): forward and hf-config --checkpoint use the checkpoint's.
-python3 - "$CN" "$T/v500.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["model"]["vocab_size"] = 500
-json.dump(c, open(sys.argv[2], "w"))
-PY
+model_edit "$CN" "$T/v500.json" vocab_size=500
 run init --config "$T/v500.json" -o "$T/v500.st"
 printf '5 6 7 8\n9 10\n' > "$T/v.ids"
 run forward --config "$CN" --checkpoint "$T/v500.st" --ids "$T/v.ids" -o "$T/v.npy"
@@ -271,12 +272,7 @@ ok $? "... with a note: $(cat "$T/err")"
 run hf-config --config "$CN" --checkpoint "$T/v500.st" -o "$T/v.hf"
 is "$rc $(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["vocab_size"])' "$T/v.hf")" "0 500" \
 	"hf-config --checkpoint: the checkpoint's vocabulary"
-python3 - "$CN" "$T/uneven.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["model"]["num_landmarks"] = 7
-json.dump(c, open(sys.argv[2], "w"))
-PY
+model_edit "$CN" "$T/uneven.json" num_landmarks=7
 run hf-config --config "$T/uneven.json" -o "$T/uneven.hf"
 is "$rc" 1 "hf-config: uneven segments, which transformers cannot take, exit 1"
 grep -q "does not divide" "$T/err" && [ ! -e "$T/uneven.hf" ]; ok $? "... said why, nothing written"
@@ -316,12 +312,7 @@ run forward --config "$CS" --checkpoint "$T/ids5" --ids "$T/ids5" -o "$T/bad.npy
 is "$rc" 1 "a file that is no checkpoint: exit 1"
 run forward --config "$T/missing.json" --checkpoint "$T/s.st" --ids "$T/ids5"
 is "$rc" 1 "a missing config: exit 1"
-python3 - "$CS" "$T/f128.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["model"]["transformer_hidden_dim"] = 128
-json.dump(c, open(sys.argv[2], "w"))
-PY
+model_edit "$CS" "$T/f128.json" transformer_hidden_dim=128
 run forward --config "$T/f128.json" --checkpoint "$T/s.st" --ids "$T/one" -o "$T/bad.npy"
 is "$rc" 1 "a checkpoint of another config: exit 1"
 grep -q 'tensor nystromformer.encoder.layer.0.intermediate.dense.weight has shape (256, 64), expected (128, 64)' "$T/err"
@@ -331,12 +322,7 @@ ok $? "... after a warning naming the config keys that differ"
 run forward --config "$CN" --checkpoint "$T/s.st" --ids "$T/one" -o "$T/bad.npy"
 is "$rc" 1 "a softmax checkpoint for the nystrom config: exit 1"
 grep -q 'attention.self.conv.weight is missing' "$T/err"; ok $? "... the missing conv weight named"
-python3 - "$CN" "$T/noconv.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-del c["model"]["conv_kernel_size"]
-json.dump(c, open(sys.argv[2], "w"))
-PY
+model_edit "$CN" "$T/noconv.json" -conv_kernel_size
 run forward --config "$T/noconv.json" --checkpoint "$T/s.st" --ids "$T/one" -o "$T/w.npy"
 is "$rc" 0 "same shapes, another attention: it runs ..."
 grep -q "warning: $T/s.st was saved with another model config than $T/noconv.json (differing: .*attn_type.*)" "$T/err"

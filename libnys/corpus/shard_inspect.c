@@ -170,6 +170,22 @@ static int kind_line(nys_out *out, const char *lead, const nys_shard_header *h, 
 	                  h->vocab_size, h->cls_id, h->sep_id, (ull)h->fingerprint);
 }
 
+/* A shard's header: only read (shard info), or with every byte of the
+ * shard checked (shard verify). */
+static int read_shard(const char *path, bool verify, nys_shard_header *h, nys_err *e)
+{
+	return verify ? nys_shard_verify(path, h, e) : nys_shard_read_header(path, h, e);
+}
+
+/* read_shard on the shard `name` of dir, its path left in *path. */
+static int shard_in(nys_buf *path, const char *dir, const char *name, bool verify,
+                    nys_shard_header *h, nys_err *e)
+{
+	if (nys_path_join(path, dir, name, e))
+		return -1;
+	return read_shard(path->p, verify, h, e);
+}
+
 static int info_dir(const char *dir, nys_out *out, nys_err *e)
 {
 	nys_strlist l = {0};
@@ -187,8 +203,7 @@ static int info_dir(const char *dir, nys_out *out, nys_err *e)
 	if (!rc && !(counts = malloc((l.n + 1) * sizeof *counts)))
 		rc = nys_err_set(e, "out of memory");
 	for (size_t i = 0; !rc && i < l.n; i++) {
-		if ((rc = nys_path_join(&path, dir, l.v[i], e)) ||
-		    (rc = nys_shard_read_header(path.p, &h, e)))
+		if ((rc = shard_in(&path, dir, l.v[i], false, &h, e)))
 			break;
 		if (!i)
 			first = h;
@@ -246,18 +261,6 @@ static int info_dir(const char *dir, nys_out *out, nys_err *e)
 	return rc;
 }
 
-int nys_shard_info(const char *path, nys_out *out, nys_err *e)
-{
-	if (is_dir(path))
-		return info_dir(path, out, e);
-	nys_shard_header h;
-	if (nys_shard_read_header(path, &h, e))
-		return -1;
-	char lead[1200];
-	snprintf(lead, sizeof lead, "%s: %u %s, ", strcmp(path, "-") ? path : "(stdin)", h.count,
-	         plural(h.count, "sequence", "sequences"));
-	return kind_line(out, lead, &h, e);
-}
 
 static int verify_dir(const char *dir, nys_out *out, nys_err *e)
 {
@@ -270,8 +273,7 @@ static int verify_dir(const char *dir, nys_out *out, nys_err *e)
 	if (!rc && !l.n)
 		rc = nys_err_set(e, "%s: no shards", dir);
 	for (size_t i = 0; !rc && i < l.n; i++) {
-		if ((rc = nys_path_join(&path, dir, l.v[i], e)) ||
-		    (rc = nys_shard_verify(path.p, &h, e)))
+		if ((rc = shard_in(&path, dir, l.v[i], true, &h, e)))
 			break;
 		if (!i)
 			first = h;
@@ -313,13 +315,31 @@ static int verify_dir(const char *dir, nys_out *out, nys_err *e)
 	return rc;
 }
 
-int nys_shard_verify_path(const char *path, nys_out *out, nys_err *e)
+/* shard info and shard verify on one operand: a directory as a whole, or
+ * one file (- is stdin): its header read, or every byte checked, and one
+ * line about it. */
+static int inspect(const char *path, bool verify, nys_out *out, nys_err *e)
 {
 	if (is_dir(path))
-		return verify_dir(path, out, e);
+		return verify ? verify_dir(path, out, e) : info_dir(path, out, e);
 	nys_shard_header h;
-	if (nys_shard_verify(path, &h, e))
+	if (read_shard(path, verify, &h, e))
 		return -1;
-	return out_printf(out, e, "%s: ok, %u %s\n", strcmp(path, "-") ? path : "(stdin)", h.count,
-	                  plural(h.count, "sequence", "sequences"));
+	const char *name = strcmp(path, "-") ? path : "(stdin)";
+	const char *seqs = plural(h.count, "sequence", "sequences");
+	if (verify)
+		return out_printf(out, e, "%s: ok, %u %s\n", name, h.count, seqs);
+	char lead[1200];
+	snprintf(lead, sizeof lead, "%s: %u %s, ", name, h.count, seqs);
+	return kind_line(out, lead, &h, e);
+}
+
+int nys_shard_info(const char *path, nys_out *out, nys_err *e)
+{
+	return inspect(path, false, out, e);
+}
+
+int nys_shard_verify_path(const char *path, nys_out *out, nys_err *e)
+{
+	return inspect(path, true, out, e);
 }

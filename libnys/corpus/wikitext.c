@@ -132,16 +132,23 @@ static bool parse_tag(const char *s, size_t n, size_t i, tag *t)
 	return false;
 }
 
+/* Move *i to the next c in s[*i..n); false, *i as it was, when there is
+ * none.  The scans that copy text in runs between special bytes step
+ * with it. */
+static bool skip_to(const char *s, size_t n, size_t *i, char c)
+{
+	const char *p = *i < n ? memchr(s + *i, c, n - *i) : NULL;
+	if (p)
+		*i = (size_t)(p - s);
+	return p != NULL;
+}
+
 /* Where the element opened by `open` ends (one past its closing tag), or 0
  * when it is never closed. */
 static size_t find_close(const char *s, size_t n, const tag *open)
 {
 	size_t depth = 1, i = open->end;
-	while (i < n) {
-		const char *p = memchr(s + i, '<', n - i);
-		if (!p)
-			return 0;
-		i = (size_t)(p - s);
+	while (skip_to(s, n, &i, '<')) {
 		tag t;
 		if (parse_tag(s, n, i, &t) && !strcmp(t.name, open->name)) {
 			if (t.closing && --depth == 0)
@@ -160,11 +167,7 @@ static int pass_tags(const char *s, size_t n, nys_buf *out)
 {
 	bool unclosed[COUNT(drop_tags)] = {false};
 	size_t i = 0, run = 0;
-	while (i < n) {
-		const char *p = memchr(s + i, '<', n - i);
-		if (!p)
-			break;
-		i = (size_t)(p - s);
+	while (skip_to(s, n, &i, '<')) {
 		if (n - i >= 4 && !memcmp(s + i, "<!--", 4)) {
 			ADD(out, s + run, i - run);
 			const char *q = memmem(s + i + 4, n - i - 4, "-->", 3);
@@ -617,11 +620,7 @@ static size_t encode_visible(uint32_t cp, char *o)
 int nys_html_unescape(const char *s, size_t n, nys_buf *out)
 {
 	size_t i = 0, run = 0;
-	while (i < n) {
-		const char *p = memchr(s + i, '&', n - i);
-		if (!p)
-			break;
-		i = (size_t)(p - s);
+	while (skip_to(s, n, &i, '&')) {
 		uint32_t cp;
 		size_t k = entity_at(s + i, n - i, &cp);
 		if (!k) {

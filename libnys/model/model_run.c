@@ -386,6 +386,27 @@ static int check_batch(const nys_model *m, const nys_batch *b, nys_err *e)
 	return 0;
 }
 
+/* The encoder's sizes for a run: batch B of T tokens (N in all), embedding
+ * E, width C, feed-forward F, H heads of D (A = H D); NC and NF elements of
+ * the (N, C) and (N, F) activations.  The forward and the backward read
+ * them from one place. */
+typedef struct dims {
+	int B, T, E, C, F, H, D, A, N;
+	size_t NC, NF;
+} dims;
+
+static dims dims_of(const run_t *r, const nys_model_config *c)
+{
+	dims d = {.B = r->B, .T = r->T, .E = (int)c->embedding_dim, .C = (int)c->transformer_dim,
+	          .F = (int)c->transformer_hidden_dim, .H = (int)c->num_head,
+	          .D = (int)c->head_dim};
+	d.A = d.H * d.D;
+	d.N = d.B * d.T;
+	d.NC = (size_t)d.N * d.C;
+	d.NF = (size_t)d.N * d.F;
+	return d;
+}
+
 /* The encoder: embeddings and layers; the output is ln2 of the last layer
  * (x0 with no layers). */
 static void encoder_forward(run_t *r, const nys_model *m)
@@ -393,51 +414,48 @@ static void encoder_forward(run_t *r, const nys_model *m)
 	nys_backend *be = m->be;
 	const nys_model_config *c = &m->cfg;
 	const nys_model_off *o = &m->off;
-	int B = r->B, T = r->T, E = (int)c->embedding_dim, C = (int)c->transformer_dim;
-	int F = (int)c->transformer_hidden_dim, H = (int)c->num_head, D = (int)c->head_dim;
-	int A = H * D, N = B * T;
-	size_t NC = (size_t)N * C;
+	const dims d = dims_of(r, c);
 
 	nys_backend_embedding_forward(be, r->emb, r->ids, r->types_given ? r->types : NULL,
-	                              P(o->wte), P(o->wpe), P(o->wtt), B, T, E);
+	                              P(o->wte), P(o->wpe), P(o->wtt), d.B, d.T, d.E);
 	const void *lnin = r->emb;
 	if (r->proj) {
-		nys_backend_linear_forward(be, r->proj, r->emb, P(o->pw), P(o->pb), N, E, C);
+		nys_backend_linear_forward(be, r->proj, r->emb, P(o->pw), P(o->pb), d.N, d.E, d.C);
 		lnin = r->proj;
 	}
-	nys_backend_layernorm_forward(be, r->ln0, r->m0, r->r0, lnin, P(o->lnw), P(o->lnb), N, C,
+	nys_backend_layernorm_forward(be, r->ln0, r->m0, r->r0, lnin, P(o->lnw), P(o->lnb), d.N, d.C,
 	                              1e-5);
-	nys_backend_dropout_forward(be, r->x0, r->ln0, NC, r->p_drop, site(r->seed, 0));
+	nys_backend_dropout_forward(be, r->x0, r->ln0, d.NC, r->p_drop, site(r->seed, 0));
 
 	const void *x = r->x0;
 	for (uint32_t l = 0; l < c->num_layers; l++) {
 		layer_acts *L = &r->L[l];
 		const nys_layer_off *w = &o->layer[l];
-		nys_backend_linear_forward(be, r->tqkv, x, P(w->wqkv), P(w->bqkv), N, C, 3 * A);
-		nys_backend_split_heads_forward(be, L->q, L->k, L->v, r->tqkv, B, T, H, D);
+		nys_backend_linear_forward(be, r->tqkv, x, P(w->wqkv), P(w->bqkv), d.N, d.C, 3 * d.A);
+		nys_backend_split_heads_forward(be, L->q, L->k, L->v, r->tqkv, d.B, d.T, d.H, d.D);
 		if (c->attn_type == NYS_ATTN_NYSTROM)
 			nys_backend_nystrom_forward(be, r->tatt, L->asaved, r->scratch, r->scratch_n, L->q,
 			                            L->k, L->v, r->mask,
 			                            w->conv == NYS_NO_TENSOR ? NULL : P(w->conv), &r->nopt);
 		else
 			nys_backend_attn_softmax_forward(be, r->tatt, L->asaved, r->scratch, r->scratch_n,
-			                                 L->q, L->k, L->v, r->mask, B, H, T, D, r->p_drop,
+			                                 L->q, L->k, L->v, r->mask, d.B, d.H, d.T, d.D, r->p_drop,
 			                                 site(r->seed, SITE_LAYER(l, 0)));
-		nys_backend_merge_heads_forward(be, L->attp, r->tatt, B, T, H, D);
-		nys_backend_linear_forward(be, r->tc, L->attp, P(w->wo), P(w->bo), N, A, C);
-		nys_backend_dropout_forward(be, r->tc, r->tc, NC, r->p_drop,
+		nys_backend_merge_heads_forward(be, L->attp, r->tatt, d.B, d.T, d.H, d.D);
+		nys_backend_linear_forward(be, r->tc, L->attp, P(w->wo), P(w->bo), d.N, d.A, d.C);
+		nys_backend_dropout_forward(be, r->tc, r->tc, d.NC, r->p_drop,
 		                            site(r->seed, SITE_LAYER(l, 1)));
-		nys_backend_add_forward(be, L->res1, x, r->tc, NC);
+		nys_backend_add_forward(be, L->res1, x, r->tc, d.NC);
 		nys_backend_layernorm_forward(be, L->ln1, L->m1, L->r1, L->res1, P(w->ln1w),
-		                              P(w->ln1b), N, C, 1e-5);
-		nys_backend_linear_forward(be, L->ff1, L->ln1, P(w->w1), P(w->b1), N, C, F);
-		nys_backend_gelu_forward(be, L->gel, L->ff1, (size_t)N * F);
-		nys_backend_linear_forward(be, r->tc, L->gel, P(w->w2), P(w->b2), N, F, C);
-		nys_backend_dropout_forward(be, r->tc, r->tc, NC, r->p_drop,
+		                              P(w->ln1b), d.N, d.C, 1e-5);
+		nys_backend_linear_forward(be, L->ff1, L->ln1, P(w->w1), P(w->b1), d.N, d.C, d.F);
+		nys_backend_gelu_forward(be, L->gel, L->ff1, (size_t)d.N * d.F);
+		nys_backend_linear_forward(be, r->tc, L->gel, P(w->w2), P(w->b2), d.N, d.F, d.C);
+		nys_backend_dropout_forward(be, r->tc, r->tc, d.NC, r->p_drop,
 		                            site(r->seed, SITE_LAYER(l, 2)));
-		nys_backend_add_forward(be, L->res2, L->ln1, r->tc, NC);
+		nys_backend_add_forward(be, L->res2, L->ln1, r->tc, d.NC);
 		nys_backend_layernorm_forward(be, L->ln2, L->m2, L->r2, L->res2, P(w->ln2w),
-		                              P(w->ln2b), N, C, 1e-5);
+		                              P(w->ln2b), d.N, d.C, 1e-5);
 		x = L->ln2;
 	}
 }
@@ -591,15 +609,30 @@ int nys_model_forward(nys_model *m, const nys_batch *b, bool train, uint64_t see
 
 /* ---- backward ------------------------------------------------------------------ */
 
+/* The backward of the close of a sublayer, out = LN(res), res = x +
+ * drop(in W + b) with in of K columns: from dout, dres gets the gradient
+ * of res (which is also x's share, the residual's), and din that of in;
+ * the gradients of the norm's weights (lnw, lnb) and of the linear's (wt,
+ * bias) are written.  dsite: the dropout's site. */
+static void close_backward(run_t *r, const nys_model *m, const dims *d, void *dres,
+                           const void *dout, const void *res, const void *mean,
+                           const void *rstd, size_t lnw, size_t lnb, void *din, const void *in,
+                           size_t wt, size_t bias, int K, uint64_t dsite)
+{
+	nys_backend *be = m->be;
+	nys_backend_layernorm_backward(be, NYS_OVERWRITE, dres, G(lnw), G(lnb), dout, res, P(lnw),
+	                               mean, rstd, d->N, d->C);
+	nys_backend_dropout_backward(be, NYS_OVERWRITE, r->dT, dres, d->NC, r->p_drop, dsite);
+	nys_backend_linear_backward(be, NYS_OVERWRITE, din, G(wt), G(bias), r->dT, in, P(wt), d->N,
+	                            K, d->C);
+}
+
 static void encoder_backward(run_t *r, nys_model *m)
 {
 	nys_backend *be = m->be;
 	const nys_model_config *c = &m->cfg;
 	const nys_model_off *o = &m->off;
-	int B = r->B, T = r->T, E = (int)c->embedding_dim, C = (int)c->transformer_dim;
-	int F = (int)c->transformer_hidden_dim, H = (int)c->num_head, D = (int)c->head_dim;
-	int A = H * D, N = B * T;
-	size_t NC = (size_t)N * C, NF = (size_t)N * F;
+	const dims d = dims_of(r, c);
 	const nys_acc W = NYS_OVERWRITE, ACC = NYS_ACCUMULATE;
 
 	/* dX: the gradient of the current layer's output */
@@ -607,25 +640,17 @@ static void encoder_backward(run_t *r, nys_model *m)
 		layer_acts *L = &r->L[l];
 		const nys_layer_off *w = &o->layer[l];
 		const void *x = l ? r->L[l - 1].ln2 : r->x0;
-		/* x2 = LN2(res2), res2 = ln1 + drop(ff2) */
-		nys_backend_layernorm_backward(be, W, r->dR, G(w->ln2w), G(w->ln2b), r->dX, L->res2,
-		                               P(w->ln2w), L->m2, L->r2, N, C);
-		nys_backend_dropout_backward(be, W, r->dT, r->dR, NC, r->p_drop,
-		                             site(r->seed, SITE_LAYER(l, 2)));
-		nys_backend_linear_backward(be, W, r->dF2, G(w->w2), G(w->b2), r->dT, L->gel,
-		                            P(w->w2), N, F, C);
-		nys_backend_gelu_backward(be, W, r->dF1, r->dF2, L->ff1, NF);
+		/* x2 = LN2(res2), res2 = ln1 + drop(ff2), ff2 = gel W2 + b2 */
+		close_backward(r, m, &d, r->dR, r->dX, L->res2, L->m2, L->r2, w->ln2w, w->ln2b,
+		               r->dF2, L->gel, w->w2, w->b2, d.F, site(r->seed, SITE_LAYER(l, 2)));
+		nys_backend_gelu_backward(be, W, r->dF1, r->dF2, L->ff1, d.NF);
 		/* dR becomes the gradient of ln1: the residual's share plus ff1's */
 		nys_backend_linear_backward(be, ACC, r->dR, G(w->w1), G(w->b1), r->dF1, L->ln1,
-		                            P(w->w1), N, C, F);
-		/* ln1 = LN1(res1), res1 = x + drop(attn) */
-		nys_backend_layernorm_backward(be, W, r->dX, G(w->ln1w), G(w->ln1b), r->dR, L->res1,
-		                               P(w->ln1w), L->m1, L->r1, N, C);
-		nys_backend_dropout_backward(be, W, r->dT, r->dX, NC, r->p_drop,
-		                             site(r->seed, SITE_LAYER(l, 1)));
-		nys_backend_linear_backward(be, W, r->dattp, G(w->wo), G(w->bo), r->dT, L->attp,
-		                            P(w->wo), N, A, C);
-		nys_backend_merge_heads_backward(be, W, r->tatt, r->dattp, B, T, H, D);
+		                            P(w->w1), d.N, d.C, d.F);
+		/* ln1 = LN1(res1), res1 = x + drop(attn), attn = attp Wo + bo */
+		close_backward(r, m, &d, r->dX, r->dR, L->res1, L->m1, L->r1, w->ln1w, w->ln1b,
+		               r->dattp, L->attp, w->wo, w->bo, d.A, site(r->seed, SITE_LAYER(l, 1)));
+		nys_backend_merge_heads_backward(be, W, r->tatt, r->dattp, d.B, d.T, d.H, d.D);
 		if (c->attn_type == NYS_ATTN_NYSTROM)
 			nys_backend_nystrom_backward(be, W, r->dq, r->dk, r->dv,
 			                             w->conv == NYS_NO_TENSOR ? NULL : G(w->conv),
@@ -636,23 +661,23 @@ static void encoder_backward(run_t *r, nys_model *m)
 		else
 			nys_backend_attn_softmax_backward(be, W, r->dq, r->dk, r->dv, r->scratch,
 			                                  r->scratch_n, r->tatt, L->asaved, L->q, L->k,
-			                                  L->v, r->mask, B, H, T, D, r->p_drop,
+			                                  L->v, r->mask, d.B, d.H, d.T, d.D, r->p_drop,
 			                                  site(r->seed, SITE_LAYER(l, 0)));
-		nys_backend_split_heads_backward(be, W, r->tqkv, r->dq, r->dk, r->dv, B, T, H, D);
+		nys_backend_split_heads_backward(be, W, r->tqkv, r->dq, r->dk, r->dv, d.B, d.T, d.H, d.D);
 		/* dX (the residual's share, already there) += through Q, K, V */
 		nys_backend_linear_backward(be, ACC, r->dX, G(w->wqkv), G(w->bqkv), r->tqkv, x,
-		                            P(w->wqkv), N, C, 3 * A);
+		                            P(w->wqkv), d.N, d.C, 3 * d.A);
 	}
 	/* x0 = drop(LN(emb [projected])) */
-	nys_backend_dropout_backward(be, W, r->dR, r->dX, NC, r->p_drop, site(r->seed, 0));
+	nys_backend_dropout_backward(be, W, r->dR, r->dX, d.NC, r->p_drop, site(r->seed, 0));
 	void *dlnin = r->dproj ? r->dproj : r->demb;
 	nys_backend_layernorm_backward(be, W, dlnin, G(o->lnw), G(o->lnb), r->dR,
-	                               r->proj ? r->proj : r->emb, P(o->lnw), r->m0, r->r0, N, C);
+	                               r->proj ? r->proj : r->emb, P(o->lnw), r->m0, r->r0, d.N, d.C);
 	if (r->dproj)
 		nys_backend_linear_backward(be, W, r->demb, G(o->pw), G(o->pb), r->dproj, r->emb,
-		                            P(o->pw), N, E, C);
+		                            P(o->pw), d.N, d.E, d.C);
 	nys_backend_embedding_backward(be, G(o->wte), G(o->wpe), G(o->wtt), r->demb, r->ids,
-	                               r->types_given ? r->types : NULL, B, T, E);
+	                               r->types_given ? r->types : NULL, d.B, d.T, d.E);
 }
 
 static void backward(nys_model *m, run_t *r, double dloss)
