@@ -1,12 +1,14 @@
 /* nys-eval: run a model checkpoint over token-id lines (forward), make a
  * fresh checkpoint (init), write transformers' config.json (hf-config),
  * fine-tune and score on GLUE (glue), score a training run's checkpoints on
- * its dev shards (mlm). */
+ * its dev shards (mlm), import and export transformers folders (import-hf,
+ * export-hf). */
 #include "nys_blas.h"
 #include "nys_cli.h"
 #include "nys_eval.h"
 #include "nys_finetune.h"
 #include "nys_mlm_eval.h"
+#include "nys_hf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,9 @@ static const char usage[] =
 	"       nys-eval glue --task T --batch_size N --lr X --epoch E --checkpoint C\n"
 	"                     -m spm.model [OPTIONS]\n"
 	"       nys-eval mlm --checkpoint N|all|FILE [--batches K] [--batch_size N]\n"
-	"                    [--config CONFIG] [--data DIR] [-o FILE]\n";
+	"                    [--config CONFIG] [--data DIR] [-o FILE]\n"
+	"       nys-eval import-hf DIR [-o CONFIG]\n"
+	"       nys-eval export-hf --checkpoint FILE -m SPM.model [--lower] -o DIR\n";
 
 static const char help[] =
 	"Evaluate Nystromformer models (nys-checkpoint(5)) outside training.\n"
@@ -31,6 +35,8 @@ static const char help[] =
 	"  hf-config   write the config.json of transformers' Nystromformer\n"
 	"  glue        fine-tune a checkpoint on a GLUE task and score it\n"
 	"  mlm         masked-LM loss and accuracy of checkpoints on dev.json\n"
+	"  import-hf   a transformers Nystromformer folder as a nys config\n"
+	"  export-hf   a checkpoint as a transformers folder (weights, tokenizer)\n"
 	"\n"
 	"  -h, --help      show this help and exit\n"
 	"      --version   show the version and exit\n"
@@ -61,7 +67,8 @@ static const char fwd_help[] =
 	"      --version          show the version and exit\n";
 
 static const char init_usage[] =
-	"usage: nys-eval init --config CONFIG [--seed S] [--mlm | --classes N] -o FILE\n";
+	"usage: nys-eval init --config CONFIG [--seed S] [--mlm | --classes N\n"
+	"                     [--head authors|hf]] -o FILE\n";
 static const char init_help[] =
 	"Write a checkpoint of freshly initialised weights, as the authors' model\n"
 	"starts (nys-checkpoint(5)), with the masked-LM head or a classifier.\n"
@@ -70,6 +77,8 @@ static const char init_help[] =
 	"      --seed S         the random seed (default 0)\n"
 	"      --mlm            with the masked-LM head (the default)\n"
 	"      --classes N      with a classifier of N classes instead (1: regression)\n"
+	"      --head authors|hf  the classifier's activation: the authors' tanh (the\n"
+	"                       default) or transformers' gelu_new\n"
 	"  -o, --output FILE    the checkpoint (required)\n"
 	"  -h, --help           show this help and exit\n"
 	"      --version        show the version and exit\n";
@@ -89,7 +98,7 @@ static const char hf_help[] =
 	"      --version        show the version and exit\n";
 
 enum { OPT_CONFIG = 256, OPT_CHECKPOINT, OPT_IDS, OPT_LOGITS, OPT_LENGTH, OPT_BATCH, OPT_SEED,
-	OPT_MLM, OPT_CLASSES, OPT_END };
+	OPT_MLM, OPT_CLASSES, OPT_HEAD, OPT_END };
 
 static const struct option longopts[] = {
 	{"config", required_argument, NULL, OPT_CONFIG},
@@ -101,6 +110,7 @@ static const struct option longopts[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"mlm", no_argument, NULL, OPT_MLM},
 	{"classes", required_argument, NULL, OPT_CLASSES},
+	{"head", required_argument, NULL, OPT_HEAD},
 	{"output", required_argument, NULL, 'o'},
 	{NULL, 0, NULL, 0},
 };
@@ -108,7 +118,7 @@ static const struct option longopts[] = {
 /* The options of every subcommand, parsed alike; each then refuses those
  * that are not its own. */
 typedef struct args {
-	const char *config, *checkpoint, *ids, *output;
+	const char *config, *checkpoint, *ids, *output, *head;
 	bool logits, mlm, have_length, have_batch, have_seed;
 	uint64_t length, batch, seed, classes;
 	int seen[OPT_END]; /* which options were given */
@@ -144,6 +154,7 @@ static bool parse(nys_cli *cl, args *a, const int *allowed, int *status)
 		case 'o': a->output = optarg; break;
 		case OPT_LOGITS: a->logits = true; break;
 		case OPT_MLM: a->mlm = true; break;
+		case OPT_HEAD: a->head = optarg; break;
 		case OPT_LENGTH: nys_cli_u64(cl, 1, UINT32_MAX, "--length", &a->length); break;
 		case OPT_BATCH: nys_cli_u64(cl, 1, 1 << 20, "--batch", &a->batch); break;
 		case OPT_SEED: nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &a->seed); break;
@@ -265,7 +276,7 @@ out:
 
 static int cmd_init(nys_cli *cl)
 {
-	static const int allowed[] = {OPT_CONFIG, OPT_SEED, OPT_MLM, OPT_CLASSES, 'o', 0};
+	static const int allowed[] = {OPT_CONFIG, OPT_SEED, OPT_MLM, OPT_CLASSES, OPT_HEAD, 'o', 0};
 	args given = {0}, *a = &given;
 	int status;
 	if (!parse(cl, a, allowed, &status))
@@ -274,11 +285,16 @@ static int cmd_init(nys_cli *cl)
 		return nys_cli_usage(cl, "--mlm and --classes exclude each other");
 	if (!a->output || !strcmp(a->output, "-"))
 		return nys_cli_usage(cl, "a checkpoint needs -o FILE");
+	if (a->head && !a->classes)
+		return nys_cli_usage(cl, "--head is the classifier's: it needs --classes");
+	if (a->head && strcmp(a->head, "authors") && strcmp(a->head, "hf"))
+		return nys_cli_usage(cl, "--head: expected authors or hf, not '%s'", a->head);
 	nys_err e;
 	nys_config *cfg = nys_config_load(a->config, NULL, NULL, &e);
 	if (!cfg)
 		return fail(&e);
-	nys_model_opts mo = {.dtype = NYS_F32, .mlm = !a->classes, .num_labels = (int)a->classes};
+	nys_model_opts mo = {.dtype = NYS_F32, .mlm = !a->classes, .num_labels = (int)a->classes,
+	                     .cls_act = a->head && !strcmp(a->head, "hf") ? NYS_CLS_GELU : NYS_CLS_TANH};
 	nys_model *m = nys_model_new(&cfg->model, &mo, &e);
 	int rc = m ? 0 : -1;
 	if (!rc) {
@@ -540,6 +556,104 @@ static int cmd_glue(nys_cli *cl)
 	return rc;
 }
 
+/* ---- import-hf ---------------------------------------------------------------- */
+
+static const char import_hf_usage[] = "usage: nys-eval import-hf DIR [-o CONFIG]\n";
+static const char import_hf_help[] =
+	"Read a transformers Nystromformer folder (config.json, model.safetensors,\n"
+	"and spiece.model with tokenizer_config.json when it has them, as\n"
+	"save_pretrained writes and the released uw-madison/nystromformer models\n"
+	"are) and write a nys config.json whose \"model\" section is the same\n"
+	"network and whose checkpoint (\"from_cp\") is DIR's model.safetensors as it\n"
+	"is; its \"tokenizer\" names DIR's spiece.model, its lower-casing and its\n"
+	"fingerprint, for nys-eval glue.  The weights are checked to load.\n"
+	"\n"
+	"  -o, --output CONFIG  the nys config (default stdout)\n"
+	"  -h, --help           show this help and exit\n"
+	"      --version        show the version and exit\n";
+
+static const struct option import_hf_opts[] = {
+	{"output", required_argument, NULL, 'o'},
+	{NULL, 0, NULL, 0},
+};
+
+static int cmd_import_hf(nys_cli *cl)
+{
+	const char *output = NULL;
+	int c;
+	while ((c = nys_cli_next(cl)) > 0)
+		if (c == 'o')
+			output = optarg;
+	if (c < 0)
+		return cl->status;
+	const char *const *ops;
+	size_t n = nys_cli_operands(cl, &ops);
+	if (n != 1)
+		return nys_cli_usage(cl, n ? "one DIR only" : "no DIR");
+	nys_out_cleanup_on_signals();
+	nys_blas_tune(cl->main_argv);
+	nys_err e;
+	return nys_hf_import(ops[0], output, &e) ? fail(&e) : 0;
+}
+
+/* ---- export-hf ---------------------------------------------------------------- */
+
+static const char export_hf_usage[] =
+	"usage: nys-eval export-hf --checkpoint FILE -m SPM.model [--lower] -o DIR\n";
+static const char export_hf_help[] =
+	"Write a checkpoint as a transformers folder: config.json, model.safetensors,\n"
+	"AlbertTokenizer's spiece.model and tokenizer_config.json, so that\n"
+	"AutoModelForMaskedLM.from_pretrained(DIR) and pipeline(\"fill-mask\",\n"
+	"model=DIR) work as they are; a classifier checkpoint becomes a\n"
+	"NystromformerForSequenceClassification with id2label.  The folder is\n"
+	"replaced whole or not at all.  Refused: what transformers cannot express\n"
+	"(no convolution, softmax attention, uneven segments, the authors' tanh\n"
+	"classifier head, and what hf-config refuses) and a sentencepiece model\n"
+	"whose fingerprint differs from the one the checkpoint records.\n"
+	"\n"
+	"      --checkpoint FILE  the nys checkpoint (nys-checkpoint(5))\n"
+	"  -m, --model SPM      the sentencepiece model it was trained with\n"
+	"      --lower          the text was lower-cased (tokenize encode --lower):\n"
+	"                       do_lower_case in tokenizer_config.json\n"
+	"  -o, --output DIR     the folder (made if needed)\n"
+	"  -h, --help           show this help and exit\n"
+	"      --version        show the version and exit\n";
+
+enum { EXPORT_CHECKPOINT = 256, EXPORT_LOWER };
+static const struct option export_hf_opts[] = {
+	{"checkpoint", required_argument, NULL, EXPORT_CHECKPOINT},
+	{"model", required_argument, NULL, 'm'},
+	{"lower", no_argument, NULL, EXPORT_LOWER},
+	{"output", required_argument, NULL, 'o'},
+	{NULL, 0, NULL, 0},
+};
+
+static int cmd_export_hf(nys_cli *cl)
+{
+	nys_hf_export_opts o = {0};
+	int c;
+	while ((c = nys_cli_next(cl)) > 0) {
+		switch (c) {
+		case EXPORT_CHECKPOINT: o.checkpoint = optarg; break;
+		case 'm': o.spm = optarg; break;
+		case EXPORT_LOWER: o.lower = true; break;
+		case 'o': o.dir = optarg; break;
+		}
+	}
+	if (c < 0)
+		return cl->status;
+	if (!o.checkpoint)
+		return nys_cli_usage(cl, "no --checkpoint");
+	if (!o.spm)
+		return nys_cli_usage(cl, "no -m SPM.model");
+	if (!o.dir || !strcmp(o.dir, "-"))
+		return nys_cli_usage(cl, "a folder needs -o DIR");
+	nys_out_cleanup_on_signals();
+	nys_blas_tune(cl->main_argv);
+	nys_err e;
+	return nys_hf_export(&o, &e) ? fail(&e) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const nys_cli_cmd cmds[] = {
@@ -550,10 +664,13 @@ int main(int argc, char **argv)
 		 NYS_CLI_NO_OPERANDS | NYS_CLI_JOBS | NYS_CLI_QUIET, cmd_glue},
 		{"mlm", mlm_usage, mlm_help, "o:", mlm_longopts, NYS_CLI_NO_OPERANDS | NYS_CLI_QUIET,
 		 cmd_mlm},
+		{"import-hf", import_hf_usage, import_hf_help, "o:", import_hf_opts, 0, cmd_import_hf},
+		{"export-hf", export_hf_usage, export_hf_help, "m:o:", export_hf_opts,
+		 NYS_CLI_NO_OPERANDS, cmd_export_hf},
 		{0},
 	};
 	static const nys_cli_prog prog = {
 		.self = {"nys-eval", usage, help, NULL, NULL, 0, NULL}, .cmds = cmds,
-		.cmd_word = "subcommand", .no_cmd = "no subcommand (forward, init or hf-config)"};
+		.cmd_word = "subcommand", .no_cmd = "no subcommand (see nys-eval --help)"};
 	return nys_cli_main(&prog, argc, argv);
 }
