@@ -149,13 +149,14 @@ cmp_runs() {
 }
 
 # signal_at NAME LINES SIGNAL: run config NAME in the background and send
-# it SIGNAL once its log has LINES lines (waiting at most a minute)
+# it SIGNAL once its log has LINES lines (waiting at most a minute; polled
+# often, so that on a loaded machine the signal still lands within the epoch)
 signal_at() {
 	"$TR" -q --config "$T/$1.json" &
 	pid=$!
-	for _ in $(seq 600); do
+	for _ in $(seq 3000); do
 		[ -f "$T/$1.ck/pretrain_output.log" ] && [ "$(wc -l < "$T/$1.ck/pretrain_output.log")" -ge "$2" ] && break
-		sleep 0.1
+		sleep 0.02
 	done
 	kill "-$3" $pid 2> /dev/null
 }
