@@ -620,6 +620,17 @@ static void test_predictions(void)
 	nys_buf_free(&w);
 }
 
+/* The encoding tests, where the shared data has a model and MRPC. */
+static void test_shared(void)
+{
+	const char *shared = getenv("NYS_SHARED");
+	if (shared && *shared && access(tap_path(shared, "spm/albert-layout-30k-de.model"), R_OK) == 0 &&
+	    access(tap_path(shared, "glue/MRPC/dev.tsv"), R_OK) == 0)
+		test_encode(shared);
+	else
+		printf("ok %d # SKIP no shared models or GLUE data (NYS_SHARED)\n", ++tap_n);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "dump"))
@@ -633,20 +644,7 @@ int main(int argc, char **argv)
 		                "TASK SPLIT | predict FILE TASK SPLIT DIR]\n");
 		return 2;
 	}
-	if (!tap_scratch(dir, sizeof dir, "glue")) {
-		printf("not ok 1 - scratch directory\n1..1\n");
-		return 1;
-	}
-	test_table();
-	test_read();
-	test_metrics();
-	test_predictions();
-	const char *shared = getenv("NYS_SHARED");
-	if (shared && *shared && access(tap_path(shared, "spm/albert-layout-30k-de.model"), R_OK) == 0 &&
-	    access(tap_path(shared, "glue/MRPC/dev.tsv"), R_OK) == 0)
-		test_encode(shared);
-	else
-		printf("ok %d # SKIP no shared models or GLUE data (NYS_SHARED)\n", ++tap_n);
-	tap_sh(dir, "rm -rf @");
-	return tap_done();
+	static tap_test *const tests[] = {test_table, test_read, test_metrics, test_predictions,
+	                                  test_shared, NULL};
+	return tap_main(dir, sizeof dir, "glue", tests);
 }
