@@ -67,7 +67,8 @@ static inline const char *tap_path(const char *dir, const char *name)
 	static char p[4][512];
 	static int k;
 	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+	if (snprintf(p[k], sizeof p[k], "%s/%s", dir, name) >= (int)sizeof p[k])
+		printf("# path cut to %zu bytes: %s\n", sizeof p[k] - 1, p[k]);
 	return p[k];
 }
 
