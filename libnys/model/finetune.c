@@ -186,6 +186,20 @@ static void free_split(split *sp)
 	nys_glue_enc_free(&sp->enc);
 }
 
+/* The task's splits of one role (dev or test: two for MNLI's matched and
+ * mismatched, one otherwise) into sp[0..2), their number into *n. */
+static int load_splits(ft *f, nys_glue_role role, split sp[2], size_t *n, nys_err *e)
+{
+	const nys_glue_split *s[2];
+	*n = nys_glue_splits_of(f->task, role, s, 2);
+	if (*n > 2)
+		*n = 2;
+	for (size_t i = 0; i < *n; i++)
+		if (load_split(f, f->task, s[i], &sp[i], e))
+			return -1;
+	return 0;
+}
+
 static int load_data(ft *f, nys_err *e)
 {
 	const nys_glue_split *s[2];
@@ -197,22 +211,14 @@ static int load_data(ft *f, nys_err *e)
 		if (load_split(f, f->task, s[0], &f->train, e))
 			return -1;
 	}
-	f->ndev = nys_glue_splits_of(f->task, NYS_GLUE_DEV, s, 2);
-	if (f->ndev > 2)
-		f->ndev = 2;
-	for (size_t i = 0; i < f->ndev; i++)
-		if (load_split(f, f->task, s[i], &f->dev[i], e))
-			return -1;
+	if (load_splits(f, NYS_GLUE_DEV, f->dev, &f->ndev, e))
+		return -1;
 	if (!f->ndev)
 		return nys_err_set(e, "%s has no dev split to score", f->task->name);
 	if (!f->o->predict)
 		return 0;
-	f->ntest = nys_glue_splits_of(f->task, NYS_GLUE_TEST, s, 2);
-	if (f->ntest > 2)
-		f->ntest = 2;
-	for (size_t i = 0; i < f->ntest; i++)
-		if (load_split(f, f->task, s[i], &f->test[i], e))
-			return -1;
+	if (load_splits(f, NYS_GLUE_TEST, f->test, &f->ntest, e))
+		return -1;
 	/* the diagnostic set, predicted with the MNLI model */
 	for (size_t k = 0; k < nys_glue_ntasks(); k++) {
 		const nys_glue_task *ax = nys_glue_task_at(k);

@@ -175,6 +175,14 @@ int nys_metric_spearman(const double *x, const double *y, size_t n, double *rho,
 	return 0;
 }
 
+/* One more score, under HuggingFace's name for it. */
+static void score_add(nys_glue_scores *out, const char *name, double value)
+{
+	out->v[out->n].name = name;
+	out->v[out->n].value = value;
+	out->n++;
+}
+
 int nys_metric_glue(nys_glue_metric m, unsigned nclasses, const int32_t *pred,
                     const int32_t *gold, const double *spred, const double *sgold, size_t n,
                     nys_glue_scores *out, nys_err *e)
@@ -182,30 +190,24 @@ int nys_metric_glue(nys_glue_metric m, unsigned nclasses, const int32_t *pred,
 	memset(out, 0, sizeof *out);
 	switch (m) {
 	case NYS_GLUE_ACC:
-		out->n = 1;
-		out->v[0].name = "accuracy";
-		out->v[0].value = nys_metric_accuracy(pred, gold, n);
+		score_add(out, "accuracy", nys_metric_accuracy(pred, gold, n));
 		break;
 	case NYS_GLUE_F1_ACC:
-		out->n = 2;
-		out->v[0].name = "accuracy";
-		out->v[0].value = nys_metric_accuracy(pred, gold, n);
-		out->v[1].name = "f1";
-		out->v[1].value = nys_metric_f1(pred, gold, n);
+		score_add(out, "accuracy", nys_metric_accuracy(pred, gold, n));
+		score_add(out, "f1", nys_metric_f1(pred, gold, n));
 		break;
 	case NYS_GLUE_MCC:
-		out->n = 1;
-		out->v[0].name = "matthews_correlation";
-		out->v[0].value = nys_metric_mcc(pred, gold, n, nclasses);
+		score_add(out, "matthews_correlation", nys_metric_mcc(pred, gold, n, nclasses));
 		break;
-	case NYS_GLUE_CORR:
-		out->n = 2;
-		out->v[0].name = "pearson";
-		out->v[0].value = nys_metric_pearson(spred, sgold, n);
-		out->v[1].name = "spearmanr";
-		if (nys_metric_spearman(spred, sgold, n, &out->v[1].value, e))
+	case NYS_GLUE_CORR: {
+		score_add(out, "pearson", nys_metric_pearson(spred, sgold, n));
+		double rho;
+		int rc = nys_metric_spearman(spred, sgold, n, &rho, e);
+		score_add(out, "spearmanr", rho);
+		if (rc)
 			return -1;
 		break;
+	}
 	}
 	double s = 0;
 	for (unsigned i = 0; i < out->n; i++)

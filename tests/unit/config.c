@@ -790,26 +790,13 @@ static void test_hf(void)
 
 int main(void)
 {
+	static tap_test *const tests[] = {
+		test_published, test_tiny, test_warnings, test_refusals, test_file_errors,
+		test_inverse_init, test_extensions, test_round_trip, test_hf, NULL,
+	};
 	const char *t = getenv("NYS_TOP");
 	snprintf(top, sizeof top, "%s", t && *t ? t : ".");
-	if (!tap_scratch(dir, sizeof dir, "config")) {
-		perror("mkdtemp");
-		return 1;
-	}
-	test_published();
-	test_tiny();
-	test_warnings();
-	test_refusals();
-	test_file_errors();
-	test_inverse_init();
-	test_extensions();
-	test_round_trip();
-	test_hf();
-
-	char cmd[200];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	int rc = tap_main(dir, sizeof dir, "config", tests);
 	nys_buf_free(&warns);
-	return tap_done();
+	return rc;
 }

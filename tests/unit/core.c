@@ -450,20 +450,9 @@ static void test_names(void)
 
 int main(void)
 {
-	if (!tap_scratch(dir, sizeof dir, "core")) {
-		puts("1..0 # SKIP no temporary directory");
-		return 0;
-	}
-	test_numbers();
-	test_utf8();
-	test_input();
-	test_output();
-	test_output_special();
-	test_output_links();
-	test_stage();
-	test_names();
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	sh(cmd);
-	return tap_done();
+	static tap_test *const tests[] = {
+		test_numbers, test_utf8, test_input, test_output, test_output_special,
+		test_output_links, test_stage, test_names, NULL,
+	};
+	return tap_main(dir, sizeof dir, "core", tests);
 }

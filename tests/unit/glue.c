@@ -225,6 +225,19 @@ static int try_read(const char *path, const char *tname, const char *sname, nys_
 	return rc;
 }
 
+/* Reading path as task tname's split sname fails with the message that is
+ * the path followed by tail: test `name`. */
+static void refused(const char *path, const char *tname, const char *sname, const char *tail,
+                    const char *name)
+{
+	nys_glue_data d;
+	char msg[1024], want[1024];
+	try_read(path, tname, sname, &d, msg);
+	snprintf(want, sizeof want, "%s%s", path, tail);
+	tap_str(msg, want, name);
+	nys_glue_data_free(&d);
+}
+
 static void test_read(void)
 {
 	nys_glue_data d;
@@ -271,27 +284,18 @@ static void test_read(void)
 
 	/* refusals, each naming file and line */
 	char want[1024];
-	p = PUT("cols.tsv", "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\ta\tb\n");
-	try_read(p, "RTE", "train", &d, msg);
-	snprintf(want, sizeof want, "%s:3: 3 columns, RTE's train rows have 4", p);
-	tap_str(msg, want, "a row of the wrong column count");
-	nys_glue_data_free(&d);
-	p = PUT("hdr.tsv", "index\tsentence1\n0\ta\tb\tentailment\n");
-	try_read(p, "RTE", "train", &d, msg);
-	snprintf(want, sizeof want, "%s:1: header of 2 columns, RTE's train header has 4", p);
-	tap_str(msg, want, "a header of the wrong column count");
-	nys_glue_data_free(&d);
-	p = PUT("lab.tsv", "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\ta\tb\tneutral\n");
-	try_read(p, "RTE", "dev", &d, msg);
-	snprintf(want, sizeof want,
-	         "%s:3: label 'neutral' is not one of RTE's (entailment, not_entailment)", p);
-	tap_str(msg, want, "a label outside the task's set");
-	nys_glue_data_free(&d);
-	p = PUT("lab2.tsv", "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n 1\t1\t2\ta\tb\n");
-	try_read(p, "MRPC", "dev", &d, msg);
-	snprintf(want, sizeof want, "%s:2: label ' 1' is not one of MRPC's (0, 1)", p);
-	tap_str(msg, want, "a label with a space is not a label");
-	nys_glue_data_free(&d);
+	refused(PUT("cols.tsv", "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\ta\tb\n"),
+	        "RTE", "train", ":3: 3 columns, RTE's train rows have 4",
+	        "a row of the wrong column count");
+	refused(PUT("hdr.tsv", "index\tsentence1\n0\ta\tb\tentailment\n"), "RTE", "train",
+	        ":1: header of 2 columns, RTE's train header has 4",
+	        "a header of the wrong column count");
+	refused(PUT("lab.tsv", "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\ta\tb\tneutral\n"),
+	        "RTE", "dev", ":3: label 'neutral' is not one of RTE's (entailment, not_entailment)",
+	        "a label outside the task's set");
+	refused(PUT("lab2.tsv", "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n 1\t1\t2\ta\tb\n"),
+	        "MRPC", "dev", ":2: label ' 1' is not one of MRPC's (0, 1)",
+	        "a label with a space is not a label");
 	const char *bad[] = {"abc", "", "nan", "inf", "5.0x", "0x1p2", " 5"};
 	int all = 1;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -310,11 +314,8 @@ static void test_read(void)
 		nys_glue_data_free(&d);
 	}
 	tap_ok(all, "scores that are not numbers: abc, empty, nan, inf, 5.0x, hex, a space");
-	p = PUT("empty.tsv", "index\tsentence\n");
-	try_read(p, "SST-2", "test", &d, msg);
-	snprintf(want, sizeof want, "%s: no rows", p);
-	tap_str(msg, want, "a file without rows");
-	nys_glue_data_free(&d);
+	refused(PUT("empty.tsv", "index\tsentence\n"), "SST-2", "test", ": no rows",
+	        "a file without rows");
 	try_read(tap_path(dir, "missing.tsv"), "SST-2", "test", &d, msg);
 	tap_ok(strstr(msg, "missing.tsv") != NULL, "a missing file names itself");
 	nys_glue_data_free(&d);
@@ -619,6 +620,17 @@ static void test_predictions(void)
 	nys_buf_free(&w);
 }
 
+/* The encoding tests, where the shared data has a model and MRPC. */
+static void test_shared(void)
+{
+	const char *shared = getenv("NYS_SHARED");
+	if (shared && *shared && access(tap_path(shared, "spm/albert-layout-30k-de.model"), R_OK) == 0 &&
+	    access(tap_path(shared, "glue/MRPC/dev.tsv"), R_OK) == 0)
+		test_encode(shared);
+	else
+		printf("ok %d # SKIP no shared models or GLUE data (NYS_SHARED)\n", ++tap_n);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "dump"))
@@ -632,20 +644,7 @@ int main(int argc, char **argv)
 		                "TASK SPLIT | predict FILE TASK SPLIT DIR]\n");
 		return 2;
 	}
-	if (!tap_scratch(dir, sizeof dir, "glue")) {
-		printf("not ok 1 - scratch directory\n1..1\n");
-		return 1;
-	}
-	test_table();
-	test_read();
-	test_metrics();
-	test_predictions();
-	const char *shared = getenv("NYS_SHARED");
-	if (shared && *shared && access(tap_path(shared, "spm/albert-layout-30k-de.model"), R_OK) == 0 &&
-	    access(tap_path(shared, "glue/MRPC/dev.tsv"), R_OK) == 0)
-		test_encode(shared);
-	else
-		printf("ok %d # SKIP no shared models or GLUE data (NYS_SHARED)\n", ++tap_n);
-	tap_sh(dir, "rm -rf @");
-	return tap_done();
+	static tap_test *const tests[] = {test_table, test_read, test_metrics, test_predictions,
+	                                  test_shared, NULL};
+	return tap_main(dir, sizeof dir, "glue", tests);
 }

@@ -67,7 +67,8 @@ static inline const char *tap_path(const char *dir, const char *name)
 	static char p[4][512];
 	static int k;
 	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+	if (snprintf(p[k], sizeof p[k], "%s/%s", dir, name) >= (int)sizeof p[k])
+		printf("# path cut to %zu bytes: %s\n", sizeof p[k] - 1, p[k]);
 	return p[k];
 }
 
@@ -95,6 +96,25 @@ static inline int tap_done(void)
 {
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
+}
+
+/* A test program, one test function after another. */
+typedef void tap_test(void);
+
+/* What a test program's main does around its tests: a fresh scratch
+ * directory nys-NAME-XXXXXX into dir (a failure if none can be made), the
+ * NULL-terminated tests in order, the directory removed, the plan; the
+ * exit status. */
+static inline int tap_main(char *dir, size_t n, const char *name, tap_test *const *tests)
+{
+	if (!tap_scratch(dir, n, name)) {
+		printf("not ok 1 - scratch directory\n1..1\n");
+		return 1;
+	}
+	for (; *tests; tests++)
+		(*tests)();
+	tap_sh(dir, "rm -rf @");
+	return tap_done();
 }
 
 #endif
