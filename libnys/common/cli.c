@@ -15,6 +15,38 @@ int nys_cli_usage(const nys_cli *cl, const char *fmt, ...)
 	return 2;
 }
 
+const nys_cli_opt nys_cli_no_opts[] = {{NULL, 0, NULL, 0, NULL}};
+
+/* Whether the runner answers this entry of a command's table itself (the
+ * shared -j and -q, appended after the command's own options). */
+static bool shared_opt(const nys_cli_cmd *cmd, const nys_cli_opt *o)
+{
+	return ((cmd->flags & NYS_CLI_JOBS) && o->id == 'j') ||
+	       ((cmd->flags & NYS_CLI_QUIET) && o->id == 'q');
+}
+
+/* getopt's long options and short-option string from a command's table. */
+static int from_table(nys_cli *cl, const nys_cli_cmd *cmd, size_t *n)
+{
+	size_t k = 0;
+	for (const nys_cli_opt *o = cmd->opts; o->name; o++) {
+		if (shared_opt(cmd, o))
+			continue;
+		if (*n == NYS_CLI_MAX_OPTS)
+			return -1;
+		int id = o->id ? o->id : o->letter;
+		cl->opts[(*n)++] = (struct option){o->name, o->arg ? required_argument : no_argument,
+		                                   NULL, id};
+		if (o->letter) {
+			cl->shortopts[k++] = (char)o->letter;
+			if (o->arg)
+				cl->shortopts[k++] = ':';
+		}
+	}
+	cl->shortopts[k] = 0;
+	return 0;
+}
+
 /* Copy a command's own options and append the shared ones; -1 (a fault of
  * the program's tables, not of its user) when they do not fit. */
 static int setup(nys_cli *cl, const nys_cli_cmd *cmd, int argc, char **argv)
@@ -23,15 +55,20 @@ static int setup(nys_cli *cl, const nys_cli_cmd *cmd, int argc, char **argv)
 	cl->argc = argc;
 	cl->argv = argv;
 	size_t n = 0;
-	for (const struct option *o = cmd->longopts; o && o->name; o++) {
-		if (n == NYS_CLI_MAX_OPTS)
+	if (cmd->opts) {
+		if (from_table(cl, cmd, &n))
 			return -1;
-		cl->opts[n++] = *o;
+	} else {
+		for (const struct option *o = cmd->longopts; o && o->name; o++) {
+			if (n == NYS_CLI_MAX_OPTS)
+				return -1;
+			cl->opts[n++] = *o;
+		}
+		const char *own = cmd->shortopts ? cmd->shortopts : "";
+		if (strlen(own) > 2 * NYS_CLI_MAX_OPTS)
+			return -1;
+		strcpy(cl->shortopts, own);
 	}
-	const char *own = cmd->shortopts ? cmd->shortopts : "";
-	if (strlen(own) > 2 * NYS_CLI_MAX_OPTS)
-		return -1;
-	strcpy(cl->shortopts, own);
 	if (cmd->flags & NYS_CLI_JOBS) {
 		cl->opts[n++] = (struct option){"threads", required_argument, NULL, 'j'};
 		strcat(cl->shortopts, "j:");
@@ -48,6 +85,56 @@ static int setup(nys_cli *cl, const nys_cli_cmd *cmd, int argc, char **argv)
 		cl->opts[n++] = (struct option){"version", no_argument, NULL, NYS_CLI_OPT_VERSION};
 	cl->opts[n] = (struct option){NULL, 0, NULL, 0};
 	return 0;
+}
+
+/* One option's lines of --help: "  -x, --name ARG", padded to the column
+ * (or two spaces past a longer one), then its help, each further line of
+ * it indented to the column. */
+static int help_lines(nys_buf *b, unsigned col, int letter, const char *name, const char *arg,
+                      const char *help)
+{
+	size_t start = b->n;
+	int rc = letter ? nys_buf_printf(b, "  -%c, --%s", letter, name)
+	                : nys_buf_printf(b, "      --%s", name);
+	if (!rc && arg)
+		rc = nys_buf_printf(b, " %s", arg);
+	size_t len = b->n - start;
+	rc = rc || nys_buf_printf(b, "%*s", len < col ? (int)(col - len) : 2, "");
+	for (const char *s = help; !rc;) {
+		const char *nl = strchr(s, '\n');
+		size_t m = nl ? (size_t)(nl - s) : strlen(s);
+		rc = nys_buf_add(b, s, m) || nys_buf_addc(b, '\n');
+		if (!nl || rc)
+			break;
+		s = nl + 1;
+		if (*s && *s != '\n')
+			rc = nys_buf_printf(b, "%*s", (int)col, "");
+	}
+	return rc;
+}
+
+/* --help of a command with a table: usage, help, the option lines, -h and
+ * --version, the tail. */
+static int help_table(const nys_cli_cmd *cmd)
+{
+	unsigned col = cmd->col ? cmd->col : 23;
+	nys_buf b = {0};
+	int rc = nys_buf_adds(&b, cmd->usage) || nys_buf_adds(&b, cmd->help);
+	for (const nys_cli_opt *o = cmd->opts; !rc && o->name; o++)
+		rc = help_lines(&b, col, o->letter, o->name, o->arg, o->help);
+	rc = rc || help_lines(&b, col, 'h', "help", NULL, "show this help and exit");
+	if (!rc && !(cmd->flags & NYS_CLI_NO_VERSION))
+		rc = help_lines(&b, col, 0, "version", NULL, "show the version and exit");
+	if (!rc && cmd->tail)
+		rc = nys_buf_adds(&b, cmd->tail);
+	if (rc) {
+		nys_buf_free(&b);
+		nys_warnx("out of memory");
+		return 1;
+	}
+	rc = nys_print_stdout(b.p) ? 1 : 0;
+	nys_buf_free(&b);
+	return rc;
 }
 
 static int version(const nys_cli *cl)
@@ -96,7 +183,10 @@ int nys_cli_next(nys_cli *cl)
 			}
 			return 0;
 		case 'h':
-			cl->status = nys_print_stdout(cl->cmd->usage) || nys_print_stdout(cl->cmd->help);
+			if (cl->cmd->opts)
+				cl->status = help_table(cl->cmd);
+			else
+				cl->status = nys_print_stdout(cl->cmd->usage) || nys_print_stdout(cl->cmd->help);
 			return -1;
 		case NYS_CLI_OPT_VERSION:
 			cl->status = version(cl);
