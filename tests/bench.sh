@@ -218,3 +218,28 @@ if [ -x "${NYS_BENCHBIN:-}/model" ]; then
 	echo "targets: at least 3500 tokens/s at 512 x 8 and 4000 at 4096 x 1, peak memory under 1 GB"
 	echo "(the authors' PyTorch code: 1100 and 1300 tokens/s here, 2.9 GB)"
 fi
+
+if [ -x "${NYS_BENCHBIN:-}/model" ]; then
+	# GLUE fine-tuning: MRPC-length pairs (96 to 128 tokens, padded to 128 and
+	# masked), batch 32, the authors' two-class head; against PyTorch eager
+	# running the same math on the same batch (tests/bench/finetune_torch.py)
+	# when BENCH_PYTHON (default python3) has torch.
+	PY=${BENCH_PYTHON:-python3}
+	printf '\nfine-tuning steps (the model above with 2 token types and the authors'"'"' classifier head; pairs of 96-128 tokens padded to 128, batch 32; forward, backward, AdamW; 7 steps after one)\n\n'
+	printf '| %-26s | %14s | %16s | %12s | %12s |\n' "program" "tokens/s best" "tokens/s median" "ms/step best" "peak RSS MB"
+	printf '|%s|%s|%s|%s|%s|\n' "----------------------------" "----------------" "------------------" "--------------" "--------------"
+	ft=$("$NYS_BENCHBIN/model" 128 32 7 cls)
+	echo "$ft" | awk '{printf "| %-26s | %14d | %16d | %12.1f | %12.1f |\n", "nys", $3, $4, $5, $6}'
+	if "$PY" -c 'import torch' 2> /dev/null; then
+		pt=$("$PY" "$(dirname "$0")/bench/finetune_torch.py" 128 32 7) || { echo "bench: finetune_torch.py failed" >&2; exit 1; }
+		echo "$pt" | awk -v v="$("$PY" -c 'import torch; print(torch.__version__)')" \
+			'{printf "| %-26s | %14d | %16d | %12.1f | %12.1f |\n", "PyTorch " v " eager", $3, $4, $5, $6}'
+		echo
+		printf 'nys against PyTorch eager: %.2f x (best), %.2f x (median)\n' \
+			"$(echo "$ft $pt" | awk '{print $3 / $9}')" "$(echo "$ft $pt" | awk '{print $4 / $10}')"
+	else
+		echo
+		echo "(no PyTorch row: $PY cannot import torch; set BENCH_PYTHON to an interpreter that can)"
+	fi
+	echo "target: at least 4 x PyTorch eager"
+fi

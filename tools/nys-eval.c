@@ -1,10 +1,12 @@
 /* nys-eval: run a model checkpoint over token-id lines (forward), make a
  * fresh checkpoint (init), write transformers' config.json (hf-config),
- * fine-tune and score on GLUE (glue). */
+ * fine-tune and score on GLUE (glue), score a training run's checkpoints on
+ * its dev shards (mlm). */
 #include "nys_blas.h"
 #include "nys_cli.h"
 #include "nys_eval.h"
 #include "nys_finetune.h"
+#include "nys_mlm_eval.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,9 @@ static const char usage[] =
 	"       nys-eval init --config CONFIG [--seed S] [--mlm | --classes N] -o FILE\n"
 	"       nys-eval hf-config --config CONFIG [--checkpoint FILE] [-o FILE]\n"
 	"       nys-eval glue --task T --batch_size N --lr X --epoch E --checkpoint C\n"
-	"                     -m spm.model [OPTIONS]\n";
+	"                     -m spm.model [OPTIONS]\n"
+	"       nys-eval mlm --checkpoint N|all|FILE [--batches K] [--batch_size N]\n"
+	"                    [--config CONFIG] [--data DIR] [-o FILE]\n";
 
 static const char help[] =
 	"Evaluate Nystromformer models (nys-checkpoint(5)) outside training.\n"
@@ -26,6 +30,7 @@ static const char help[] =
 	"  init        write a freshly initialised checkpoint\n"
 	"  hf-config   write the config.json of transformers' Nystromformer\n"
 	"  glue        fine-tune a checkpoint on a GLUE task and score it\n"
+	"  mlm         masked-LM loss and accuracy of checkpoints on dev.json\n"
 	"\n"
 	"  -h, --help      show this help and exit\n"
 	"      --version   show the version and exit\n"
@@ -312,6 +317,86 @@ static int cmd_hf_config(nys_cli *cl)
 	return rc ? fail(&e) : 0;
 }
 
+/* ---- mlm: masked-LM validation of a run's checkpoints ------------------------------ */
+
+static const char mlm_usage[] =
+	"usage: nys-eval mlm --checkpoint N|all|FILE [--batches K] [--batch_size N]\n"
+	"                    [--config CONFIG] [--data DIR] [-o FILE]\n";
+static const char mlm_help[] =
+	"Score masked-LM loss and accuracy on the dev.json shards of a training\n"
+	"config's data folder, as nys-train validates after every epoch: the same\n"
+	"sequences from the list's start, masked with a seed fixed by the config's\n"
+	"seed (so numbers compare across checkpoints), in micro-batches of\n"
+	"gpu_setting.inst_per_gpu.  One JSON line a checkpoint, with nys-train's\n"
+	"validation keys (valid_loss, valid_mlm_accu, valid_count, valid_inst,\n"
+	"epoch, idx) and the checkpoint's path.\n"
+	"\n"
+	"      --checkpoint N|all|FILE  N (digits): cp-NNNN.model, epoch N's, of the\n"
+	"                         config's model_checkpoints; all: every epoch's, in\n"
+	"                         step order; else a checkpoint file (required)\n"
+	"      --batches K        score K batches (default: the config's\n"
+	"                         validate_batches_per_epoch; all of dev.json if 0)\n"
+	"      --batch_size N     sequences a batch (default: pretraining_setting's)\n"
+	"      --config CONFIG    the training config (default config.json)\n"
+	"      --data DIR         the shard folder (default: the config's data_folder)\n"
+	"  -o, --output FILE      the JSON lines (default stdout)\n"
+	"  -q, --quiet            no line on stderr for each checkpoint\n"
+	"  -h, --help             show this help and exit\n"
+	"      --version          show the version and exit\n";
+
+enum { MLM_CONFIG = 256, MLM_CHECKPOINT, MLM_BATCHES, MLM_BATCH_SIZE, MLM_DATA };
+
+static const struct option mlm_longopts[] = {
+	{"config", required_argument, NULL, MLM_CONFIG},
+	{"checkpoint", required_argument, NULL, MLM_CHECKPOINT},
+	{"batches", required_argument, NULL, MLM_BATCHES},
+	{"batch_size", required_argument, NULL, MLM_BATCH_SIZE},
+	{"data", required_argument, NULL, MLM_DATA},
+	{"output", required_argument, NULL, 'o'},
+	{NULL, 0, NULL, 0},
+};
+
+static void mlm_info(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "nys-eval: %s\n", line);
+}
+
+static int cmd_mlm(nys_cli *cl)
+{
+	nys_mlm_run_opts o = {0};
+	const char *output = NULL;
+	int c;
+	while ((c = nys_cli_next(cl)) > 0) {
+		switch (c) {
+		case MLM_CONFIG: o.config = optarg; break;
+		case MLM_CHECKPOINT: o.checkpoint = optarg; break;
+		case MLM_DATA: o.data = optarg; break;
+		case 'o': output = optarg; break;
+		case MLM_BATCHES: nys_cli_u64(cl, 1, UINT32_MAX, "--batches", &o.batches); break;
+		case MLM_BATCH_SIZE:
+			nys_cli_u64(cl, 1, 1 << 20, "--batch_size", &o.batch_size);
+			break;
+		}
+	}
+	if (c < 0)
+		return cl->status;
+	if (!o.checkpoint)
+		return nys_cli_usage(cl, "no --checkpoint");
+	nys_blas_tune(cl->main_argv);
+	nys_out_cleanup_on_signals();
+	nys_err e;
+	nys_info info = {.fn = cl->quiet ? NULL : mlm_info};
+	nys_out *out = nys_out_open(output, 0, &e);
+	if (!out)
+		return fail(&e);
+	if (nys_mlm_run(&o, out, &info, &e)) {
+		nys_out_abort(out);
+		return fail(&e);
+	}
+	return nys_out_commit(out, &e) ? fail(&e) : 0;
+}
+
 /* ---- glue: GLUE fine-tuning (nys_finetune.h) ------------------------------------ */
 
 static const char glue_usage[] =
@@ -463,6 +548,8 @@ int main(int argc, char **argv)
 		{"hf-config", hf_usage, hf_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_hf_config},
 		{"glue", glue_usage, glue_help, "m:", glue_longopts,
 		 NYS_CLI_NO_OPERANDS | NYS_CLI_JOBS | NYS_CLI_QUIET, cmd_glue},
+		{"mlm", mlm_usage, mlm_help, "o:", mlm_longopts, NYS_CLI_NO_OPERANDS | NYS_CLI_QUIET,
+		 cmd_mlm},
 		{0},
 	};
 	static const nys_cli_prog prog = {

@@ -368,3 +368,58 @@ int nys_ckpt_trim_log(const char *path, uint64_t step, bool *validated, nys_err 
 	}
 	return nys_out_commit(out, e); /* frees out whatever the result */
 }
+
+long long nys_ckpt_epoch_of(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	size_t len = strlen(b);
+	if (len < 13 || strncmp(b, "cp-", 3) || strcmp(b + len - 6, ".model") ||
+	    strspn(b + 3, "0123456789") != len - 9 || len - 9 > 18)
+		return -1;
+	return strtoll(b + 3, NULL, 10);
+}
+
+static int by_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int nys_ckpt_epochs(const char *dir, uint64_t **epochs, size_t *n, nys_err *e)
+{
+	*epochs = NULL;
+	*n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return nys_err_sys(e, "%s", dir);
+	uint64_t *v = NULL;
+	size_t cap = 0;
+	struct dirent *de;
+	int rc = 0;
+	while ((de = readdir(d))) {
+		long long k = nys_ckpt_epoch_of(de->d_name);
+		if (k < 0)
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			uint64_t *nv = realloc(v, cap * sizeof *nv);
+			if (!nv) {
+				rc = nys_err_set(e, "out of memory");
+				break;
+			}
+			v = nv;
+		}
+		v[(*n)++] = (uint64_t)k;
+	}
+	closedir(d);
+	if (rc) {
+		free(v);
+		*n = 0;
+		return -1;
+	}
+	if (v)
+		qsort(v, *n, sizeof *v, by_u64);
+	*epochs = v;
+	return 0;
+}

@@ -82,4 +82,12 @@ uint64_t nys_ckpt_u64(const json_t *o, const char *key, bool *ok);
  * the rest again.  Through a temporary file. */
 int nys_ckpt_trim_log(const char *path, uint64_t step, bool *validated, nys_err *e);
 
+/* The epoch E of a file named cp-EEEE.model (four digits or more, in any
+ * folder), or -1 for any other name. */
+long long nys_ckpt_epoch_of(const char *path);
+/* The epochs of the cp-EEEE.model files in dir (the parameters nys_ckpt_save
+ * writes at the end of every epoch), in increasing order, into *epochs (the
+ * caller's to free; NULL when there are none).  -1 when dir cannot be read. */
+int nys_ckpt_epochs(const char *dir, uint64_t **epochs, size_t *n, nys_err *e);
+
 #endif

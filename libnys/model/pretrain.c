@@ -14,6 +14,7 @@
 #include "nys_config.h"
 #include "nys_data.h"
 #include "nys_loop.h"
+#include "nys_mlm_eval.h"
 #include "nys_model.h"
 #include "nys_settings.h"
 #include "nys_train.h"
@@ -48,14 +49,16 @@ typedef struct trainer {
 
 /* ---- the data ----------------------------------------------------------------- */
 
+/* The next training sequence, masked with the counter of its place in the
+ * data order. */
 static int next_masked(trainer *t, nys_loader *l, int32_t *ids, int32_t *labels,
-                       uint64_t mask_seed, uint64_t *counter, nys_err *e)
+                       uint64_t mask_seed, nys_err *e)
 {
 	uint64_t c = nys_loader_tell(l).delivered;
 	int r = nys_loader_next(l, ids, e);
 	if (r <= 0)
 		return r;
-	nys_mlm_mask(ids, labels, t->T, &t->mlm, mask_seed, counter ? (*counter)++ : c);
+	nys_mlm_mask(ids, labels, t->T, &t->mlm, mask_seed, c);
 	return 1;
 }
 
@@ -65,7 +68,7 @@ static int next_batch(void *ctx, int nb, nys_batch *b, nys_err *e)
 	trainer *t = ctx;
 	for (int i = 0; i < nb; i++) {
 		int r = next_masked(t, t->train, t->ids + (size_t)i * t->T,
-		                    t->labels + (size_t)i * t->T, t->s.seed, NULL, e);
+		                    t->labels + (size_t)i * t->T, t->s.seed, e);
 		if (r < 0)
 			return -1;
 		if (r == 0)
@@ -123,53 +126,27 @@ static int log_line(trainer *t, json_t *j, bool flush, nys_err *e)
 /* ---- validation and progress ---------------------------------------------------- */
 
 /* Masked-LM loss and accuracy on the first validate_batches_per_epoch
- * batches of dev.json, the same sequences and masks every epoch. */
+ * batches of dev.json, the same sequences and masks every epoch
+ * (nys_mlm_eval.h, which `nys-eval mlm` shares). */
 static int validate(trainer *t, uint64_t epoch, nys_err *e)
 {
 	if (!t->dev || !t->s.validate_batches)
 		return 0;
-	nys_loader_pos zero = {0};
-	zero.data_id = nys_loader_tell(t->dev).data_id;
-	if (nys_loader_seek(t->dev, &zero, e))
+	nys_mlm_eval_opts vo = {.sequences = t->s.validate_batches * t->s.batch_size,
+	                        .micro = (int)t->s.inst_per_gpu, .seed = t->s.seed, .mlm = t->mlm};
+	nys_mlm_score sc;
+	if (nys_mlm_eval(t->m, t->dev, &vo, &sc, e))
 		return -1;
-	double loss = 0, count = 0, correct = 0;
-	uint64_t want = t->s.validate_batches * t->s.batch_size, got = 0, counter = 0;
-	uint64_t mseed = t->s.seed ^ UINT64_C(0x6e79732e64657621); /* "nys.dev!" */
-	bool end = false;
-	while (got < want && !end) {
-		int nb = 0;
-		while (nb < (int)t->s.inst_per_gpu && got < want) {
-			int r = next_masked(t, t->dev, t->ids + (size_t)nb * t->T,
-			                    t->labels + (size_t)nb * t->T, mseed, &counter, e);
-			if (r < 0)
-				return -1;
-			if (r == 0) {
-				end = true;
-				break;
-			}
-			nb++;
-			got++;
-		}
-		if (!nb)
-			break;
-		nys_batch b = {.B = nb, .T = (int)t->T, .ids = t->ids, .labels = t->labels};
-		nys_model_stats st;
-		if (nys_model_forward(t->m, &b, false, 0, &st, e))
-			return -1;
-		loss += st.loss * (st.count + 1e-6);
-		count += st.count;
-		correct += st.correct;
-	}
-	if (!got)
+	if (!sc.sequences)
 		return 0;
 	json_t *j = json_pack("{s:I, s:I, s:f, s:f, s:f, s:I}", "epoch", (json_int_t)epoch, "idx",
-	                      (json_int_t)t->loop.step, "valid_loss", loss / (count + 1e-6),
-	                      "valid_mlm_accu", correct / (count + 1e-6), "valid_count", count,
-	                      "valid_inst", (json_int_t)got);
+	                      (json_int_t)t->loop.step, "valid_loss", sc.loss, "valid_mlm_accu",
+	                      sc.accuracy, "valid_count", sc.count, "valid_inst",
+	                      (json_int_t)sc.sequences);
 	nys_info_say(&t->info,
 	             "epoch %llu: validation loss %.4f, accuracy %.4f (%llu sequences, %.0f labels)",
-	             (unsigned long long)epoch, loss / (count + 1e-6), correct / (count + 1e-6),
-	             (unsigned long long)got, count);
+	             (unsigned long long)epoch, sc.loss, sc.accuracy,
+	             (unsigned long long)sc.sequences, sc.count);
 	return j ? log_line(t, j, true, e) : nys_err_set(e, "out of memory");
 }
 
@@ -281,13 +258,7 @@ static int setup(trainer *t, nys_err *e)
 		                   (unsigned long long)NYS_MAX_BATCH_TOKENS);
 
 	nys_tokenizer_meta(li->fingerprint, t->tokenizer);
-	t->special[0] = (int32_t)li->cls_id;
-	t->special[1] = (int32_t)li->sep_id;
-	t->special[2] = t->s.pad_id;
-	t->special[3] = t->s.unk_id;
-	t->special[4] = t->s.mask_id;
-	t->mlm = nys_mlm_defaults(t->s.mask_id, li->vocab_size, t->special, 5);
-	if (nys_mlm_check(&t->mlm, e))
+	if (nys_mlm_setup(li, &t->s, t->special, &t->mlm, e))
 		return -1;
 
 	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true, .device = t->o->device};
