@@ -37,14 +37,21 @@ enum {
 	OPT_MAXLEN, OPT_SAMPLE, OPT_FORMAT, OPT_MAXLINE,
 };
 
-static int parse_format(const char *s, nys_tok_format *f)
+/* The options encode and decode share, -m, -o and -f, when c is one of
+ * them: 0, or 2 after the usage error of a bad --format. */
+static int stream_opt(const nys_cli *cl, int c, const char **model, const char **output,
+                      nys_tok_format *f)
 {
-	if (!strcmp(s, "tokens"))
+	if (c == 'm')
+		*model = optarg;
+	else if (c == 'o')
+		*output = optarg;
+	else if (c == 'f' && !strcmp(optarg, "tokens"))
 		*f = NYS_FORMAT_TOKENS;
-	else if (!strcmp(s, "ids"))
+	else if (c == 'f' && !strcmp(optarg, "ids"))
 		*f = NYS_FORMAT_IDS;
-	else
-		return -1;
+	else if (c == 'f')
+		return nys_cli_usage(cl, "--format: '%s' is not tokens or ids", optarg);
 	return 0;
 }
 
@@ -197,13 +204,9 @@ static int cmd_encode(nys_cli *cl)
 	uint64_t v = 0;
 	int c;
 	while ((c = nys_cli_next(cl)) > 0) {
+		if (stream_opt(cl, c, &model, &o.output, &o.format))
+			return 2;
 		switch (c) {
-		case 'm': model = optarg; break;
-		case 'o': o.output = optarg; break;
-		case 'f':
-			if (parse_format(optarg, &o.format))
-				return nys_cli_usage(cl, "--format: '%s' is not tokens or ids", optarg);
-			break;
 		case OPT_LOWER: o.lower = true; break;
 		case OPT_MAXLINE:
 			nys_cli_size(cl, 1, (uint64_t)1 << 30, "--max-line", &v);
@@ -269,16 +272,9 @@ static int cmd_decode(nys_cli *cl)
 	const char *model = NULL;
 	nys_err e;
 	int c;
-	while ((c = nys_cli_next(cl)) > 0) {
-		switch (c) {
-		case 'm': model = optarg; break;
-		case 'o': o.output = optarg; break;
-		case 'f':
-			if (parse_format(optarg, &o.format))
-				return nys_cli_usage(cl, "--format: '%s' is not tokens or ids", optarg);
-			break;
-		}
-	}
+	while ((c = nys_cli_next(cl)) > 0)
+		if (stream_opt(cl, c, &model, &o.output, &o.format))
+			return 2;
 	if (c < 0)
 		return cl->status;
 	if (o.format == NYS_FORMAT_IDS && !model)
