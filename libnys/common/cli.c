@@ -121,7 +121,8 @@ static int help_table(const nys_cli_cmd *cmd)
 	nys_buf b = {0};
 	int rc = nys_buf_adds(&b, cmd->usage) || nys_buf_adds(&b, cmd->help);
 	for (const nys_cli_opt *o = cmd->opts; !rc && o->name; o++)
-		rc = help_lines(&b, col, o->letter, o->name, o->arg, o->help);
+		if (o->help)
+			rc = help_lines(&b, col, o->letter, o->name, o->arg, o->help);
 	rc = rc || help_lines(&b, col, 'h', "help", NULL, "show this help and exit");
 	if (!rc && !(cmd->flags & NYS_CLI_NO_VERSION))
 		rc = help_lines(&b, col, 0, "version", NULL, "show the version and exit");

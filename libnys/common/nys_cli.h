@@ -48,7 +48,8 @@ typedef struct nys_cli_opt {
 	const char *arg;   /* its argument's name in --help; NULL: it takes none */
 	int id;            /* what nys_cli_next returns; 0: the letter */
 	/* its --help text: after "  -x, --name ARG" padded to the command's
-	 * column, each "\n" starting a line indented to that column */
+	 * column, each "\n" starting a line indented to that column; NULL:
+	 * not listed (an option the command takes only to refuse it itself) */
 	const char *help;
 } nys_cli_opt;
 
