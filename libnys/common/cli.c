@@ -21,8 +21,8 @@ const nys_cli_opt nys_cli_no_opts[] = {{NULL, 0, NULL, 0, NULL}};
  * shared -j and -q, appended after the command's own options). */
 static bool shared_opt(const nys_cli_cmd *cmd, const nys_cli_opt *o)
 {
-	return ((cmd->flags & NYS_CLI_JOBS) && o->id == 'j') ||
-	       ((cmd->flags & NYS_CLI_QUIET) && o->id == 'q');
+	int id = o->id ? o->id : o->letter;
+	return ((cmd->flags & NYS_CLI_JOBS) && id == 'j') || ((cmd->flags & NYS_CLI_QUIET) && id == 'q');
 }
 
 /* getopt's long options and short-option string from a command's table. */
