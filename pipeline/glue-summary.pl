@@ -19,7 +19,8 @@ use JSON::PP;
 my $all = @ARGV && $ARGV[0] eq '--all' ? shift @ARGV : 0;
 my $dir = shift @ARGV // die "usage: glue-summary.pl [--all] RESULTS-DIR\n";
 
-# The run's score from a key holding a number or an object of metrics.
+# The run's score from a key holding a number, an object of metrics, or an
+# object of splits each holding its metrics.
 sub score_of {
 	my ($s, $num, $obj) = @_;
 	return $s->{$num} + 0 if defined $s->{$num} && !ref $s->{$num};
@@ -28,6 +29,11 @@ sub score_of {
 	return $o + 0 unless ref $o;
 	return undef unless ref $o eq 'HASH';
 	return $o->{combined_score} + 0 if defined $o->{combined_score};
+	# nys-eval glue gives the scores by split ({"dev": {...}, "epoch": N};
+	# MNLI: dev_matched and dev_mismatched): the first split counts, as the
+	# best epoch is chosen by it
+	my ($split) = grep { ref $o->{$_} eq 'HASH' } sort keys %$o;
+	$o = $o->{$split} if defined $split;
 	my @v = grep { defined && !ref && /^-?[\d.]+(?:[eE][-+]?\d+)?$/ }
 	        map { $o->{$_} } grep { $_ ne 'epoch' } sort keys %$o;
 	return undef unless @v;

@@ -77,7 +77,7 @@ for cmd in "wikiextract" "tokenize encode -m x"; do
 done
 # a command that needs a subcommand: none, or an unknown one
 if [ -x "$BIN/nys-eval" ] && [ -x "$BIN/tokenize" ]; then
-	for c in "nys-eval|no subcommand (forward, init or hf-config)" "tokenize|no command" \
+	for c in "nys-eval|no subcommand (see nys-eval --help)" "tokenize|no command" \
 		"nys-eval frob|unknown subcommand 'frob'" "tokenize frob|unknown command 'frob'"; do
 		"$BIN/"${c%%|*} > "$T/out" 2> "$T/err"; st=$?
 		p=${c%%|*}; p=${p%% *}

@@ -1,12 +1,14 @@
 /* nys-eval: run a model checkpoint over token-id lines (forward), make a
  * fresh checkpoint (init), write transformers' config.json (hf-config),
  * fine-tune and score on GLUE (glue), score a training run's checkpoints on
- * its dev shards (mlm). */
+ * its dev shards (mlm), import and export transformers folders (import-hf,
+ * export-hf). */
 #include "nys_blas.h"
 #include "nys_cli.h"
 #include "nys_eval.h"
 #include "nys_finetune.h"
 #include "nys_mlm_eval.h"
+#include "nys_hf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,9 @@ static const char usage[] =
 	"       nys-eval glue --task T --batch_size N --lr X --epoch E --checkpoint C\n"
 	"                     -m spm.model [OPTIONS]\n"
 	"       nys-eval mlm --checkpoint N|all|FILE [--batches K] [--batch_size N]\n"
-	"                    [--config CONFIG] [--data DIR] [-o FILE]\n";
+	"                    [--config CONFIG] [--data DIR] [-o FILE]\n"
+	"       nys-eval import-hf DIR [-o CONFIG]\n"
+	"       nys-eval export-hf --checkpoint FILE -m SPM.model [--lower] -o DIR\n";
 
 static const char help[] =
 	"Evaluate Nystromformer models (nys-checkpoint(5)) outside training.\n"
@@ -31,6 +35,8 @@ static const char help[] =
 	"  hf-config   write the config.json of transformers' Nystromformer\n"
 	"  glue        fine-tune a checkpoint on a GLUE task and score it\n"
 	"  mlm         masked-LM loss and accuracy of checkpoints on dev.json\n"
+	"  import-hf   a transformers Nystromformer folder as a nys config\n"
+	"  export-hf   a checkpoint as a transformers folder (weights, tokenizer)\n"
 	"\n";
 static const char tail[] =
 	"('nys-eval SUBCOMMAND --help' for theirs.)\n"
@@ -49,7 +55,8 @@ static const char fwd_help[] =
 	"\n";
 
 static const char init_usage[] =
-	"usage: nys-eval init --config CONFIG [--seed S] [--mlm | --classes N] -o FILE\n";
+	"usage: nys-eval init --config CONFIG [--seed S] [--mlm | --classes N\n"
+	"                     [--head authors|hf]] -o FILE\n";
 static const char init_help[] =
 	"Write a checkpoint of freshly initialised weights, as the authors' model\n"
 	"starts (nys-checkpoint(5)), with the masked-LM head or a classifier.\n"
@@ -64,21 +71,22 @@ static const char hf_help[] =
 	"\n";
 
 enum { OPT_CONFIG = 256, OPT_CHECKPOINT, OPT_IDS, OPT_LOGITS, OPT_LENGTH, OPT_BATCH, OPT_SEED,
-	OPT_MLM, OPT_CLASSES, OPT_END };
+	OPT_MLM, OPT_CLASSES, OPT_HEAD, OPT_END };
 
 /* forward, init and hf-config take the options of all three, parsed alike
  * (so that one of another is refused by name, not as unknown): each
  * subcommand's table gives the help of its own and NULL for the others,
  * and the output's name in its help. */
-#define EVAL_OPTS(config, checkpoint, ids, logits, length, batch, seed, mlm, classes, out, \
-                  output) \
+#define EVAL_OPTS(config, checkpoint, ids, logits, length, batch, seed, mlm, classes, head, \
+                  out, output) \
 	{ \
 		{"config", 0, "CONFIG", OPT_CONFIG, config}, \
 		{"checkpoint", 0, "FILE", OPT_CHECKPOINT, checkpoint}, \
 		{"ids", 0, "FILE", OPT_IDS, ids}, {"logits", 0, NULL, OPT_LOGITS, logits}, \
 		{"length", 0, "N", OPT_LENGTH, length}, {"batch", 0, "N", OPT_BATCH, batch}, \
 		{"seed", 0, "S", OPT_SEED, seed}, {"mlm", 0, NULL, OPT_MLM, mlm}, \
-		{"classes", 0, "N", OPT_CLASSES, classes}, {"output", 'o', out, 0, output}, {0}, \
+		{"classes", 0, "N", OPT_CLASSES, classes}, \
+		{"head", 0, "authors|hf", OPT_HEAD, head}, {"output", 'o', out, 0, output}, {0}, \
 	}
 
 static const nys_cli_opt fwd_opts[] = EVAL_OPTS(
@@ -90,25 +98,27 @@ static const nys_cli_opt fwd_opts[] = EVAL_OPTS(
 	"seq_len for Nystrom attention with landmarks, as\n"
 	"the authors' code needs; else the longest line)",
 	"lines a forward (default: about 4096 tokens)",
-	NULL, NULL, NULL, "OUT.npy", "the array (default stdout, not a terminal)");
+	NULL, NULL, NULL, NULL, "OUT.npy", "the array (default stdout, not a terminal)");
 
 static const nys_cli_opt init_opts[] = EVAL_OPTS(
 	"the model's config.json", NULL, NULL, NULL, NULL, NULL,
 	"the random seed (default 0)",
 	"with the masked-LM head (the default)",
 	"with a classifier of N classes instead (1: regression)",
+	"the classifier's activation: the authors' tanh (the\n"
+	"default) or transformers' gelu_new",
 	"FILE", "the checkpoint (required)");
 
 static const nys_cli_opt hf_opts[] = EVAL_OPTS(
 	"the model's config.json",
 	"the checkpoint it is for: its vocabulary is\n"
 	"written (nys-train takes it from the shards)",
-	NULL, NULL, NULL, NULL, NULL, NULL, NULL, "FILE", "the HF config (default stdout)");
+	NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "FILE", "the HF config (default stdout)");
 
 /* The options of forward, init and hf-config, parsed alike; each then
  * refuses those that are not its own. */
 typedef struct args {
-	const char *config, *checkpoint, *ids, *output;
+	const char *config, *checkpoint, *ids, *output, *head;
 	bool logits, mlm, have_length, have_batch, have_seed;
 	uint64_t length, batch, seed, classes;
 	int seen[OPT_END]; /* which options were given */
@@ -141,6 +151,7 @@ static bool parse(nys_cli *cl, args *a, int *status)
 		case 'o': a->output = optarg; break;
 		case OPT_LOGITS: a->logits = true; break;
 		case OPT_MLM: a->mlm = true; break;
+		case OPT_HEAD: a->head = optarg; break;
 		case OPT_LENGTH: nys_cli_u64(cl, 1, UINT32_MAX, "--length", &a->length); break;
 		case OPT_BATCH: nys_cli_u64(cl, 1, 1 << 20, "--batch", &a->batch); break;
 		case OPT_SEED: nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &a->seed); break;
@@ -268,11 +279,16 @@ static int cmd_init(nys_cli *cl)
 		return nys_cli_usage(cl, "--mlm and --classes exclude each other");
 	if (!a->output || !strcmp(a->output, "-"))
 		return nys_cli_usage(cl, "a checkpoint needs -o FILE");
+	if (a->head && !a->classes)
+		return nys_cli_usage(cl, "--head is the classifier's: it needs --classes");
+	if (a->head && strcmp(a->head, "authors") && strcmp(a->head, "hf"))
+		return nys_cli_usage(cl, "--head: expected authors or hf, not '%s'", a->head);
 	nys_err e;
 	nys_config *cfg = nys_config_load(a->config, NULL, NULL, &e);
 	if (!cfg)
 		return fail(&e);
-	nys_model_opts mo = {.dtype = NYS_F32, .mlm = !a->classes, .num_labels = (int)a->classes};
+	nys_model_opts mo = {.dtype = NYS_F32, .mlm = !a->classes, .num_labels = (int)a->classes,
+	                     .cls_act = a->head && !strcmp(a->head, "hf") ? NYS_CLS_GELU : NYS_CLS_TANH};
 	nys_model *m = nys_model_new(&cfg->model, &mo, &e);
 	int rc = m ? 0 : -1;
 	if (!rc) {
@@ -508,24 +524,115 @@ static int cmd_glue(nys_cli *cl)
 	return rc;
 }
 
+/* ---- import-hf ---------------------------------------------------------------- */
+
+static const char import_hf_usage[] = "usage: nys-eval import-hf DIR [-o CONFIG]\n";
+static const char import_hf_help[] =
+	"Read a transformers Nystromformer folder (config.json, model.safetensors,\n"
+	"and spiece.model with tokenizer_config.json when it has them, as\n"
+	"save_pretrained writes and the released uw-madison/nystromformer models\n"
+	"are) and write a nys config.json whose \"model\" section is the same\n"
+	"network and whose checkpoint (\"from_cp\") is DIR's model.safetensors as it\n"
+	"is; its \"tokenizer\" names DIR's spiece.model, its lower-casing and its\n"
+	"fingerprint, for nys-eval glue.  The weights are checked to load.\n"
+	"\n";
+
+static const nys_cli_opt import_hf_opts[] = {
+	{"output", 'o', "CONFIG", 0, "the nys config (default stdout)"},
+	{0},
+};
+
+static int cmd_import_hf(nys_cli *cl)
+{
+	const char *output = NULL;
+	int c;
+	while ((c = nys_cli_next(cl)) > 0)
+		if (c == 'o')
+			output = optarg;
+	if (c < 0)
+		return cl->status;
+	const char *const *ops;
+	size_t n = nys_cli_operands(cl, &ops);
+	if (n != 1)
+		return nys_cli_usage(cl, n ? "one DIR only" : "no DIR");
+	nys_out_cleanup_on_signals();
+	nys_blas_tune(cl->main_argv);
+	nys_err e;
+	return nys_hf_import(ops[0], output, &e) ? fail(&e) : 0;
+}
+
+/* ---- export-hf ---------------------------------------------------------------- */
+
+static const char export_hf_usage[] =
+	"usage: nys-eval export-hf --checkpoint FILE -m SPM.model [--lower] -o DIR\n";
+static const char export_hf_help[] =
+	"Write a checkpoint as a transformers folder: config.json, model.safetensors,\n"
+	"AlbertTokenizer's spiece.model and tokenizer_config.json, so that\n"
+	"AutoModelForMaskedLM.from_pretrained(DIR) and pipeline(\"fill-mask\",\n"
+	"model=DIR) work as they are; a classifier checkpoint becomes a\n"
+	"NystromformerForSequenceClassification with id2label.  The folder is\n"
+	"replaced whole or not at all.  Refused: what transformers cannot express\n"
+	"(no convolution, softmax attention, uneven segments, the authors' tanh\n"
+	"classifier head, and what hf-config refuses) and a sentencepiece model\n"
+	"whose fingerprint differs from the one the checkpoint records.\n"
+	"\n";
+
+enum { EXPORT_CHECKPOINT = 256, EXPORT_LOWER };
+static const nys_cli_opt export_hf_opts[] = {
+	{"checkpoint", 0, "FILE", EXPORT_CHECKPOINT, "the nys checkpoint (nys-checkpoint(5))"},
+	{"model", 'm', "SPM", 0, "the sentencepiece model it was trained with"},
+	{"lower", 0, NULL, EXPORT_LOWER, "the text was lower-cased (tokenize encode --lower):\n"
+	                                 "do_lower_case in tokenizer_config.json"},
+	{"output", 'o', "DIR", 0, "the folder (made if needed)"},
+	{0},
+};
+
+static int cmd_export_hf(nys_cli *cl)
+{
+	nys_hf_export_opts o = {0};
+	int c;
+	while ((c = nys_cli_next(cl)) > 0) {
+		switch (c) {
+		case EXPORT_CHECKPOINT: o.checkpoint = optarg; break;
+		case 'm': o.spm = optarg; break;
+		case EXPORT_LOWER: o.lower = true; break;
+		case 'o': o.dir = optarg; break;
+		}
+	}
+	if (c < 0)
+		return cl->status;
+	if (!o.checkpoint)
+		return nys_cli_usage(cl, "no --checkpoint");
+	if (!o.spm)
+		return nys_cli_usage(cl, "no -m SPM.model");
+	if (!o.dir || !strcmp(o.dir, "-"))
+		return nys_cli_usage(cl, "a folder needs -o DIR");
+	nys_out_cleanup_on_signals();
+	nys_blas_tune(cl->main_argv);
+	nys_err e;
+	return nys_hf_export(&o, &e) ? fail(&e) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* a subcommand: its name, the prefix of its texts and table, its
 	 * function, its flags and the column of its options' help */
 #define CMD(cmd, prefix, fn, f, column) \
-	{cmd, prefix##_usage, prefix##_help, .flags = NYS_CLI_NO_OPERANDS | (f), .run = fn, \
-	 .opts = prefix##_opts, .col = column}
+	{cmd, prefix##_usage, prefix##_help, .flags = f, .run = fn, .opts = prefix##_opts, \
+	 .col = column}
 	static const nys_cli_cmd cmds[] = {
-		CMD("forward", fwd, cmd_forward, 0, 25),
-		CMD("init", init, cmd_init, 0, 23),
-		CMD("hf-config", hf, cmd_hf_config, 0, 23),
-		CMD("glue", glue, cmd_glue, NYS_CLI_JOBS | NYS_CLI_QUIET, 25),
-		CMD("mlm", mlm, cmd_mlm, NYS_CLI_QUIET, 25),
+		CMD("forward", fwd, cmd_forward, NYS_CLI_NO_OPERANDS, 25),
+		CMD("init", init, cmd_init, NYS_CLI_NO_OPERANDS, 23),
+		CMD("hf-config", hf, cmd_hf_config, NYS_CLI_NO_OPERANDS, 23),
+		CMD("glue", glue, cmd_glue, NYS_CLI_NO_OPERANDS | NYS_CLI_JOBS | NYS_CLI_QUIET, 25),
+		CMD("mlm", mlm, cmd_mlm, NYS_CLI_NO_OPERANDS | NYS_CLI_QUIET, 25),
+		CMD("import-hf", import_hf, cmd_import_hf, 0, 23),
+		CMD("export-hf", export_hf, cmd_export_hf, NYS_CLI_NO_OPERANDS, 23),
 		{0},
 	};
 	static const nys_cli_prog prog = {
 		.self = {"nys-eval", usage, help, .opts = nys_cli_no_opts, .col = 18, .tail = tail},
 		.cmds = cmds,
-		.cmd_word = "subcommand", .no_cmd = "no subcommand (forward, init or hf-config)"};
+		.cmd_word = "subcommand", .no_cmd = "no subcommand (see nys-eval --help)"};
 	return nys_cli_main(&prog, argc, argv);
 }

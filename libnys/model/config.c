@@ -575,21 +575,31 @@ static int real_digits(double x)
 	return 17;
 }
 
-int nys_config_write_hf(const nys_model_config *m, const nys_hf_ids *ids,
-                        const char *path, nys_err *e)
+/* The digits the reals anywhere in v need (at least 1). */
+static int json_digits(json_t *v)
 {
-	json_t *o = nys_config_hf_json(m, ids, e);
-	if (!o)
-		return -1;
-	/* Reals as short as they round-trip: 0.1, not 0.10000000000000001. */
-	int prec = 1;
+	int p = 1, q;
+	if (json_is_real(v))
+		return real_digits(json_real_value(v));
 	const char *key;
-	json_t *v;
-	json_object_foreach(o, key, v)
-		if (json_is_real(v) && real_digits(json_real_value(v)) > prec)
-			prec = real_digits(json_real_value(v));
+	json_t *x;
+	size_t i;
+	if (json_is_object(v))
+		json_object_foreach(v, key, x)
+			if ((q = json_digits(x)) > p)
+				p = q;
+	if (json_is_array(v))
+		json_array_foreach(v, i, x)
+			if ((q = json_digits(x)) > p)
+				p = q;
+	return p;
+}
+
+int nys_config_write_json(json_t *o, const char *path, nys_err *e)
+{
+	/* Reals as short as they round-trip: 0.1, not 0.10000000000000001. */
+	int prec = json_digits(o);
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(prec));
-	json_decref(o);
 	if (!s)
 		return nys_err_set(e, "%s: out of memory", path);
 	nys_out *out = nys_out_open(path, 0, e);
@@ -601,5 +611,16 @@ int nys_config_write_hf(const nys_model_config *m, const nys_hf_ids *ids,
 		rc = nys_out_commit(out, e);
 	}
 	free(s);
+	return rc;
+}
+
+int nys_config_write_hf(const nys_model_config *m, const nys_hf_ids *ids,
+                        const char *path, nys_err *e)
+{
+	json_t *o = nys_config_hf_json(m, ids, e);
+	if (!o)
+		return -1;
+	int rc = nys_config_write_json(o, path, e);
+	json_decref(o);
 	return rc;
 }

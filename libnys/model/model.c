@@ -470,7 +470,7 @@ int nys_model_save(nys_model *m, const char *path, const char *const *meta, nys_
 	size_t nmeta = 0;
 	while (meta && meta[nmeta])
 		nmeta++;
-	const char **all = calloc(nmeta + 3, sizeof *all);
+	const char **all = calloc(nmeta + 5, sizeof *all);
 	int rc = -1;
 	if (!ent || !cfg || !all) {
 		nys_err_set(e, "%s: out of memory", path);
@@ -478,8 +478,15 @@ int nys_model_save(nys_model *m, const char *path, const char *const *meta, nys_
 	}
 	all[0] = "nys_model";
 	all[1] = cfg;
+	size_t k = 2;
+	/* which classifier head: the config does not say, and export-hf
+	 * (nys_hf.h) can express only transformers' */
+	if (m->o.num_labels > 0) {
+		all[k++] = "nys_cls_act";
+		all[k++] = m->o.cls_act == NYS_CLS_GELU ? "gelu" : "tanh";
+	}
 	for (size_t i = 0; i < nmeta; i++)
-		all[2 + i] = meta[i];
+		all[k + i] = meta[i];
 	nys_model_st_entries(m, ent);
 	rc = nys_st_write(path, ent, m->nt, all, e);
 out:

@@ -164,5 +164,8 @@ json_t *nys_config_hf_json(const nys_model_config *m, const nys_hf_ids *ids,
  * place), indented, with a final newline. */
 int nys_config_write_hf(const nys_model_config *m, const nys_hf_ids *ids,
                         const char *path, nys_err *e);
+/* Any JSON value written to path the same way (reals as short as they
+ * read back); "-" or NULL is stdout. */
+int nys_config_write_json(json_t *o, const char *path, nys_err *e);
 
 #endif

@@ -178,8 +178,9 @@ size_t nys_model_act_bytes(const nys_model *m, int B, int T, size_t rows);
 
 /* Write the parameters as safetensors (through nys_out: temporary name,
  * fsync, rename), in the model's dtype, with the model's config in the
- * metadata ("nys_model", the "model" section as JSON); meta: more
- * key, value, ... NULL pairs, or NULL. */
+ * metadata ("nys_model", the "model" section as JSON), for a classifier its
+ * head ("nys_cls_act": "tanh" or "gelu"); meta: more key, value, ... NULL
+ * pairs, or NULL. */
 int nys_model_save(nys_model *m, const char *path, const char *const *meta, nys_err *e);
 /* The parameters as safetensors entries, in table order (the aliases
  * included), into out[nys_model_ntensors(m)], read from the backend a
