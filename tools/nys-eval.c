@@ -631,7 +631,7 @@ int main(int argc, char **argv)
 		{0},
 	};
 	static const nys_cli_prog prog = {
-		.self = {"nys-eval", usage, help, .opts = nys_cli_no_opts, .col = 18, .tail = tail},
+		.self = {"nys-eval", usage, help, .col = 18, .tail = tail},
 		.cmds = cmds,
 		.cmd_word = "subcommand", .no_cmd = "no subcommand (see nys-eval --help)"};
 	return nys_cli_main(&prog, argc, argv);

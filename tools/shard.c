@@ -249,8 +249,8 @@ int main(int argc, char **argv)
 	 .opts = table, .col = 18}
 	static const nys_cli_cmd cmds[] = {
 		CMD(cat, cat_opts),
-		CMD(info, nys_cli_no_opts),
-		CMD(verify, nys_cli_no_opts),
+		CMD(info, NULL),
+		CMD(verify, NULL),
 		{0},
 	};
 	static const nys_cli_prog prog = {

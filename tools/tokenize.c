@@ -349,11 +349,11 @@ int main(int argc, char **argv)
 		CMD(train, 0, train_opts, cmd_train),
 		CMD(encode, NYS_CLI_JOBS, encode_opts, cmd_encode),
 		CMD(decode, 0, decode_opts, cmd_decode),
-		CMD(info, 0, nys_cli_no_opts, cmd_info),
+		CMD(info, 0, NULL, cmd_info),
 		{0},
 	};
 	static const nys_cli_prog prog = {
-		.self = {"tokenize", usage, help, .opts = nys_cli_no_opts, .tail = tail},
+		.self = {"tokenize", usage, help, .tail = tail},
 		.cmds = cmds, .cmd_word = "command", .no_cmd = "no command"};
 	return nys_cli_main(&prog, argc, argv);
 }

@@ -15,8 +15,6 @@ int nys_cli_usage(const nys_cli *cl, const char *fmt, ...)
 	return 2;
 }
 
-const nys_cli_opt nys_cli_no_opts[] = {{NULL, 0, NULL, 0, NULL}};
-
 /* Whether the runner answers this entry of a command's table itself (the
  * shared -j and -q, appended after the command's own options). */
 static bool shared_opt(const nys_cli_cmd *cmd, const nys_cli_opt *o)
@@ -25,18 +23,20 @@ static bool shared_opt(const nys_cli_cmd *cmd, const nys_cli_opt *o)
 	return ((cmd->flags & NYS_CLI_JOBS) && id == 'j') || ((cmd->flags & NYS_CLI_QUIET) && id == 'q');
 }
 
-/* getopt's long options and short-option string from a command's table. */
-static int from_table(nys_cli *cl, const nys_cli_cmd *cmd, size_t *n)
+/* getopt's long options and short-option string from a command's table,
+ * the shared ones appended; -1 (a fault of the program's tables, not of its
+ * user) when they do not fit. */
+static int make_getopt(nys_cli *cl, const nys_cli_cmd *cmd)
 {
-	size_t k = 0;
-	for (const nys_cli_opt *o = cmd->opts; o->name; o++) {
+	size_t k = 0, n = 0;
+	for (const nys_cli_opt *o = cmd->opts; o && o->name; o++) {
 		if (shared_opt(cmd, o))
 			continue;
-		if (*n == NYS_CLI_MAX_OPTS)
+		if (n == NYS_CLI_MAX_OPTS)
 			return -1;
 		int id = o->id ? o->id : o->letter;
-		cl->opts[(*n)++] = (struct option){o->name, o->arg ? required_argument : no_argument,
-		                                   NULL, id};
+		cl->opts[n++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL,
+		                                id};
 		if (o->letter) {
 			cl->shortopts[k++] = (char)o->letter;
 			if (o->arg)
@@ -44,31 +44,6 @@ static int from_table(nys_cli *cl, const nys_cli_cmd *cmd, size_t *n)
 		}
 	}
 	cl->shortopts[k] = 0;
-	return 0;
-}
-
-/* Copy a command's own options and append the shared ones; -1 (a fault of
- * the program's tables, not of its user) when they do not fit. */
-static int setup(nys_cli *cl, const nys_cli_cmd *cmd, int argc, char **argv)
-{
-	cl->cmd = cmd;
-	cl->argc = argc;
-	cl->argv = argv;
-	size_t n = 0;
-	if (cmd->opts) {
-		if (from_table(cl, cmd, &n))
-			return -1;
-	} else {
-		for (const struct option *o = cmd->longopts; o && o->name; o++) {
-			if (n == NYS_CLI_MAX_OPTS)
-				return -1;
-			cl->opts[n++] = *o;
-		}
-		const char *own = cmd->shortopts ? cmd->shortopts : "";
-		if (strlen(own) > 2 * NYS_CLI_MAX_OPTS)
-			return -1;
-		strcpy(cl->shortopts, own);
-	}
 	if (cmd->flags & NYS_CLI_JOBS) {
 		cl->opts[n++] = (struct option){"threads", required_argument, NULL, 'j'};
 		strcat(cl->shortopts, "j:");
@@ -120,7 +95,7 @@ static int help_table(const nys_cli_cmd *cmd)
 	unsigned col = cmd->col ? cmd->col : 23;
 	nys_buf b = {0};
 	int rc = nys_buf_adds(&b, cmd->usage) || nys_buf_adds(&b, cmd->help);
-	for (const nys_cli_opt *o = cmd->opts; !rc && o->name; o++)
+	for (const nys_cli_opt *o = cmd->opts; !rc && o && o->name; o++)
 		if (o->help)
 			rc = help_lines(&b, col, o->letter, o->name, o->arg, o->help);
 	rc = rc || help_lines(&b, col, 'h', "help", NULL, "show this help and exit");
@@ -184,10 +159,7 @@ int nys_cli_next(nys_cli *cl)
 			}
 			return 0;
 		case 'h':
-			if (cl->cmd->opts)
-				cl->status = help_table(cl->cmd);
-			else
-				cl->status = nys_print_stdout(cl->cmd->usage) || nys_print_stdout(cl->cmd->help);
+			cl->status = help_table(cl->cmd);
 			return -1;
 		case NYS_CLI_OPT_VERSION:
 			cl->status = version(cl);
@@ -223,7 +195,10 @@ size_t nys_cli_operands(const nys_cli *cl, const char *const **ops)
 
 static int run(nys_cli *cl, const nys_cli_cmd *cmd, int argc, char **argv)
 {
-	if (setup(cl, cmd, argc, argv)) {
+	cl->cmd = cmd;
+	cl->argc = argc;
+	cl->argv = argv;
+	if (make_getopt(cl, cmd)) {
 		nys_warnx("internal error: the options of '%s' do not fit", cmd->name);
 		return 1;
 	}

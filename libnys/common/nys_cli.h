@@ -10,8 +10,7 @@
  * twice.  A command writes each of its options once, in a table of
  * nys_cli_opt (long name, short letter, argument, id, help line): the
  * runner makes getopt_long's long options and short-option string from it,
- * and the option lines of --help, with -h and --version appended.  (A
- * command may instead give getopt's arrays and its whole help itself.)
+ * and the option lines of --help, with -h and --version appended.
  */
 #ifndef NYS_CLI_H
 #define NYS_CLI_H
@@ -58,29 +57,21 @@ typedef struct nys_cli_opt {
 #define NYS_CLI_OPT_JOBS(help) {"threads", 'j', "N", 'j', help}
 #define NYS_CLI_OPT_QUIET(help) {"quiet", 'q', NULL, 'q', help}
 
-/* The table of a command without options of its own. */
-extern const nys_cli_opt nys_cli_no_opts[];
-
 /* A command: the program itself, or one of its subcommands. */
 typedef struct nys_cli_cmd {
 	const char *name;      /* the subcommand; the program's name for itself */
 	const char *usage;     /* "usage: ..." lines, for --help and usage errors */
-	/* the rest of --help after the usage (with opts: what comes before
-	 * the option lines) */
-	const char *help;
-	/* without opts: getopt's short options and long options ({0}-ended),
-	 * or NULL */
-	const char *shortopts;
-	const struct option *longopts;
+	const char *help;      /* what --help prints between the usage and the
+	                        * option lines */
 	unsigned flags;        /* NYS_CLI_* */
 	/* Runs the command: its option loop is nys_cli_next; returns the exit
 	 * status.  NULL in the program's own entry when a subcommand is
 	 * required. */
 	int (*run)(nys_cli *cl);
-	/* Its options, ended by one without a name (nys_cli_no_opts: none of
-	 * its own), from which the runner makes getopt's arrays and the option
-	 * lines of --help; the column where their help starts (0: 23); and
-	 * what --help prints after the option lines (NULL: nothing). */
+	/* Its options, ended by one without a name (NULL: none of its own),
+	 * from which the runner makes getopt's arrays and the option lines of
+	 * --help; the column where their help starts (0: 23); and what --help
+	 * prints after the option lines (NULL: nothing). */
 	const nys_cli_opt *opts;
 	unsigned col;
 	const char *tail;
