@@ -37,9 +37,8 @@ static const char help[] =
 	"  mlm         masked-LM loss and accuracy of checkpoints on dev.json\n"
 	"  import-hf   a transformers Nystromformer folder as a nys config\n"
 	"  export-hf   a checkpoint as a transformers folder (weights, tokenizer)\n"
-	"\n"
-	"  -h, --help      show this help and exit\n"
-	"      --version   show the version and exit\n"
+	"\n";
+static const char tail[] =
 	"('nys-eval SUBCOMMAND --help' for theirs.)\n"
 	"\n"
 	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n";
@@ -53,18 +52,7 @@ static const char fwd_help[] =
 	"its final hidden states, shape (lines, length, transformer_dim), or with\n"
 	"--logits the masked-LM logits at every position, (lines, length,\n"
 	"vocab_size), as a float32 .npy array.\n"
-	"\n"
-	"      --config CONFIG    the model's config.json (its \"model\" section)\n"
-	"      --checkpoint FILE  the weights (safetensors, nys-checkpoint(5))\n"
-	"      --ids FILE         the id lines (default stdin)\n"
-	"      --logits           the MLM logits instead of the hidden states\n"
-	"      --length N         pad every line to N ids (default: the config's\n"
-	"                         seq_len for Nystrom attention with landmarks, as\n"
-	"                         the authors' code needs; else the longest line)\n"
-	"      --batch N          lines a forward (default: about 4096 tokens)\n"
-	"  -o, --output OUT.npy   the array (default stdout, not a terminal)\n"
-	"  -h, --help             show this help and exit\n"
-	"      --version          show the version and exit\n";
+	"\n";
 
 static const char init_usage[] =
 	"usage: nys-eval init --config CONFIG [--seed S] [--mlm | --classes N\n"
@@ -72,16 +60,7 @@ static const char init_usage[] =
 static const char init_help[] =
 	"Write a checkpoint of freshly initialised weights, as the authors' model\n"
 	"starts (nys-checkpoint(5)), with the masked-LM head or a classifier.\n"
-	"\n"
-	"      --config CONFIG  the model's config.json\n"
-	"      --seed S         the random seed (default 0)\n"
-	"      --mlm            with the masked-LM head (the default)\n"
-	"      --classes N      with a classifier of N classes instead (1: regression)\n"
-	"      --head authors|hf  the classifier's activation: the authors' tanh (the\n"
-	"                       default) or transformers' gelu_new\n"
-	"  -o, --output FILE    the checkpoint (required)\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n";
+	"\n";
 
 static const char hf_usage[] =
 	"usage: nys-eval hf-config --config CONFIG [--checkpoint FILE] [-o FILE]\n";
@@ -89,34 +68,55 @@ static const char hf_help[] =
 	"Write the config.json of a transformers NystromformerForMaskedLM of the\n"
 	"model's shapes, so that a checkpoint (renamed model.safetensors) and it\n"
 	"load with from_pretrained.  Models transformers cannot express are refused.\n"
-	"\n"
-	"      --config CONFIG  the model's config.json\n"
-	"      --checkpoint FILE  the checkpoint it is for: its vocabulary is\n"
-	"                       written (nys-train takes it from the shards)\n"
-	"  -o, --output FILE    the HF config (default stdout)\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n";
+	"\n";
 
 enum { OPT_CONFIG = 256, OPT_CHECKPOINT, OPT_IDS, OPT_LOGITS, OPT_LENGTH, OPT_BATCH, OPT_SEED,
 	OPT_MLM, OPT_CLASSES, OPT_HEAD, OPT_END };
 
-static const struct option longopts[] = {
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
-	{"ids", required_argument, NULL, OPT_IDS},
-	{"logits", no_argument, NULL, OPT_LOGITS},
-	{"length", required_argument, NULL, OPT_LENGTH},
-	{"batch", required_argument, NULL, OPT_BATCH},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"mlm", no_argument, NULL, OPT_MLM},
-	{"classes", required_argument, NULL, OPT_CLASSES},
-	{"head", required_argument, NULL, OPT_HEAD},
-	{"output", required_argument, NULL, 'o'},
-	{NULL, 0, NULL, 0},
-};
+/* forward, init and hf-config take the options of all three, parsed alike
+ * (so that one of another is refused by name, not as unknown): each
+ * subcommand's table gives the help of its own and NULL for the others,
+ * and the output's name in its help. */
+#define EVAL_OPTS(config, checkpoint, ids, logits, length, batch, seed, mlm, classes, head, \
+                  out, output) \
+	{ \
+		{"config", 0, "CONFIG", OPT_CONFIG, config}, \
+		{"checkpoint", 0, "FILE", OPT_CHECKPOINT, checkpoint}, \
+		{"ids", 0, "FILE", OPT_IDS, ids}, {"logits", 0, NULL, OPT_LOGITS, logits}, \
+		{"length", 0, "N", OPT_LENGTH, length}, {"batch", 0, "N", OPT_BATCH, batch}, \
+		{"seed", 0, "S", OPT_SEED, seed}, {"mlm", 0, NULL, OPT_MLM, mlm}, \
+		{"classes", 0, "N", OPT_CLASSES, classes}, \
+		{"head", 0, "authors|hf", OPT_HEAD, head}, {"output", 'o', out, 0, output}, {0}, \
+	}
 
-/* The options of every subcommand, parsed alike; each then refuses those
- * that are not its own. */
+static const nys_cli_opt fwd_opts[] = EVAL_OPTS(
+	"the model's config.json (its \"model\" section)",
+	"the weights (safetensors, nys-checkpoint(5))",
+	"the id lines (default stdin)",
+	"the MLM logits instead of the hidden states",
+	"pad every line to N ids (default: the config's\n"
+	"seq_len for Nystrom attention with landmarks, as\n"
+	"the authors' code needs; else the longest line)",
+	"lines a forward (default: about 4096 tokens)",
+	NULL, NULL, NULL, NULL, "OUT.npy", "the array (default stdout, not a terminal)");
+
+static const nys_cli_opt init_opts[] = EVAL_OPTS(
+	"the model's config.json", NULL, NULL, NULL, NULL, NULL,
+	"the random seed (default 0)",
+	"with the masked-LM head (the default)",
+	"with a classifier of N classes instead (1: regression)",
+	"the classifier's activation: the authors' tanh (the\n"
+	"default) or transformers' gelu_new",
+	"FILE", "the checkpoint (required)");
+
+static const nys_cli_opt hf_opts[] = EVAL_OPTS(
+	"the model's config.json",
+	"the checkpoint it is for: its vocabulary is\n"
+	"written (nys-train takes it from the shards)",
+	NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "FILE", "the HF config (default stdout)");
+
+/* The options of forward, init and hf-config, parsed alike; each then
+ * refuses those that are not its own. */
 typedef struct args {
 	const char *config, *checkpoint, *ids, *output, *head;
 	bool logits, mlm, have_length, have_batch, have_seed;
@@ -124,16 +124,13 @@ typedef struct args {
 	int seen[OPT_END]; /* which options were given */
 } args;
 
-/* A usage error when an option outside `allowed` (a list ending in 0) was given. */
-static int only(const nys_cli *cl, const args *a, const int *allowed)
+/* A usage error when an option not the subcommand's own (one its table
+ * does not list in --help) was given. */
+static int only(const nys_cli *cl, const args *a)
 {
-	for (const struct option *o = longopts; o->name; o++) {
-		if (!a->seen[o->val])
-			continue;
-		bool ok = false;
-		for (const int *p = allowed; *p; p++)
-			ok |= *p == o->val;
-		if (!ok)
+	for (const nys_cli_opt *o = cl->cmd->opts; o->name; o++) {
+		int id = o->id ? o->id : o->letter;
+		if (a->seen[id] && !o->help)
 			return nys_cli_usage(cl, "%s takes no --%s", cl->cmd->name, o->name);
 	}
 	return 0;
@@ -141,7 +138,7 @@ static int only(const nys_cli *cl, const args *a, const int *allowed)
 
 /* Whether the command goes on; when not (help, version, a usage error),
  * its exit status is in *status. */
-static bool parse(nys_cli *cl, args *a, const int *allowed, int *status)
+static bool parse(nys_cli *cl, args *a, int *status)
 {
 	int c;
 	while ((c = nys_cli_next(cl)) > 0) {
@@ -166,7 +163,7 @@ static bool parse(nys_cli *cl, args *a, const int *allowed, int *status)
 	else if (!a->config)
 		*status = nys_cli_usage(cl, "no --config");
 	else
-		*status = only(cl, a, allowed);
+		*status = only(cl, a);
 	if (*status || c < 0)
 		return false;
 	nys_out_cleanup_on_signals();
@@ -196,11 +193,9 @@ static int saved_vocab(nys_model_config *c, const nys_st *st, const args *a)
 
 static int cmd_forward(nys_cli *cl)
 {
-	static const int allowed[] = {OPT_CONFIG, OPT_CHECKPOINT, OPT_IDS, OPT_LOGITS, OPT_LENGTH,
-	                              OPT_BATCH, 'o', 0};
 	args given = {0}, *a = &given;
 	int status;
-	if (!parse(cl, a, allowed, &status))
+	if (!parse(cl, a, &status))
 		return status;
 	if (!a->checkpoint)
 		return nys_cli_usage(cl, "no --checkpoint");
@@ -276,10 +271,9 @@ out:
 
 static int cmd_init(nys_cli *cl)
 {
-	static const int allowed[] = {OPT_CONFIG, OPT_SEED, OPT_MLM, OPT_CLASSES, OPT_HEAD, 'o', 0};
 	args given = {0}, *a = &given;
 	int status;
-	if (!parse(cl, a, allowed, &status))
+	if (!parse(cl, a, &status))
 		return status;
 	if (a->mlm && a->classes)
 		return nys_cli_usage(cl, "--mlm and --classes exclude each other");
@@ -310,10 +304,9 @@ static int cmd_init(nys_cli *cl)
 
 static int cmd_hf_config(nys_cli *cl)
 {
-	static const int allowed[] = {OPT_CONFIG, OPT_CHECKPOINT, 'o', 0};
 	args given = {0}, *a = &given;
 	int status;
-	if (!parse(cl, a, allowed, &status))
+	if (!parse(cl, a, &status))
 		return status;
 	nys_err e;
 	nys_config *cfg = nys_config_load(a->config, NULL, NULL, &e);
@@ -346,30 +339,23 @@ static const char mlm_help[] =
 	"gpu_setting.inst_per_gpu.  One JSON line a checkpoint, with nys-train's\n"
 	"validation keys (valid_loss, valid_mlm_accu, valid_count, valid_inst,\n"
 	"epoch, idx) and the checkpoint's path.\n"
-	"\n"
-	"      --checkpoint N|all|FILE  N (digits): cp-NNNN.model, epoch N's, of the\n"
-	"                         config's model_checkpoints; all: every epoch's, in\n"
-	"                         step order; else a checkpoint file (required)\n"
-	"      --batches K        score K batches (default: the config's\n"
-	"                         validate_batches_per_epoch; all of dev.json if 0)\n"
-	"      --batch_size N     sequences a batch (default: pretraining_setting's)\n"
-	"      --config CONFIG    the training config (default config.json)\n"
-	"      --data DIR         the shard folder (default: the config's data_folder)\n"
-	"  -o, --output FILE      the JSON lines (default stdout)\n"
-	"  -q, --quiet            no line on stderr for each checkpoint\n"
-	"  -h, --help             show this help and exit\n"
-	"      --version          show the version and exit\n";
+	"\n";
 
 enum { MLM_CONFIG = 256, MLM_CHECKPOINT, MLM_BATCHES, MLM_BATCH_SIZE, MLM_DATA };
 
-static const struct option mlm_longopts[] = {
-	{"config", required_argument, NULL, MLM_CONFIG},
-	{"checkpoint", required_argument, NULL, MLM_CHECKPOINT},
-	{"batches", required_argument, NULL, MLM_BATCHES},
-	{"batch_size", required_argument, NULL, MLM_BATCH_SIZE},
-	{"data", required_argument, NULL, MLM_DATA},
-	{"output", required_argument, NULL, 'o'},
-	{NULL, 0, NULL, 0},
+static const nys_cli_opt mlm_opts[] = {
+	{"checkpoint", 0, "N|all|FILE", MLM_CHECKPOINT,
+	 "N (digits): cp-NNNN.model, epoch N's, of the\n"
+	 "config's model_checkpoints; all: every epoch's, in\n"
+	 "step order; else a checkpoint file (required)"},
+	{"batches", 0, "K", MLM_BATCHES, "score K batches (default: the config's\n"
+	                                 "validate_batches_per_epoch; all of dev.json if 0)"},
+	{"batch_size", 0, "N", MLM_BATCH_SIZE, "sequences a batch (default: pretraining_setting's)"},
+	{"config", 0, "CONFIG", MLM_CONFIG, "the training config (default config.json)"},
+	{"data", 0, "DIR", MLM_DATA, "the shard folder (default: the config's data_folder)"},
+	{"output", 'o', "FILE", 0, "the JSON lines (default stdout)"},
+	NYS_CLI_OPT_QUIET("no line on stderr for each checkpoint"),
+	{0},
 };
 
 static void mlm_info(void *ctx, const char *line)
@@ -426,54 +412,36 @@ static const char glue_help[] =
 	"OneCycleLR (5% warmup), the dev split scored after every epoch.  One JSON\n"
 	"line an epoch goes to glue-TASK-CHECKPOINT-LR-BATCH-EPOCH.log beside the\n"
 	"checkpoint, one summary line to stdout.\n"
-	"\n"
-	"      --task T           CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI\n"
-	"      --batch_size N     examples a step (also a forward when scoring)\n"
-	"      --lr X             OneCycleLR's peak learning rate\n"
-	"      --epoch E          epochs\n"
-	"      --checkpoint C     an epoch number (cp-00CC.model of the config's\n"
-	"                         model_checkpoints) or a checkpoint file\n"
-	"  -m, --model MODEL      the sentencepiece model the pretraining data was\n"
-	"                         encoded with (its fingerprint must be the checkpoint's)\n"
-	"      --config CONFIG    the config (default config.json)\n"
-	"      --glue DIR         the GLUE folder (default: the config's\n"
-	"                         glue_dataset_folder)\n"
-	"      --lower            lower-case the text first, as tokenize encode --lower\n"
-	"      --head H           authors (dropout, dense, tanh; the default) or hf\n"
-	"                         (gelu_new, as NystromformerForSequenceClassification)\n"
-	"      --seed S           the head's weights, the data order, dropout (default 0)\n"
-	"      --predict DIR      the best epoch's predictions in GLUE's layout\n"
-	"      --save FILE        the best epoch's model as a checkpoint\n"
-	"      --eval-only        score --checkpoint (one --save wrote): no training\n"
-	"      --pad P            max (pad to max_seq_len, the default) or longest\n"
-	"      --score-train      also score the training split every epoch\n"
-	"  -j, --threads N        threads (default: all cores)\n"
-	"  -q, --quiet            no progress or informational lines\n"
-	"  -h, --help             show this help and exit\n"
-	"      --version          show the version and exit\n";
+	"\n";
 
 enum { GLUE_TASK = 256, GLUE_BATCH, GLUE_LR, GLUE_EPOCH, GLUE_CHECKPOINT, GLUE_CONFIG, GLUE_DIR,
 	GLUE_LOWER, GLUE_HEAD, GLUE_SEED, GLUE_PREDICT, GLUE_SAVE, GLUE_EVAL_ONLY, GLUE_PAD,
 	GLUE_SCORE_TRAIN };
 
-static const struct option glue_longopts[] = {
-	{"task", required_argument, NULL, GLUE_TASK},
-	{"batch_size", required_argument, NULL, GLUE_BATCH},
-	{"lr", required_argument, NULL, GLUE_LR},
-	{"epoch", required_argument, NULL, GLUE_EPOCH},
-	{"checkpoint", required_argument, NULL, GLUE_CHECKPOINT},
-	{"model", required_argument, NULL, 'm'},
-	{"config", required_argument, NULL, GLUE_CONFIG},
-	{"glue", required_argument, NULL, GLUE_DIR},
-	{"lower", no_argument, NULL, GLUE_LOWER},
-	{"head", required_argument, NULL, GLUE_HEAD},
-	{"seed", required_argument, NULL, GLUE_SEED},
-	{"predict", required_argument, NULL, GLUE_PREDICT},
-	{"save", required_argument, NULL, GLUE_SAVE},
-	{"eval-only", no_argument, NULL, GLUE_EVAL_ONLY},
-	{"pad", required_argument, NULL, GLUE_PAD},
-	{"score-train", no_argument, NULL, GLUE_SCORE_TRAIN},
-	{NULL, 0, NULL, 0},
+static const nys_cli_opt glue_opts[] = {
+	{"task", 0, "T", GLUE_TASK, "CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI"},
+	{"batch_size", 0, "N", GLUE_BATCH, "examples a step (also a forward when scoring)"},
+	{"lr", 0, "X", GLUE_LR, "OneCycleLR's peak learning rate"},
+	{"epoch", 0, "E", GLUE_EPOCH, "epochs"},
+	{"checkpoint", 0, "C", GLUE_CHECKPOINT, "an epoch number (cp-00CC.model of the config's\n"
+	                                        "model_checkpoints) or a checkpoint file"},
+	{"model", 'm', "MODEL", 0, "the sentencepiece model the pretraining data was\n"
+	                           "encoded with (its fingerprint must be the checkpoint's)"},
+	{"config", 0, "CONFIG", GLUE_CONFIG, "the config (default config.json)"},
+	{"glue", 0, "DIR", GLUE_DIR, "the GLUE folder (default: the config's\n"
+	                             "glue_dataset_folder)"},
+	{"lower", 0, NULL, GLUE_LOWER, "lower-case the text first, as tokenize encode --lower"},
+	{"head", 0, "H", GLUE_HEAD, "authors (dropout, dense, tanh; the default) or hf\n"
+	                            "(gelu_new, as NystromformerForSequenceClassification)"},
+	{"seed", 0, "S", GLUE_SEED, "the head's weights, the data order, dropout (default 0)"},
+	{"predict", 0, "DIR", GLUE_PREDICT, "the best epoch's predictions in GLUE's layout"},
+	{"save", 0, "FILE", GLUE_SAVE, "the best epoch's model as a checkpoint"},
+	{"eval-only", 0, NULL, GLUE_EVAL_ONLY, "score --checkpoint (one --save wrote): no training"},
+	{"pad", 0, "P", GLUE_PAD, "max (pad to max_seq_len, the default) or longest"},
+	{"score-train", 0, NULL, GLUE_SCORE_TRAIN, "also score the training split every epoch"},
+	NYS_CLI_OPT_JOBS("threads (default: all cores)"),
+	NYS_CLI_OPT_QUIET("no progress or informational lines"),
+	{0},
 };
 
 static void glue_info(void *ctx, const char *line)
@@ -567,14 +535,11 @@ static const char import_hf_help[] =
 	"network and whose checkpoint (\"from_cp\") is DIR's model.safetensors as it\n"
 	"is; its \"tokenizer\" names DIR's spiece.model, its lower-casing and its\n"
 	"fingerprint, for nys-eval glue.  The weights are checked to load.\n"
-	"\n"
-	"  -o, --output CONFIG  the nys config (default stdout)\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n";
+	"\n";
 
-static const struct option import_hf_opts[] = {
-	{"output", required_argument, NULL, 'o'},
-	{NULL, 0, NULL, 0},
+static const nys_cli_opt import_hf_opts[] = {
+	{"output", 'o', "CONFIG", 0, "the nys config (default stdout)"},
+	{0},
 };
 
 static int cmd_import_hf(nys_cli *cl)
@@ -610,22 +575,16 @@ static const char export_hf_help[] =
 	"(no convolution, softmax attention, uneven segments, the authors' tanh\n"
 	"classifier head, and what hf-config refuses) and a sentencepiece model\n"
 	"whose fingerprint differs from the one the checkpoint records.\n"
-	"\n"
-	"      --checkpoint FILE  the nys checkpoint (nys-checkpoint(5))\n"
-	"  -m, --model SPM      the sentencepiece model it was trained with\n"
-	"      --lower          the text was lower-cased (tokenize encode --lower):\n"
-	"                       do_lower_case in tokenizer_config.json\n"
-	"  -o, --output DIR     the folder (made if needed)\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n";
+	"\n";
 
 enum { EXPORT_CHECKPOINT = 256, EXPORT_LOWER };
-static const struct option export_hf_opts[] = {
-	{"checkpoint", required_argument, NULL, EXPORT_CHECKPOINT},
-	{"model", required_argument, NULL, 'm'},
-	{"lower", no_argument, NULL, EXPORT_LOWER},
-	{"output", required_argument, NULL, 'o'},
-	{NULL, 0, NULL, 0},
+static const nys_cli_opt export_hf_opts[] = {
+	{"checkpoint", 0, "FILE", EXPORT_CHECKPOINT, "the nys checkpoint (nys-checkpoint(5))"},
+	{"model", 'm', "SPM", 0, "the sentencepiece model it was trained with"},
+	{"lower", 0, NULL, EXPORT_LOWER, "the text was lower-cased (tokenize encode --lower):\n"
+	                                 "do_lower_case in tokenizer_config.json"},
+	{"output", 'o', "DIR", 0, "the folder (made if needed)"},
+	{0},
 };
 
 static int cmd_export_hf(nys_cli *cl)
@@ -656,21 +615,24 @@ static int cmd_export_hf(nys_cli *cl)
 
 int main(int argc, char **argv)
 {
+	/* a subcommand: its name, the prefix of its texts and table, its
+	 * function, its flags and the column of its options' help */
+#define CMD(cmd, prefix, fn, f, column) \
+	{cmd, prefix##_usage, prefix##_help, .flags = f, .run = fn, .opts = prefix##_opts, \
+	 .col = column}
 	static const nys_cli_cmd cmds[] = {
-		{"forward", fwd_usage, fwd_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_forward},
-		{"init", init_usage, init_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_init},
-		{"hf-config", hf_usage, hf_help, "o:", longopts, NYS_CLI_NO_OPERANDS, cmd_hf_config},
-		{"glue", glue_usage, glue_help, "m:", glue_longopts,
-		 NYS_CLI_NO_OPERANDS | NYS_CLI_JOBS | NYS_CLI_QUIET, cmd_glue},
-		{"mlm", mlm_usage, mlm_help, "o:", mlm_longopts, NYS_CLI_NO_OPERANDS | NYS_CLI_QUIET,
-		 cmd_mlm},
-		{"import-hf", import_hf_usage, import_hf_help, "o:", import_hf_opts, 0, cmd_import_hf},
-		{"export-hf", export_hf_usage, export_hf_help, "m:o:", export_hf_opts,
-		 NYS_CLI_NO_OPERANDS, cmd_export_hf},
+		CMD("forward", fwd, cmd_forward, NYS_CLI_NO_OPERANDS, 25),
+		CMD("init", init, cmd_init, NYS_CLI_NO_OPERANDS, 23),
+		CMD("hf-config", hf, cmd_hf_config, NYS_CLI_NO_OPERANDS, 23),
+		CMD("glue", glue, cmd_glue, NYS_CLI_NO_OPERANDS | NYS_CLI_JOBS | NYS_CLI_QUIET, 25),
+		CMD("mlm", mlm, cmd_mlm, NYS_CLI_NO_OPERANDS | NYS_CLI_QUIET, 25),
+		CMD("import-hf", import_hf, cmd_import_hf, 0, 23),
+		CMD("export-hf", export_hf, cmd_export_hf, NYS_CLI_NO_OPERANDS, 23),
 		{0},
 	};
 	static const nys_cli_prog prog = {
-		.self = {"nys-eval", usage, help, NULL, NULL, 0, NULL}, .cmds = cmds,
+		.self = {"nys-eval", usage, help, .col = 18, .tail = tail},
+		.cmds = cmds,
 		.cmd_word = "subcommand", .no_cmd = "no subcommand (see nys-eval --help)"};
 	return nys_cli_main(&prog, argc, argv);
 }

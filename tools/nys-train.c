@@ -26,20 +26,9 @@ static const char help[] =
 	"Run again after any stop to resume from the newest checkpoint: the\n"
 	"result is bitwise that of a run that never stopped.  Relative paths in\n"
 	"the config are relative to its directory.\n"
-	"\n"
-	"      --config FILE      the config (default config.json)\n"
-	"      --data DIR         the shard directory, instead of data_folder\n"
-	"      --checkpoints DIR  the checkpoint folder, instead of model_checkpoints\n"
-	"      --device D         cpu, cuda or auto (default auto: cpu in this build)\n"
-	"      --threads N        threads for the CPU backend (default: all cores)\n"
-	"      --seed S           the seed of initialisation, data order, masks and\n"
-	"                         dropout, instead of pretraining_setting.seed (0)\n"
-	"      --steps N          stop once N optimizer steps are done in all,\n"
-	"                         writing a checkpoint to resume from\n"
-	"      --keep N           keep only the newest N epoch checkpoints\n"
-	"  -q, --quiet            no messages or progress line on stderr\n"
-	"  -h, --help             show this help and exit\n"
-	"      --version          show the version and exit\n"
+	"\n";
+
+static const char tail[] =
 	"\n"
 	"SIGINT or SIGTERM: the step in progress finishes, a checkpoint is\n"
 	"written (stop-SSSSSSSS.cp) and nys-train exits 0.\n"
@@ -50,16 +39,19 @@ static const char help[] =
 enum { OPT_CONFIG = 256, OPT_DATA, OPT_CKPT, OPT_DEVICE, OPT_THREADS, OPT_SEED, OPT_STEPS,
        OPT_KEEP };
 
-static const struct option longopts[] = {
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"data", required_argument, NULL, OPT_DATA},
-	{"checkpoints", required_argument, NULL, OPT_CKPT},
-	{"device", required_argument, NULL, OPT_DEVICE},
-	{"threads", required_argument, NULL, OPT_THREADS},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"steps", required_argument, NULL, OPT_STEPS},
-	{"keep", required_argument, NULL, OPT_KEEP},
-	{NULL, 0, NULL, 0},
+static const nys_cli_opt opts[] = {
+	{"config", 0, "FILE", OPT_CONFIG, "the config (default config.json)"},
+	{"data", 0, "DIR", OPT_DATA, "the shard directory, instead of data_folder"},
+	{"checkpoints", 0, "DIR", OPT_CKPT, "the checkpoint folder, instead of model_checkpoints"},
+	{"device", 0, "D", OPT_DEVICE, "cpu, cuda or auto (default auto: cpu in this build)"},
+	{"threads", 0, "N", OPT_THREADS, "threads for the CPU backend (default: all cores)"},
+	{"seed", 0, "S", OPT_SEED, "the seed of initialisation, data order, masks and\n"
+	                           "dropout, instead of pretraining_setting.seed (0)"},
+	{"steps", 0, "N", OPT_STEPS, "stop once N optimizer steps are done in all,\n"
+	                             "writing a checkpoint to resume from"},
+	{"keep", 0, "N", OPT_KEEP, "keep only the newest N epoch checkpoints"},
+	NYS_CLI_OPT_QUIET("no messages or progress line on stderr"),
+	{0},
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -132,7 +124,8 @@ static int train(nys_cli *cl)
 int main(int argc, char **argv)
 {
 	static const nys_cli_prog prog = {
-		.self = {"nys-train", usage, help, NULL, longopts,
-		         NYS_CLI_QUIET | NYS_CLI_NO_OPERANDS | NYS_CLI_PLAIN_VERSION, train}};
+		.self = {"nys-train", usage, help,
+		         .flags = NYS_CLI_QUIET | NYS_CLI_NO_OPERANDS | NYS_CLI_PLAIN_VERSION,
+		         .run = train, .opts = opts, .col = 25, .tail = tail}};
 	return nys_cli_main(&prog, argc, argv);
 }

@@ -15,46 +15,39 @@ static const char help[] =
 	"one normalised line per paragraph (or sentence), an empty line after\n"
 	"each document.  FILE may be plain, .bz2 or .zst; - or none is stdin; a\n"
 	"directory is read recursively, its files sorted by name.\n"
-	"\n"
-	"  -f, --format FORMAT  the input format:\n"
-	"                         wiki        WikiExtractor <doc> blocks or JSON lines\n"
-	"                         bookcorpus  a sentence a line, documents end at\n"
-	"                                     empty lines and at the end of a file\n"
-	"                         realnews    JSON lines, the \"text\" field\n"
-	"                         stories     each file is one document\n"
-	"                         text        hard-wrapped books, each file one\n"
-	"                                     document, paragraphs joined into lines\n"
-	"  -m, --min-words N    drop documents of fewer than N words (default 128\n"
-	"                       for wiki, 1000 for realnews, 0 for the others)\n"
-	"  -o, --output DIR     write zstd partitions DIR/NAME-partition-NNNN.txt.zst\n"
-	"                       instead of stdout (DIR is created if missing)\n"
-	"  -n, --name NAME      the partitions' name (default: the format's name)\n"
-	"      --partition-words N  words per partition (default 20000000); a\n"
-	"                       partition ends after the document that passes N\n"
-	"      --files-from LIST  also read the files named in LIST, one a line\n"
-	"                       (- is stdin)\n"
-	"      --keep-boilerplate  text: keep Project Gutenberg headers and licence\n"
-	"      --strict         a broken record (bad JSON line, <doc> without\n"
-	"                       </doc>) is an error instead of a warning\n"
-	"  -q, --quiet          no report of the document counts at the end\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n"
-	"\n"
-	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n";
+	"\n";
 
 enum { OPT_PARTWORDS = 256, OPT_FILESFROM, OPT_KEEPBP, OPT_STRICT };
 
-static const struct option longopts[] = {
-	{"format", required_argument, NULL, 'f'},
-	{"min-words", required_argument, NULL, 'm'},
-	{"output", required_argument, NULL, 'o'},
-	{"name", required_argument, NULL, 'n'},
-	{"partition-words", required_argument, NULL, OPT_PARTWORDS},
-	{"files-from", required_argument, NULL, OPT_FILESFROM},
-	{"keep-boilerplate", no_argument, NULL, OPT_KEEPBP},
-	{"strict", no_argument, NULL, OPT_STRICT},
-	{NULL, 0, NULL, 0},
+static const nys_cli_opt opts[] = {
+	{"format", 'f', "FORMAT", 0,
+	 "the input format:\n"
+	 "  wiki        WikiExtractor <doc> blocks or JSON lines\n"
+	 "  bookcorpus  a sentence a line, documents end at\n"
+	 "              empty lines and at the end of a file\n"
+	 "  realnews    JSON lines, the \"text\" field\n"
+	 "  stories     each file is one document\n"
+	 "  text        hard-wrapped books, each file one\n"
+	 "              document, paragraphs joined into lines"},
+	{"min-words", 'm', "N", 0, "drop documents of fewer than N words (default 128\n"
+	                           "for wiki, 1000 for realnews, 0 for the others)"},
+	{"output", 'o', "DIR", 0, "write zstd partitions DIR/NAME-partition-NNNN.txt.zst\n"
+	                          "instead of stdout (DIR is created if missing)"},
+	{"name", 'n', "NAME", 0, "the partitions' name (default: the format's name)"},
+	{"partition-words", 0, "N", OPT_PARTWORDS, "words per partition (default 20000000); a\n"
+	                                           "partition ends after the document that passes N"},
+	{"files-from", 0, "LIST", OPT_FILESFROM, "also read the files named in LIST, one a line\n"
+	                                         "(- is stdin)"},
+	{"keep-boilerplate", 0, NULL, OPT_KEEPBP, "text: keep Project Gutenberg headers and licence"},
+	{"strict", 0, NULL, OPT_STRICT, "a broken record (bad JSON line, <doc> without\n"
+	                                "</doc>) is an error instead of a warning"},
+	NYS_CLI_OPT_QUIET("no report of the document counts at the end"),
+	{0},
 };
+
+static const char tail[] =
+	"\n"
+	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n";
 
 static int preprocess(nys_cli *cl)
 {
@@ -129,6 +122,7 @@ static int preprocess(nys_cli *cl)
 int main(int argc, char **argv)
 {
 	static const nys_cli_prog prog = {
-		.self = {"preprocess", usage, help, "f:m:o:n:", longopts, NYS_CLI_QUIET, preprocess}};
+		.self = {"preprocess", usage, help, .flags = NYS_CLI_QUIET, .run = preprocess,
+		         .opts = opts, .tail = tail}};
 	return nys_cli_main(&prog, argc, argv);
 }

@@ -26,23 +26,10 @@ static const char help[] =
 	"documents of all FILEs (- or none: stdin) are one flat run of tokens,\n"
 	"without separators; the last block, if short, is dropped.  The name sets\n"
 	"N: shard-512, shard-4096 or any shard-N link; plain shard needs -n N.\n"
-	"\n"
-	"  -n, --length N       tokens a sequence, [CLS] and [SEP] included\n"
-	"  -o, --output DIR     the shard directory (default .; created if missing)\n"
-	"      --name NAME      the dataset's name (default data); its shards from\n"
-	"                       an earlier run are replaced\n"
-	"  -k, --sequences K    sequences a shard (default 4194304/N: 8192 at 512)\n"
-	"      --keep P         keep each block with probability P (default 1)\n"
-	"      --seed S         random.seed(S) for --keep (default 0)\n"
-	"      --cls ID         the [CLS] id (default 2, as in ALBERT models)\n"
-	"      --sep ID         the [SEP] id (default 3)\n"
-	"      --split-seed S   random.seed(S) for the dev/train split (default 1)\n"
-	"      --dev-fraction F the share of all shards in DIR that go to dev.json\n"
-	"                       (default 0.1; int(shards * F) of them)\n"
-	"      --level L        zstd level of the shards, 1 to 19 (default 1)\n"
-	"  -q, --quiet          no report at the end\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n"
+	"\n";
+
+/* what shard's --help prints after its option lines */
+static const char tail[] =
 	"\n"
 	"  shard cat [-n MAX] [FILE...]  the sequences as lines of ids\n"
 	"  shard info FILE|DIR...        header of a shard; summary of a directory\n"
@@ -57,9 +44,7 @@ static const char cat_help[] =
 	"Print the sequences of shards, one a line, as ids separated by spaces,\n"
 	"[CLS] and [SEP] included.  - or no FILE is stdin.  Each shard is checked\n"
 	"as it is read; a damaged one is an error after the lines before it.\n"
-	"\n"
-	"  -n, --max MAX   stop after MAX sequences in all\n"
-	"  -h, --help      show this help and exit\n";
+	"\n";
 
 static const char info_usage[] = "usage: shard info FILE|DIR...\n";
 static const char info_help[] =
@@ -67,8 +52,7 @@ static const char info_help[] =
 	"vocabulary, [CLS], [SEP], model fingerprint) on one line; for a DIR its\n"
 	"shards, sequences and tokens, their kind, each dataset and the lists.\n"
 	"Only headers are read: use shard verify to check the data.\n"
-	"\n"
-	"  -h, --help      show this help and exit\n";
+	"\n";
 
 static const char verify_usage[] = "usage: shard verify FILE|DIR...\n";
 static const char verify_help[] =
@@ -77,27 +61,29 @@ static const char verify_help[] =
 	"it, that they are all of one kind, and that train.json and dev.json list\n"
 	"each shard exactly once.  Prints 'PATH: ok, ...' lines; stops at the\n"
 	"first problem with exit status 1.\n"
-	"\n"
-	"  -h, --help      show this help and exit\n";
+	"\n";
 
 enum {
 	OPT_NAME = 256, OPT_KEEP, OPT_SEED, OPT_CLS, OPT_SEP, OPT_SPLITSEED, OPT_DEVFRAC,
 	OPT_LEVEL,
 };
 
-static const struct option longopts[] = {
-	{"length", required_argument, NULL, 'n'},
-	{"output", required_argument, NULL, 'o'},
-	{"name", required_argument, NULL, OPT_NAME},
-	{"sequences", required_argument, NULL, 'k'},
-	{"keep", required_argument, NULL, OPT_KEEP},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"cls", required_argument, NULL, OPT_CLS},
-	{"sep", required_argument, NULL, OPT_SEP},
-	{"split-seed", required_argument, NULL, OPT_SPLITSEED},
-	{"dev-fraction", required_argument, NULL, OPT_DEVFRAC},
-	{"level", required_argument, NULL, OPT_LEVEL},
-	{NULL, 0, NULL, 0},
+static const nys_cli_opt opts[] = {
+	{"length", 'n', "N", 0, "tokens a sequence, [CLS] and [SEP] included"},
+	{"output", 'o', "DIR", 0, "the shard directory (default .; created if missing)"},
+	{"name", 0, "NAME", OPT_NAME, "the dataset's name (default data); its shards from\n"
+	                              "an earlier run are replaced"},
+	{"sequences", 'k', "K", 0, "sequences a shard (default 4194304/N: 8192 at 512)"},
+	{"keep", 0, "P", OPT_KEEP, "keep each block with probability P (default 1)"},
+	{"seed", 0, "S", OPT_SEED, "random.seed(S) for --keep (default 0)"},
+	{"cls", 0, "ID", OPT_CLS, "the [CLS] id (default 2, as in ALBERT models)"},
+	{"sep", 0, "ID", OPT_SEP, "the [SEP] id (default 3)"},
+	{"split-seed", 0, "S", OPT_SPLITSEED, "random.seed(S) for the dev/train split (default 1)"},
+	{"dev-fraction", 0, "F", OPT_DEVFRAC, "the share of all shards in DIR that go to dev.json\n"
+	                                      "(default 0.1; int(shards * F) of them)"},
+	{"level", 0, "L", OPT_LEVEL, "zstd level of the shards, 1 to 19 (default 1)"},
+	NYS_CLI_OPT_QUIET("no report at the end"),
+	{0},
 };
 
 /* A probability or fraction in [0, 1]: plain decimal notation only. */
@@ -253,17 +239,23 @@ static int shard(nys_cli *cl)
 
 int main(int argc, char **argv)
 {
-	static const struct option cat_opts[] = {
-		{"max", required_argument, NULL, 'n'},
-		{NULL, 0, NULL, 0},
+	static const nys_cli_opt cat_opts[] = {
+		{"max", 'n', "MAX", 0, "stop after MAX sequences in all"},
+		{0},
 	};
+	/* the subcommands' help starts at column 18 */
+#define CMD(cmd, table) \
+	{#cmd, cmd##_usage, cmd##_help, .flags = NYS_CLI_NO_VERSION, .run = subcommand, \
+	 .opts = table, .col = 18}
 	static const nys_cli_cmd cmds[] = {
-		{"cat", cat_usage, cat_help, "n:", cat_opts, NYS_CLI_NO_VERSION, subcommand},
-		{"info", info_usage, info_help, NULL, NULL, NYS_CLI_NO_VERSION, subcommand},
-		{"verify", verify_usage, verify_help, NULL, NULL, NYS_CLI_NO_VERSION, subcommand},
+		CMD(cat, cat_opts),
+		CMD(info, NULL),
+		CMD(verify, NULL),
 		{0},
 	};
 	static const nys_cli_prog prog = {
-		.self = {"shard", usage, help, "n:o:k:", longopts, NYS_CLI_QUIET, shard}, .cmds = cmds};
+		.self = {"shard", usage, help, .flags = NYS_CLI_QUIET, .run = shard, .opts = opts,
+		         .tail = tail},
+		.cmds = cmds};
 	return nys_cli_main(&prog, argc, argv);
 }

@@ -14,12 +14,10 @@ static const char usage[] =
 	"       tokenize info FILE...\n"
 	"       tokenize --help | --version\n";
 
-/* the end of every --help of tokenize */
-#define HELP_END \
-	"  -h, --help           show this help and exit\n" \
-	"      --version        show the version and exit\n" \
-	"\n" \
-	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n"
+/* the end of every --help of tokenize, after the option lines */
+static const char tail[] =
+	"\n"
+	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n";
 
 static const char help[] =
 	"\n"
@@ -32,22 +30,28 @@ static const char help[] =
 	"  info     a token stream's header and counts, checksums verified\n"
 	"\n"
 	"`tokenize COMMAND --help` describes each command.\n"
-	"\n"
-	HELP_END;
+	"\n";
 
 enum {
 	OPT_VOCAB = 256, OPT_TYPE, OPT_LOWER, OPT_SEED, OPT_USER,
 	OPT_MAXLEN, OPT_SAMPLE, OPT_FORMAT, OPT_MAXLINE,
 };
 
-static int parse_format(const char *s, nys_tok_format *f)
+/* The options encode and decode share, -m, -o and -f, when c is one of
+ * them: 0, or 2 after the usage error of a bad --format. */
+static int stream_opt(const nys_cli *cl, int c, const char **model, const char **output,
+                      nys_tok_format *f)
 {
-	if (!strcmp(s, "tokens"))
+	if (c == 'm')
+		*model = optarg;
+	else if (c == 'o')
+		*output = optarg;
+	else if (c == 'f' && !strcmp(optarg, "tokens"))
 		*f = NYS_FORMAT_TOKENS;
-	else if (!strcmp(s, "ids"))
+	else if (c == 'f' && !strcmp(optarg, "ids"))
 		*f = NYS_FORMAT_IDS;
-	else
-		return -1;
+	else if (c == 'f')
+		return nys_cli_usage(cl, "--format: '%s' is not tokens or ids", optarg);
 	return 0;
 }
 
@@ -73,31 +77,21 @@ static const char train_help[] =
 	"none is stdin): every non-empty line (a paragraph) is a sentence.  The\n"
 	"special pieces follow ALBERT: 0 <pad>, 1 <unk>, 2 [CLS], 3 [SEP],\n"
 	"4 [MASK]; no <s> or </s>.  The same input and seed give the same model.\n"
-	"\n"
-	"  -o, --output PREFIX  write PREFIX.model and PREFIX.vocab\n"
-	"  -n, --vocab-size N   pieces in the vocabulary (required)\n"
-	"  -t, --model-type T   unigram (default) or bpe\n"
-	"      --lower          lower-case the text first (for uncased models)\n"
-	"      --seed N         sentencepiece's random seed (default 42)\n"
-	"      --user-symbols LIST  comma-separated pieces always kept whole,\n"
-	"                       after [MASK] (ALBERT's: (,),\",-,.,–,£,€)\n"
-	"      --max-sentence-length N  skip longer lines (bytes, default 4192;\n"
-	"                       read through, never held in memory)\n"
-	"      --input-sentence-size N  sample at most N lines (default 10000000)\n"
-	"  -v, --verbose        show sentencepiece's training log\n"
-	HELP_END;
+	"\n";
 
-static const struct option train_opts[] = {
-	{"output", required_argument, NULL, 'o'},
-	{"vocab-size", required_argument, NULL, 'n'},
-	{"model-type", required_argument, NULL, 't'},
-	{"lower", no_argument, NULL, OPT_LOWER},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"user-symbols", required_argument, NULL, OPT_USER},
-	{"max-sentence-length", required_argument, NULL, OPT_MAXLEN},
-	{"input-sentence-size", required_argument, NULL, OPT_SAMPLE},
-	{"verbose", no_argument, NULL, 'v'},
-	{NULL, 0, NULL, 0},
+static const nys_cli_opt train_opts[] = {
+	{"output", 'o', "PREFIX", 0, "write PREFIX.model and PREFIX.vocab"},
+	{"vocab-size", 'n', "N", 0, "pieces in the vocabulary (required)"},
+	{"model-type", 't', "T", 0, "unigram (default) or bpe"},
+	{"lower", 0, NULL, OPT_LOWER, "lower-case the text first (for uncased models)"},
+	{"seed", 0, "N", OPT_SEED, "sentencepiece's random seed (default 42)"},
+	{"user-symbols", 0, "LIST", OPT_USER, "comma-separated pieces always kept whole,\n"
+	                                      "after [MASK] (ALBERT's: (,),\",-,.,–,£,€)"},
+	{"max-sentence-length", 0, "N", OPT_MAXLEN, "skip longer lines (bytes, default 4192;\n"
+	                                            "read through, never held in memory)"},
+	{"input-sentence-size", 0, "N", OPT_SAMPLE, "sample at most N lines (default 10000000)"},
+	{"verbose", 'v', NULL, 0, "show sentencepiece's training log"},
+	{0},
 };
 
 static int cmd_train(nys_cli *cl)
@@ -177,31 +171,28 @@ static const char encode_help[] =
 	"exactly the ids of spm_encode --output_format=id; a document is the ids\n"
 	"of its lines in order.  Empty lines and the end of each FILE end\n"
 	"documents.\n"
-	"\n"
-	"  -m, --model MODEL    the sentencepiece model (required)\n"
-	"  -o, --output FILE    write to FILE instead of stdout\n"
-	"  -f, --format F       tokens: a token stream, nys-tokens(5) (default;\n"
-	"                       refused on a terminal); ids: a document a line,\n"
-	"                       its ids separated by spaces\n"
-	"      --lower          lower-case the text first, as Python's str.lower()\n"
-	"                       (ALBERT's uncased models expect it)\n"
-	"      --max-line BYTES refuse longer lines (exit 1; default 1M, at most 1G;\n"
-	"                       encoding takes about 100 bytes of memory per byte\n"
-	"                       of a line, per thread)\n"
-	"  -j, --threads N      encoding threads, and as many decoding bzip2 input\n"
-	"                       (default: the number of cores); the output is the\n"
-	"                       same for every N\n"
-	"  -v, --verbose        report documents and tokens at the end\n"
-	HELP_END;
+	"\n";
 
-static const struct option encode_opts[] = {
-	{"model", required_argument, NULL, 'm'},
-	{"output", required_argument, NULL, 'o'},
-	{"format", required_argument, NULL, 'f'},
-	{"lower", no_argument, NULL, OPT_LOWER},
-	{"max-line", required_argument, NULL, OPT_MAXLINE},
-	{"verbose", no_argument, NULL, 'v'},
-	{NULL, 0, NULL, 0},
+/* -m and -o, as encode and decode have them */
+#define OPT_MODEL(help) {"model", 'm', "MODEL", 0, help}
+#define OPT_OUTPUT {"output", 'o', "FILE", 0, "write to FILE instead of stdout"}
+
+static const nys_cli_opt encode_opts[] = {
+	OPT_MODEL("the sentencepiece model (required)"),
+	OPT_OUTPUT,
+	{"format", 'f', "F", 0, "tokens: a token stream, nys-tokens(5) (default;\n"
+	                        "refused on a terminal); ids: a document a line,\n"
+	                        "its ids separated by spaces"},
+	{"lower", 0, NULL, OPT_LOWER, "lower-case the text first, as Python's str.lower()\n"
+	                              "(ALBERT's uncased models expect it)"},
+	{"max-line", 0, "BYTES", OPT_MAXLINE, "refuse longer lines (exit 1; default 1M, at most 1G;\n"
+	                                      "encoding takes about 100 bytes of memory per byte\n"
+	                                      "of a line, per thread)"},
+	NYS_CLI_OPT_JOBS("encoding threads, and as many decoding bzip2 input\n"
+	                 "(default: the number of cores); the output is the\n"
+	                 "same for every N"),
+	{"verbose", 'v', NULL, 0, "report documents and tokens at the end"},
+	{0},
 };
 
 static int cmd_encode(nys_cli *cl)
@@ -213,13 +204,9 @@ static int cmd_encode(nys_cli *cl)
 	uint64_t v = 0;
 	int c;
 	while ((c = nys_cli_next(cl)) > 0) {
+		if (stream_opt(cl, c, &model, &o.output, &o.format))
+			return 2;
 		switch (c) {
-		case 'm': model = optarg; break;
-		case 'o': o.output = optarg; break;
-		case 'f':
-			if (parse_format(optarg, &o.format))
-				return nys_cli_usage(cl, "--format: '%s' is not tokens or ids", optarg);
-			break;
 		case OPT_LOWER: o.lower = true; break;
 		case OPT_MAXLINE:
 			nys_cli_size(cl, 1, (uint64_t)1 << 30, "--max-line", &v);
@@ -269,18 +256,14 @@ static const char decode_help[] =
 	"by spaces).  The model must be the one the stream was made with (its\n"
 	"fingerprint is checked).  Without -m, write each document's ids instead,\n"
 	"as encode --format ids does.\n"
-	"\n"
-	"  -m, --model MODEL    the sentencepiece model\n"
-	"  -o, --output FILE    write to FILE instead of stdout\n"
-	"  -f, --format F       the input: tokens, a token stream (default), or\n"
-	"                       ids, lines of space-separated ids (needs -m)\n"
-	HELP_END;
+	"\n";
 
-static const struct option decode_opts[] = {
-	{"model", required_argument, NULL, 'm'},
-	{"output", required_argument, NULL, 'o'},
-	{"format", required_argument, NULL, 'f'},
-	{NULL, 0, NULL, 0},
+static const nys_cli_opt decode_opts[] = {
+	OPT_MODEL("the sentencepiece model"),
+	OPT_OUTPUT,
+	{"format", 'f', "F", 0, "the input: tokens, a token stream (default), or\n"
+	                        "ids, lines of space-separated ids (needs -m)"},
+	{0},
 };
 
 static int cmd_decode(nys_cli *cl)
@@ -289,16 +272,9 @@ static int cmd_decode(nys_cli *cl)
 	const char *model = NULL;
 	nys_err e;
 	int c;
-	while ((c = nys_cli_next(cl)) > 0) {
-		switch (c) {
-		case 'm': model = optarg; break;
-		case 'o': o.output = optarg; break;
-		case 'f':
-			if (parse_format(optarg, &o.format))
-				return nys_cli_usage(cl, "--format: '%s' is not tokens or ids", optarg);
-			break;
-		}
-	}
+	while ((c = nys_cli_next(cl)) > 0)
+		if (stream_opt(cl, c, &model, &o.output, &o.format))
+			return 2;
 	if (c < 0)
 		return cl->status;
 	if (o.format == NYS_FORMAT_IDS && !model)
@@ -328,8 +304,7 @@ static const char info_help[] =
 	"(segments, documents, tokens, the longest document), as \"key: value\"\n"
 	"lines, a blank line between files.  Every segment's counts and checksum\n"
 	"are verified.\n"
-	"\n"
-	HELP_END;
+	"\n";
 
 static int cmd_info(nys_cli *cl)
 {
@@ -368,14 +343,17 @@ static int cmd_info(nys_cli *cl)
 
 int main(int argc, char **argv)
 {
+#define CMD(cmd, f, table, fn) \
+	{#cmd, cmd##_usage, cmd##_help, .flags = f, .run = fn, .opts = table, .tail = tail}
 	static const nys_cli_cmd cmds[] = {
-		{"train", train_usage, train_help, "o:n:t:v", train_opts, 0, cmd_train},
-		{"encode", encode_usage, encode_help, "m:o:f:v", encode_opts, NYS_CLI_JOBS, cmd_encode},
-		{"decode", decode_usage, decode_help, "m:o:f:", decode_opts, 0, cmd_decode},
-		{"info", info_usage, info_help, NULL, NULL, 0, cmd_info},
+		CMD(train, 0, train_opts, cmd_train),
+		CMD(encode, NYS_CLI_JOBS, encode_opts, cmd_encode),
+		CMD(decode, 0, decode_opts, cmd_decode),
+		CMD(info, 0, NULL, cmd_info),
 		{0},
 	};
-	static const nys_cli_prog prog = {.self = {"tokenize", usage, help, NULL, NULL, 0, NULL},
-	                                  .cmds = cmds, .cmd_word = "command", .no_cmd = "no command"};
+	static const nys_cli_prog prog = {
+		.self = {"tokenize", usage, help, .tail = tail},
+		.cmds = cmds, .cmd_word = "command", .no_cmd = "no command"};
 	return nys_cli_main(&prog, argc, argv);
 }

@@ -15,36 +15,29 @@ static const char help[] =
 	"Extract the article text of MediaWiki XML dumps (export schemas 0.8 to\n"
 	"0.11; plain, .bz2 or .zst; FILE - or none is stdin) in WikiExtractor's\n"
 	"<doc> format.\n"
-	"\n"
-	"  -o, --output OUT     write to OUT instead of stdout; with -b, or when OUT\n"
-	"                       is a directory, OUT/AA/wiki_00, wiki_01, ... files\n"
-	"  -b, --bytes SIZE     with a directory: bytes per file, K/M/G suffixes\n"
-	"                       (default 1M)\n"
-	"  -c, --compress       with a directory: zstd-compress the files (.zst)\n"
-	"      --json           one JSON object a line: id, revid, url, title, text\n"
-	"      --no-headings    drop section headings\n"
-	"      --namespaces LIST  comma-separated namespace numbers to keep\n"
-	"                       (default 0, the articles)\n"
-	"  -j, --threads N      threads parsing pages, and as many decoding bzip2\n"
-	"                       (default: the number of cores); the output is the\n"
-	"                       same for every N\n"
-	"  -v, --verbose        report pages, articles and redirects at the end\n"
-	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n"
+	"\n";
+
+static const char tail[] =
 	"\n"
 	"Exit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n";
 
 enum { OPT_JSON = 256, OPT_NOHEAD, OPT_NS };
 
-static const struct option longopts[] = {
-	{"output", required_argument, NULL, 'o'},
-	{"bytes", required_argument, NULL, 'b'},
-	{"compress", no_argument, NULL, 'c'},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"no-headings", no_argument, NULL, OPT_NOHEAD},
-	{"namespaces", required_argument, NULL, OPT_NS},
-	{"verbose", no_argument, NULL, 'v'},
-	{NULL, 0, NULL, 0},
+static const nys_cli_opt opts[] = {
+	{"output", 'o', "OUT", 0, "write to OUT instead of stdout; with -b, or when OUT\n"
+	                          "is a directory, OUT/AA/wiki_00, wiki_01, ... files"},
+	{"bytes", 'b', "SIZE", 0, "with a directory: bytes per file, K/M/G suffixes\n"
+	                          "(default 1M)"},
+	{"compress", 'c', NULL, 0, "with a directory: zstd-compress the files (.zst)"},
+	{"json", 0, NULL, OPT_JSON, "one JSON object a line: id, revid, url, title, text"},
+	{"no-headings", 0, NULL, OPT_NOHEAD, "drop section headings"},
+	{"namespaces", 0, "LIST", OPT_NS, "comma-separated namespace numbers to keep\n"
+	                                  "(default 0, the articles)"},
+	NYS_CLI_OPT_JOBS("threads parsing pages, and as many decoding bzip2\n"
+	                 "(default: the number of cores); the output is the\n"
+	                 "same for every N"),
+	{"verbose", 'v', NULL, 0, "report pages, articles and redirects at the end"},
+	{0},
 };
 
 /* "0,14,-2" into at most cap numbers. */
@@ -124,6 +117,7 @@ static int extract(nys_cli *cl)
 int main(int argc, char **argv)
 {
 	static const nys_cli_prog prog = {
-		.self = {"wikiextract", usage, help, "o:b:cv", longopts, NYS_CLI_JOBS, extract}};
+		.self = {"wikiextract", usage, help, .flags = NYS_CLI_JOBS, .run = extract, .opts = opts,
+		         .tail = tail}};
 	return nys_cli_main(&prog, argc, argv);
 }

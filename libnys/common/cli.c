@@ -15,23 +15,35 @@ int nys_cli_usage(const nys_cli *cl, const char *fmt, ...)
 	return 2;
 }
 
-/* Copy a command's own options and append the shared ones; -1 (a fault of
- * the program's tables, not of its user) when they do not fit. */
-static int setup(nys_cli *cl, const nys_cli_cmd *cmd, int argc, char **argv)
+/* Whether the runner answers this entry of a command's table itself (the
+ * shared -j and -q, appended after the command's own options). */
+static bool shared_opt(const nys_cli_cmd *cmd, const nys_cli_opt *o)
 {
-	cl->cmd = cmd;
-	cl->argc = argc;
-	cl->argv = argv;
-	size_t n = 0;
-	for (const struct option *o = cmd->longopts; o && o->name; o++) {
+	int id = o->id ? o->id : o->letter;
+	return ((cmd->flags & NYS_CLI_JOBS) && id == 'j') || ((cmd->flags & NYS_CLI_QUIET) && id == 'q');
+}
+
+/* getopt's long options and short-option string from a command's table,
+ * the shared ones appended; -1 (a fault of the program's tables, not of its
+ * user) when they do not fit. */
+static int make_getopt(nys_cli *cl, const nys_cli_cmd *cmd)
+{
+	size_t k = 0, n = 0;
+	for (const nys_cli_opt *o = cmd->opts; o && o->name; o++) {
+		if (shared_opt(cmd, o))
+			continue;
 		if (n == NYS_CLI_MAX_OPTS)
 			return -1;
-		cl->opts[n++] = *o;
+		int id = o->id ? o->id : o->letter;
+		cl->opts[n++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL,
+		                                id};
+		if (o->letter) {
+			cl->shortopts[k++] = (char)o->letter;
+			if (o->arg)
+				cl->shortopts[k++] = ':';
+		}
 	}
-	const char *own = cmd->shortopts ? cmd->shortopts : "";
-	if (strlen(own) > 2 * NYS_CLI_MAX_OPTS)
-		return -1;
-	strcpy(cl->shortopts, own);
+	cl->shortopts[k] = 0;
 	if (cmd->flags & NYS_CLI_JOBS) {
 		cl->opts[n++] = (struct option){"threads", required_argument, NULL, 'j'};
 		strcat(cl->shortopts, "j:");
@@ -48,6 +60,57 @@ static int setup(nys_cli *cl, const nys_cli_cmd *cmd, int argc, char **argv)
 		cl->opts[n++] = (struct option){"version", no_argument, NULL, NYS_CLI_OPT_VERSION};
 	cl->opts[n] = (struct option){NULL, 0, NULL, 0};
 	return 0;
+}
+
+/* One option's lines of --help: "  -x, --name ARG", padded to the column
+ * (or two spaces past a longer one), then its help, each further line of
+ * it indented to the column. */
+static int help_lines(nys_buf *b, unsigned col, int letter, const char *name, const char *arg,
+                      const char *help)
+{
+	size_t start = b->n;
+	int rc = letter ? nys_buf_printf(b, "  -%c, --%s", letter, name)
+	                : nys_buf_printf(b, "      --%s", name);
+	if (!rc && arg)
+		rc = nys_buf_printf(b, " %s", arg);
+	size_t len = b->n - start;
+	rc = rc || nys_buf_printf(b, "%*s", len < col ? (int)(col - len) : 2, "");
+	for (const char *s = help; !rc;) {
+		const char *nl = strchr(s, '\n');
+		size_t m = nl ? (size_t)(nl - s) : strlen(s);
+		rc = nys_buf_add(b, s, m) || nys_buf_addc(b, '\n');
+		if (!nl || rc)
+			break;
+		s = nl + 1;
+		if (*s && *s != '\n')
+			rc = nys_buf_printf(b, "%*s", (int)col, "");
+	}
+	return rc;
+}
+
+/* --help of a command with a table: usage, help, the option lines, -h and
+ * --version, the tail. */
+static int help_table(const nys_cli_cmd *cmd)
+{
+	unsigned col = cmd->col ? cmd->col : 23;
+	nys_buf b = {0};
+	int rc = nys_buf_adds(&b, cmd->usage) || nys_buf_adds(&b, cmd->help);
+	for (const nys_cli_opt *o = cmd->opts; !rc && o && o->name; o++)
+		if (o->help)
+			rc = help_lines(&b, col, o->letter, o->name, o->arg, o->help);
+	rc = rc || help_lines(&b, col, 'h', "help", NULL, "show this help and exit");
+	if (!rc && !(cmd->flags & NYS_CLI_NO_VERSION))
+		rc = help_lines(&b, col, 0, "version", NULL, "show the version and exit");
+	if (!rc && cmd->tail)
+		rc = nys_buf_adds(&b, cmd->tail);
+	if (rc) {
+		nys_buf_free(&b);
+		nys_warnx("out of memory");
+		return 1;
+	}
+	rc = nys_print_stdout(b.p) ? 1 : 0;
+	nys_buf_free(&b);
+	return rc;
 }
 
 static int version(const nys_cli *cl)
@@ -96,7 +159,7 @@ int nys_cli_next(nys_cli *cl)
 			}
 			return 0;
 		case 'h':
-			cl->status = nys_print_stdout(cl->cmd->usage) || nys_print_stdout(cl->cmd->help);
+			cl->status = help_table(cl->cmd);
 			return -1;
 		case NYS_CLI_OPT_VERSION:
 			cl->status = version(cl);
@@ -132,7 +195,10 @@ size_t nys_cli_operands(const nys_cli *cl, const char *const **ops)
 
 static int run(nys_cli *cl, const nys_cli_cmd *cmd, int argc, char **argv)
 {
-	if (setup(cl, cmd, argc, argv)) {
+	cl->cmd = cmd;
+	cl->argc = argc;
+	cl->argv = argv;
+	if (make_getopt(cl, cmd)) {
 		nys_warnx("internal error: the options of '%s' do not fit", cmd->name);
 		return 1;
 	}

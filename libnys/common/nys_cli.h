@@ -7,8 +7,10 @@
  * stdout, exit 0), --version (one format: "PROG (nys) VERSION"), usage
  * errors (the message and the short usage on stderr, exit 2) and the
  * options programs share, -j N and -q, so that none of them is written
- * twice.  Options stay getopt_long's: a command lists only its own, and
- * the runner appends the shared ones.
+ * twice.  A command writes each of its options once, in a table of
+ * nys_cli_opt (long name, short letter, argument, id, help line): the
+ * runner makes getopt_long's long options and short-option string from it,
+ * and the option lines of --help, with -h and --version appended.
  */
 #ifndef NYS_CLI_H
 #define NYS_CLI_H
@@ -38,18 +40,41 @@ enum {
 
 typedef struct nys_cli nys_cli;
 
+/* One option of a command, written once: for getopt and for --help. */
+typedef struct nys_cli_opt {
+	const char *name;  /* the long name, without "--" */
+	int letter;        /* the short letter, or 0 */
+	const char *arg;   /* its argument's name in --help; NULL: it takes none */
+	int id;            /* what nys_cli_next returns; 0: the letter */
+	/* its --help text: after "  -x, --name ARG" padded to the command's
+	 * column, each "\n" starting a line indented to that column; NULL:
+	 * not listed (an option the command takes only to refuse it itself) */
+	const char *help;
+} nys_cli_opt;
+
+/* A command's table entry for the shared -j N (NYS_CLI_JOBS) and -q
+ * (NYS_CLI_QUIET), where its help places their lines. */
+#define NYS_CLI_OPT_JOBS(help) {"threads", 'j', "N", 'j', help}
+#define NYS_CLI_OPT_QUIET(help) {"quiet", 'q', NULL, 'q', help}
+
 /* A command: the program itself, or one of its subcommands. */
 typedef struct nys_cli_cmd {
 	const char *name;      /* the subcommand; the program's name for itself */
 	const char *usage;     /* "usage: ..." lines, for --help and usage errors */
-	const char *help;      /* the rest of --help, after the usage */
-	const char *shortopts; /* its own short options (getopt), or NULL */
-	const struct option *longopts; /* its own long options ({0}-ended), or NULL */
+	const char *help;      /* what --help prints between the usage and the
+	                        * option lines */
 	unsigned flags;        /* NYS_CLI_* */
 	/* Runs the command: its option loop is nys_cli_next; returns the exit
 	 * status.  NULL in the program's own entry when a subcommand is
 	 * required. */
 	int (*run)(nys_cli *cl);
+	/* Its options, ended by one without a name (NULL: none of its own),
+	 * from which the runner makes getopt's arrays and the option lines of
+	 * --help; the column where their help starts (0: 23); and what --help
+	 * prints after the option lines (NULL: nothing). */
+	const nys_cli_opt *opts;
+	unsigned col;
+	const char *tail;
 } nys_cli_cmd;
 
 typedef struct nys_cli_prog {
