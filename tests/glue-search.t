@@ -114,6 +114,13 @@ mkdir "$T/r2"
 echo '{"task":"MRPC","best":{"epoch":2,"f1":0.9,"accuracy":0.8},"last":{"f1":0.5,"accuracy":0.5}}' > "$T/r2/glue-MRPC-9-1e-5-32-3.json"
 run_cmd perl "$TOP/pipeline/glue-summary.pl" "$T/r2"
 is "$(sed -n 2p "$T/out" | awk '{print $1, $2, $7, $8}')" "MRPC 0.8500 2 0.5000" "a best object: the mean of its metrics, its epoch"
+# nys-eval glue's own shape: the scores by split (MNLI: matched first)
+mkdir "$T/r4"
+echo '{"task":"MNLI","checkpoint":"9","last":{"dev_matched":{"accuracy":0.5},"dev_mismatched":{"accuracy":0.4}},"best":{"dev_matched":{"accuracy":0.6},"dev_mismatched":{"accuracy":0.1},"epoch":2}}' > "$T/r4/glue-MNLI-9-1e-5-32-3.json"
+echo '{"task":"MRPC","checkpoint":"9","last":{"dev":{"accuracy":0.7,"f1":0.8}},"best":{"dev":{"accuracy":0.7,"f1":0.9},"epoch":3}}' > "$T/r4/glue-MRPC-9-1e-5-32-3.json"
+run_cmd perl "$TOP/pipeline/glue-summary.pl" "$T/r4"
+is "$(sed -n '2,3p' "$T/out" | awk '{print $1, $2, $7, $8}' | tr '\n' ';')" "MNLI 0.6000 2 0.5000;MRPC 0.8000 3 0.7500;" \
+	"scores by split, as nys-eval glue writes them: the first split's metrics"
 echo 'not json' > "$T/r2/glue-RTE-9-1e-5-32-3.json"
 run_cmd perl "$TOP/pipeline/glue-summary.pl" "$T/r2"
 [ $rc -ne 0 ] && grep -q "glue-RTE-9-1e-5-32-3.json: not a JSON summary" "$T/err"; ok $? "a damaged result file is named"
