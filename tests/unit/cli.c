@@ -68,8 +68,8 @@ static int call(const char *line, nys_buf *out)
 	for (char *w = strtok(words, " "); w && argc < 31; w = strtok(NULL, " "))
 		argv[argc++] = w;
 	argv[argc] = NULL;
-	char path[] = "/tmp/nys-cli-XXXXXX";
-	int fd = mkstemp(path);
+	FILE *tmp = tmpfile(); /* the captured stdout: unnamed, gone when closed */
+	int fd = tmp ? fileno(tmp) : -1;
 	fflush(stdout);
 	int saved = dup(1), saved_err = dup(2), null = open("/dev/null", O_WRONLY);
 	dup2(fd, 1);
@@ -90,8 +90,8 @@ static int call(const char *line, nys_buf *out)
 	while ((k = read(fd, b, sizeof b)) > 0)
 		nys_buf_add(out, b, (size_t)k);
 	nys_buf_addc(out, 0);
-	close(fd);
-	unlink(path);
+	if (tmp)
+		fclose(tmp);
 	nys_buf_addc(&seen, 0);
 	return rc;
 }
