@@ -151,6 +151,14 @@ ok $? "it prints the summary again"
 "${MK[@]}" -n demo > "$T/dry" 2>&1
 ok $? "make -n demo after a run exits 0"
 
+# without DEPS=0 the demo first runs make deps; -n shows it and writes nothing
+make --no-print-directory -C "$TOP" -n demo DEMO_DIR="$T/fresh" DEMO_BIN="$BIN" > "$T/dry2" 2>&1
+ok $? "make -n demo on a fresh folder exits 0"
+grep -q -- '--no-print-directory deps$' "$T/dry2"
+ok $? "and shows the package step (make deps) first"
+[ ! -e "$T/fresh" ]
+ok $? "and writes nothing, not even the package step's stamp"
+
 # a changed config makes the run stale (and only what follows it)
 touch "$C"
 "${MK[@]}" -q demo
