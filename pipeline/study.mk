@@ -218,11 +218,13 @@ study-need-model:
 study-need-task:
 	@[ -n "$(TASK)" ] || { echo "glue: give TASK=NAME (one of $(GLUE_TASKS))" >&2; exit 2; }
 
-pretrain: study-need-model $(study_final_$(MODEL))
-validate: study-need-model $(STUDY)/$(MODEL)/valid.jsonl
-glue: study-need-model study-need-task $(if $(MODEL),study-glue-$(MODEL)-one)
-glue-all: study-need-model $(if $(MODEL),study-glue-$(MODEL)-all)
-study: $(if $(MODEL),$(STUDY)/$(MODEL)/valid.jsonl study-glue-$(MODEL)-all,\
+# MODEL's targets, when it names a model of the study (else only the error)
+STUDY_M := $(filter $(MODEL),$(STUDY_MODELS))
+pretrain: study-need-model $(if $(STUDY_M),$(study_final_$(STUDY_M)))
+validate: study-need-model $(if $(STUDY_M),$(STUDY)/$(STUDY_M)/valid.jsonl)
+glue: study-need-model study-need-task $(if $(STUDY_M),study-glue-$(STUDY_M)-one)
+glue-all: study-need-model $(if $(STUDY_M),study-glue-$(STUDY_M)-all)
+study: $(if $(MODEL),study-need-model $(if $(STUDY_M),$(STUDY)/$(STUDY_M)/valid.jsonl study-glue-$(STUDY_M)-all),\
        $(foreach m,$(STUDY_MAIN_MODELS),$(STUDY)/$(m)/valid.jsonl study-glue-$(m)-all))
 
 # glue-search and glue-summary (glue.mk) take a study model by its name too
