@@ -227,8 +227,9 @@ glue-all: study-need-model $(if $(STUDY_M),study-glue-$(STUDY_M)-all)
 study: $(if $(MODEL),study-need-model $(if $(STUDY_M),$(STUDY)/$(STUDY_M)/valid.jsonl study-glue-$(STUDY_M)-all),\
        $(foreach m,$(STUDY_MAIN_MODELS),$(STUDY)/$(m)/valid.jsonl study-glue-$(m)-all))
 
-# glue-search and glue-summary (glue.mk) take a study model by its name too
-ifneq ($(filter glue-search glue-summary,$(MAKECMDGOALS)),)
+# glue-search and glue-summary (glue.mk), and plot, take a study model by
+# its name too
+ifneq ($(filter glue-search glue-summary plot,$(MAKECMDGOALS)),)
 ifneq ($(and $(MODEL),$(if $(findstring /,$(MODEL)),,1),$(filter $(MODEL),$(STUDY_MODELS))),)
 override MODEL := $(STUDY)/$(MODEL)
 override GLUE_FLAGS += -m $(abspath $(SPM).model) --glue $(abspath $(GLUE_DATA)) $(STUDY_LOWER)
