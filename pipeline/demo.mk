@@ -174,4 +174,9 @@ ifneq ($(MODEL),)
 $(PLOT_PNG): $(PLOT_LOG) $(DEMO_MK_DIR)plot.sh
 	@echo "plot: $(PLOT_LOG) -> $@"
 	@sh $(DEMO_MK_DIR)plot.sh $(PLOT_LOG) $@ "$(notdir $(abspath $(MODEL)))"
+# no log yet: say so rather than make's "no rule"
+ifeq ($(wildcard $(PLOT_LOG)),)
+$(PLOT_LOG):
+	@echo "plot: $@: no training log (train the model first)" >&2; exit 1
+endif
 endif
