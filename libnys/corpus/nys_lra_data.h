@@ -12,7 +12,8 @@
  *   header    64 bytes  "NYSLRA\0\0", u32 version (1), u32 task,
  *                       u32 vocab kind, u32 count, u32 docs (1 or 2),
  *                       u32 max_len, u32 vocab_size, u32 classes,
- *                       u32 width (1, 2 or 4), u32 pad_id, u32 flags (0),
+ *                       u32 width (1 byte an id for
+ *                       vocabularies up to 256, else 2), u32 pad_id, u32 flags (0),
  *                       u64 ids (the sum of all document lengths),
  *                       4 zero bytes
  *   records   count times: u32 label, then per document u32 length and
