@@ -121,6 +121,15 @@ nys_lra_writer *nys_lra_writer_open(const char *path, const nys_lra_header *h, n
 int nys_lra_writer_add(nys_lra_writer *w, uint32_t label, const int32_t *ids0, uint32_t n0,
                        const int32_t *ids1, uint32_t n1, nys_err *e);
 uint64_t nys_lra_writer_count(const nys_lra_writer *w);
+/* The kind given to nys_lra_writer_open (count and ids: so far). */
+const nys_lra_header *nys_lra_writer_header(const nys_lra_writer *w);
+/* Write records order[0 .. n) of w (as added, counted from 0) as shards
+ * DIR/PREFIX-00000.lra, ... of at most per_shard records each (one empty
+ * shard when n is 0 is not written: no shard at all); each name written
+ * is added to names.  w stays as it was. */
+int nys_lra_writer_split(const nys_lra_writer *w, const uint64_t *order, uint64_t n,
+                         const char *dir, const char *prefix, uint64_t per_shard,
+                         nys_strlist *names, nys_err *e);
 /* Write the file; 0, or -1 (the temporary file removed).  Frees w. */
 int nys_lra_writer_close(nys_lra_writer *w, nys_err *e);
 /* Free w without writing anything. */
