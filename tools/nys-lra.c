@@ -108,11 +108,11 @@ static int cmd_prepare(nys_cli *cl)
 		case OPT_RECORDS: nys_cli_u64(cl, 1, UINT32_MAX, "--records", &o.per_shard); break;
 		case OPT_NAME: o.name = optarg; break;
 		case OPT_DIFF: o.difficulty = optarg; break;
-		case 'q': o.quiet = true; break;
 		}
 	}
 	if (c < 0)
 		return cl->status;
+	o.quiet = cl->quiet;
 	const char *const *ops;
 	size_t n = nys_cli_operands(cl, &ops);
 	nys_err e;
