@@ -11,9 +11,10 @@
  *
  *   header    64 bytes  "NYSLRA\0\0", u32 version (1), u32 task,
  *                       u32 vocab kind, u32 count, u32 docs (1 or 2),
- *                       u32 max_len, u32 vocab_size, u32 classes,
- *                       u32 width (1 byte an id for
- *                       vocabularies up to 256, else 2), u32 pad_id, u32 flags (0),
+ *                       u32 max_len, u32 vocab_size (2 to 65536),
+ *                       u32 classes, u32 width (bytes an id: 1 for
+ *                       vocabularies up to 256, else 2), u32 pad_id,
+ *                       u32 flags (0),
  *                       u64 ids (the sum of all document lengths),
  *                       4 zero bytes
  *   records   count times: u32 label, then per document u32 length and
@@ -48,7 +49,7 @@ typedef enum nys_lra_task {
 
 /* What the ids mean. */
 typedef enum nys_lra_vocab {
-	/* LRA's listops vocabulary (nys-lra(5) lists it): pad 0, ... */
+	/* LRA's listops vocabulary (nys_lra_read.h and nys-lra(5) list it) */
 	NYS_LRA_VOCAB_LISTOPS = 1,
 	/* bytes of UTF-8 text: id = byte + 1 (tfds' ByteTextEncoder, as LRA's
 	 * text and retrieval pipelines), 0 is padding; vocab_size 257 */
