@@ -19,19 +19,62 @@
 # /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list), FRESH_SUITE
 # (bookworm), FRESH_SHARED (the shared data; none: the tests that need it
 # skip), FRESH_TMP (where the root goes: /var/tmp), FRESH_LOG (a copy of
-# the output), FRESH_KEEP=1 (keep the root for a look; mounts still go),
-# FRESH_DEMO=auto|1|0 (auto: run make demo only where the target exists).
+# the output), FRESH_APT_ETC (/etc/apt, for the mirror), FRESH_KEEP=1
+# (keep the root for a look; mounts still go), FRESH_DEMO=auto|1|0 (auto: run make demo only where the target exists).
+# `fresh-check.sh --mirror` prints the mirror it would use and exits.
 set -u
 prog=fresh-check
 top=$(cd "$(dirname "$0")/.." && pwd)
 budget=${FRESH_BUDGET:-2100}
 suite=${FRESH_SUITE:-bookworm}
 demo=${FRESH_DEMO:-auto}
+apt_etc=${FRESH_APT_ETC:-/etc/apt}
 
 die() {
 	echo "$prog: $*" >&2
 	exit 1
 }
+
+# The mirror apt uses here: the first deb URI serving $suite itself (not
+# -updates or -security), deb822 files first, then the one-line format.
+mirror() {
+	local f uri
+	for f in "$apt_etc"/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		uri=$(awk -v suite="$suite" '
+			function flush() {
+				if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") && uris != "")
+					{ split(uris, u, " "); print u[1]; found = 1; exit }
+				types = suites = uris = ""
+			}
+			/^[ \t]*#/ { next }
+			/^[ \t]*$/ { flush(); next }
+			tolower($1) == "types:"  { $1 = ""; types = $0 }
+			tolower($1) == "suites:" { $1 = ""; suites = $0 }
+			tolower($1) == "uris:"   { $1 = ""; uris = $0 }
+			END { if (!found) flush() }' "$f")
+		[ -n "$uri" ] && { echo "$uri"; return; }
+	done
+	for f in "$apt_etc"/sources.list "$apt_etc"/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		uri=$(awk -v suite="$suite" '
+			$1 == "deb" {
+				i = 2
+				if ($i ~ /^\[/) {	# [options], perhaps with blanks inside
+					while (i < NF && $i !~ /\]$/) i++
+					i++
+				}
+				if ($(i + 1) == suite) { print $i; exit }
+			}' "$f")
+		[ -n "$uri" ] && { echo "$uri"; return; }
+	done
+	echo http://deb.debian.org/debian
+}
+# --mirror: only say which mirror it would use
+if [ "${1:-}" = --mirror ]; then
+	mirror
+	exit 0
+fi
 
 if [ "$(id -u)" != 0 ]; then
 	die "needs root (debootstrap, chroot and mounts); try: sudo make fresh-check"
@@ -52,39 +95,6 @@ left() { # seconds of the budget left
 	echo $((budget - ($(date +%s) - t0)))
 }
 
-# The mirror apt uses here: the first deb URI serving $suite itself (not
-# -updates or -security), deb822 files first, then the one-line format.
-mirror() {
-	local f uri
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		uri=$(awk -v suite="$suite" '
-			function flush() {
-				if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") && uris != "")
-					{ split(uris, u, " "); print u[1]; found = 1; exit }
-				types = suites = uris = ""
-			}
-			/^[ \t]*#/ { next }
-			/^[ \t]*$/ { flush(); next }
-			tolower($1) == "types:"  { $1 = ""; types = $0 }
-			tolower($1) == "suites:" { $1 = ""; suites = $0 }
-			tolower($1) == "uris:"   { $1 = ""; uris = $0 }
-			END { if (!found) flush() }' "$f")
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		uri=$(awk -v suite="$suite" '
-			$1 == "deb" {
-				i = 2
-				if ($i ~ /^\[/) while ($i !~ /\]$/) i++
-				if ($i ~ /\]$/ && $2 ~ /^\[/) i++
-				if ($(i + 1) == suite) { print $i; exit }
-			}' "$f")
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-	echo http://deb.debian.org/debian
-}
 MIRROR=${FRESH_MIRROR:-$(mirror)}
 
 tmp=$(mktemp -d "${FRESH_TMP:-/var/tmp}/nys-fresh.XXXXXX") || die "cannot make a temporary directory"

@@ -63,3 +63,31 @@ fuzz-deps:
 .PHONY: fresh-check
 fresh-check:
 	FRESH_SHARED=$(SHARED) pipeline/fresh-check.sh
+
+# ---- make install / uninstall --------------------------------------------------
+# The programs (shard also as shard-512 and shard-4096, links to it: shard
+# takes its sequence length from the name it runs under; their pages are
+# links to shard.1) and the man pages,
+# with install(1).  DESTDIR is for packagers (a staging root).  uninstall
+# removes exactly what install put there and nothing else (no directories).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+INSTALL ?= install
+INST_LINKS := $(filter shard-%,$(notdir $(PROGS)))
+INST_PROGS := $(filter-out $(INST_LINKS),$(notdir $(PROGS)))
+INST_MAN1  := $(notdir $(wildcard man/man1/*.1))
+INST_MAN5  := $(notdir $(wildcard man/man5/*.5))
+.PHONY: install uninstall
+install: $(PROGS)
+	$(INSTALL) -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(MANDIR)/man5'
+	$(INSTALL) -m 755 $(INST_PROGS:%=$(BIN)/%) '$(DESTDIR)$(BINDIR)'
+	$(foreach l,$(INST_LINKS),ln -sf shard '$(DESTDIR)$(BINDIR)/$l' &&) :
+	$(INSTALL) -m 644 $(INST_MAN1:%=man/man1/%) '$(DESTDIR)$(MANDIR)/man1'
+	$(INSTALL) -m 644 $(INST_MAN5:%=man/man5/%) '$(DESTDIR)$(MANDIR)/man5'
+	$(foreach l,$(INST_LINKS),ln -sf shard.1 '$(DESTDIR)$(MANDIR)/man1/$l.1' &&) :
+
+uninstall:
+	rm -f $(foreach p,$(INST_PROGS) $(INST_LINKS),'$(DESTDIR)$(BINDIR)/$p') \
+	      $(foreach m,$(INST_MAN1) $(INST_LINKS:%=%.1),'$(DESTDIR)$(MANDIR)/man1/$m') \
+	      $(foreach m,$(INST_MAN5),'$(DESTDIR)$(MANDIR)/man5/$m')
