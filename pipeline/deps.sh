@@ -45,8 +45,7 @@ fi
 # nothing (and an error we do not need), so it counts as missing.
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2> /dev/null |
 	awk '$NF == "installed" { print $1 }')
-# shellcheck disable=SC2086
-have=" $(echo $installed) "
+have=" $(printf '%s' "$installed" | tr '\n' ' ') "
 missing=
 nmissing=0
 for p in "$@"; do

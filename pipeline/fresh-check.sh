@@ -19,16 +19,21 @@
 # /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list), FRESH_SUITE
 # (bookworm), FRESH_SHARED (the shared data; none: the tests that need it
 # skip), FRESH_TMP (where the root goes: /var/tmp), FRESH_LOG (a copy of
-# the output), FRESH_APT_ETC (/etc/apt, for the mirror), FRESH_KEEP=1
+# the output with each line's time: build/fresh-check.log, and
+# FRESH_LOG.debootstrap debootstrap's), FRESH_APT_ETC (/etc/apt, for the mirror), FRESH_KEEP=1
 # (keep the root for a look; mounts still go), FRESH_DEMO=auto|1|0 (auto: run make demo only where the target exists).
 # `fresh-check.sh --mirror` prints the mirror it would use and exits.
 set -u
+# The whole script is one block, read in full before it runs, so that
+# editing the file while a run takes its half hour cannot change that run.
+{
 prog=fresh-check
 top=$(cd "$(dirname "$0")/.." && pwd)
 budget=${FRESH_BUDGET:-2100}
 suite=${FRESH_SUITE:-bookworm}
 demo=${FRESH_DEMO:-auto}
 apt_etc=${FRESH_APT_ETC:-/etc/apt}
+flog=${FRESH_LOG:-$top/build/fresh-check.log}
 
 die() {
 	echo "$prog: $*" >&2
@@ -86,13 +91,15 @@ done
 # A mount namespace of our own: the mounts vanish with this process even
 # when it is killed outright.
 if [ -z "${NYS_FRESH_NS:-}" ]; then
-	export NYS_FRESH_NS=1 NYS_FRESH_T0=$(date +%s)
+	NYS_FRESH_T0=$(date +%s)
+	export NYS_FRESH_NS=1 NYS_FRESH_T0
 	exec unshare --mount --propagation private "$0" "$@"
 fi
 t0=$NYS_FRESH_T0
 
-left() { # seconds of the budget left
-	echo $((budget - ($(date +%s) - t0)))
+left() { # seconds of the budget left (at least 1: timeout's argument)
+	local n=$((budget - ($(date +%s) - t0)))
+	echo $((n > 0 ? n : 1))
 }
 
 MIRROR=${FRESH_MIRROR:-$(mirror)}
@@ -142,6 +149,7 @@ boot() {
 }
 if ! boot; then
 	tail -n 5 "$tmp/debootstrap.log" >&2
+	mkdir -p "$(dirname "$flog")" && cp "$tmp/debootstrap.log" "$flog.debootstrap"
 	[ "$(left)" -gt 60 ] || die "debootstrap failed and the budget is spent"
 	echo "$prog: debootstrap failed; trying once more" >&2
 	sleep 5
@@ -207,7 +215,6 @@ chmod +x "$home/newcomer.sh"
 
 echo "$prog: in the chroot: apt-get install -y make; make demo; make check ($(left) s of the budget left)"
 log=$tmp/newcomer.log
-t_in0=$(stamp)
 # the output as it comes, and a copy in which each line has its time
 set -o pipefail
 timeout -k 30 "$(left)" chroot "$root" /usr/bin/env -i \
@@ -221,10 +228,7 @@ timeout -k 30 "$(left)" chroot "$root" /usr/bin/env -i \
 st=$?
 set +o pipefail
 t_end=$(stamp)
-if [ -n "${FRESH_LOG:-}" ]; then
-	cp "$tmp/debootstrap.log" "$FRESH_LOG.debootstrap"
-	cp "$log" "$FRESH_LOG"
-fi
+mkdir -p "$(dirname "$flog")" && cp "$log" "$flog" && cp "$tmp/debootstrap.log" "$flog.debootstrap"
 
 # The times, from the stamped lines: debootstrap; packages (the
 # prerequisite line and the package step of the first make, to
@@ -248,9 +252,13 @@ awk -v boot="$t_boot" -v all=$((t_end - t0)) '
 			printf ", %s %d s, tests %d s", at["demo"] ? "check build" : "build", prove - from, (at["end"] ? at["end"] : last) - prove
 		printf "; all %d s\n", all
 	}' "$log" || true
+# what the build said about CUDA (there is none in a fresh root)
+grep -m 1 -i 'cuda' "$log" | sed 's/^[0-9]* /fresh-check: the build said: /'
 
 if [ "$st" -eq 124 ] || [ "$st" -eq 137 ]; then
 	die "the budget of ${budget} s ran out"
 fi
-[ "$st" -eq 0 ] || die "failed (exit $st): above; the log is $log (kept with FRESH_KEEP=1)"
-echo "$prog: passed: a fresh Debian $suite root ran make demo and make check"
+[ "$st" -eq 0 ] || die "failed (exit $st): above; the whole log: $flog"
+echo "$prog: passed: a fresh Debian $suite root ran the README's commands"
+exit 0
+}

@@ -9,15 +9,13 @@ TOP=${NYS_TOP:-$(dirname "$0")/..}
 # a make of its own, not the one running the tests; the build it installs
 # from is the one under test (SAN=1's when the programs are build-san's)
 unset MAKEFLAGS MFLAGS MAKELEVEL
-san=
-case $BIN in */build-san/bin) san=SAN=1 ;; esac
-MK=(make --no-print-directory -C "$TOP" DEPS=0 $san)
+MK=(make --no-print-directory -C "$TOP" DEPS=0)
+case $BIN in */build-san/bin) MK+=(SAN=1) ;; esac
 D=$T/stage
 P=/opt/nys
 
 # the build must be complete (make check made it): install builds nothing
-"${MK[@]}" -q all 2> /dev/null
-if [ $? -ne 0 ]; then
+if ! "${MK[@]}" -q all 2> /dev/null; then
 	echo "1..0 # SKIP the build is not up to date (run from make check)"
 	exit 0
 fi
