@@ -106,13 +106,32 @@ MIRROR=${FRESH_MIRROR:-$(mirror)}
 
 tmp=$(mktemp -d "${FRESH_TMP:-/var/tmp}/nys-fresh.XXXXXX") || die "cannot make a temporary directory"
 root=$tmp/root
-mounts=()
+
+bg=	# the timeout process of the stage that runs (debootstrap, the chroot)
+
+# The processes whose root is our root: the newcomer's session and what
+# debootstrap runs in it (and nothing else of this machine).
+killroot() { # SIGNAL
+	local p r
+	for p in /proc/[0-9]*; do
+		r=$(readlink "$p/root" 2> /dev/null) || continue
+		[ "$r" = "$root" ] && kill "-$1" "${p#/proc/}" 2> /dev/null
+	done
+}
 
 cleanup() {
-	local st=$? i m
+	local st=$? m
 	trap - EXIT INT TERM HUP
-	for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-		m=${mounts[i]}
+	if [ -n "$bg" ]; then
+		kill -TERM "$bg" 2> /dev/null
+		killroot TERM
+		sleep 2
+		killroot KILL
+		wait 2> /dev/null
+	fi
+	# every mount under the directory, ours and those debootstrap made,
+	# innermost first
+	for m in $(awk -v t="$tmp/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
 		umount "$m" 2> /dev/null || umount -l "$m" 2> /dev/null ||
 			echo "$prog: could not unmount $m" >&2
 	done
@@ -129,12 +148,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "$prog: interrupted" >&2; exit 130' INT TERM HUP
 
-domount() { # MOUNTPOINT MOUNT-ARGS...: mount and remember it for cleanup
+domount() { # MOUNTPOINT MOUNT-ARGS...
 	local mp=$1
 	shift
 	mkdir -p "$mp"
 	mount "$@" "$mp" || die "mount $* $mp failed"
-	mounts+=("$mp")
+}
+
+# A stage runs in the background and the script waits for it, so that a
+# signal is handled at once (bash runs traps only between commands).
+stage() { # COMMAND...: run it under the rest of the budget; its status
+	timeout -k 30 "$(left)" "$@" &
+	bg=$!
+	wait "$bg"
+	local st=$?
+	bg=
+	return $st
 }
 
 stamp() { date +%s; }
@@ -144,7 +173,7 @@ echo "$prog: debootstrap --variant=minbase $suite from $MIRROR into $root (budge
 boot() {
 	rm -rf --one-file-system "$root"
 	mkdir -p "$root"
-	timeout -k 30 "$(left)" debootstrap --variant=minbase "$suite" "$root" "$MIRROR" \
+	stage debootstrap --variant=minbase "$suite" "$root" "$MIRROR" \
 		> "$tmp/debootstrap.log" 2>&1
 }
 if ! boot; then
@@ -216,17 +245,18 @@ chmod +x "$home/newcomer.sh"
 echo "$prog: in the chroot: apt-get install -y make; make demo; make check ($(left) s of the budget left)"
 log=$tmp/newcomer.log
 # the output as it comes, and a copy in which each line has its time
-set -o pipefail
-timeout -k 30 "$(left)" chroot "$root" /usr/bin/env -i \
+mkfifo "$tmp/out" || die "mkfifo failed"
+while IFS= read -r line; do
+	printf '%s\n' "$line"
+	printf '%(%s)T %s\n' -1 "$line" >> "$log"
+done < "$tmp/out" &
+reader=$!
+stage chroot "$root" /usr/bin/env -i \
 	HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	TERM=dumb DEBIAN_FRONTEND=noninteractive FRESH_DEMO="$demo" \
-	/bin/bash /root/newcomer.sh 2>&1 |
-	while IFS= read -r line; do
-		printf '%s\n' "$line"
-		printf '%(%s)T %s\n' -1 "$line" >> "$log"
-	done
+	/bin/bash /root/newcomer.sh > "$tmp/out" 2>&1
 st=$?
-set +o pipefail
+wait "$reader"
 t_end=$(stamp)
 mkdir -p "$(dirname "$flog")" && cp "$log" "$flog" && cp "$tmp/debootstrap.log" "$flog.debootstrap"
 
