@@ -147,6 +147,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "$prog: interrupted" >&2; exit 130' INT TERM HUP
+trap '' PIPE	# a reader gone is an error to see, not the end of the cleanup
 
 domount() { # MOUNTPOINT MOUNT-ARGS...
 	local mp=$1
@@ -157,8 +158,12 @@ domount() { # MOUNTPOINT MOUNT-ARGS...
 
 # A stage runs in the background and the script waits for it, so that a
 # signal is handled at once (bash runs traps only between commands).
-stage() { # COMMAND...: run it under the rest of the budget; its status
-	timeout -k 30 "$(left)" "$@" &
+# The output goes to a file given apart: a redirection of the call would
+# hold in this shell too, and the trap would write there.
+stage() { # OUTPUT COMMAND...: run it under the rest of the budget; its status
+	local out=$1
+	shift
+	timeout -k 30 "$(left)" "$@" > "$out" 2>&1 &
 	bg=$!
 	wait "$bg"
 	local st=$?
@@ -173,8 +178,7 @@ echo "$prog: debootstrap --variant=minbase $suite from $MIRROR into $root (budge
 boot() {
 	rm -rf --one-file-system "$root"
 	mkdir -p "$root"
-	stage debootstrap --variant=minbase "$suite" "$root" "$MIRROR" \
-		> "$tmp/debootstrap.log" 2>&1
+	stage "$tmp/debootstrap.log" debootstrap --variant=minbase "$suite" "$root" "$MIRROR"
 }
 if ! boot; then
 	tail -n 5 "$tmp/debootstrap.log" >&2
@@ -251,10 +255,10 @@ while IFS= read -r line; do
 	printf '%(%s)T %s\n' -1 "$line" >> "$log"
 done < "$tmp/out" &
 reader=$!
-stage chroot "$root" /usr/bin/env -i \
+stage "$tmp/out" chroot "$root" /usr/bin/env -i \
 	HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	TERM=dumb DEBIAN_FRONTEND=noninteractive FRESH_DEMO="$demo" \
-	/bin/bash /root/newcomer.sh > "$tmp/out" 2>&1
+	/bin/bash /root/newcomer.sh
 st=$?
 wait "$reader"
 t_end=$(stamp)
