@@ -62,7 +62,7 @@ fuzz-deps:
 # HEAD as committed, with the shared data read-only beside the clone.
 .PHONY: fresh-check
 fresh-check:
-	FRESH_SHARED=$(SHARED) pipeline/fresh-check.sh
+	FRESH_SHARED=$(SHARED) FRESH_DEMO=$${FRESH_DEMO:-1} pipeline/fresh-check.sh
 
 # ---- make install / uninstall --------------------------------------------------
 # The programs (shard also as shard-512 and shard-4096, links to it: shard
