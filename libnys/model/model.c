@@ -12,10 +12,10 @@
 
 /* ---- the tensor table ------------------------------------------------- */
 
-typedef struct table {
+typedef struct nys_model_table {
 	nys_model *m;
 	size_t cap;
-	int failed; /* 1: out of memory, 2: a size does not fit size_t */
+	int failed; /* 1: out of memory, 2: a size does not fit size_t, 3: the arch's build */
 } table;
 
 /* Append a tensor (or an alias of the tensor at offset `alias_of`) and
@@ -54,6 +54,12 @@ static size_t add(table *tb, const char *name, int ndim, const int64_t *shape, b
 	if (__builtin_add_overflow(m->np, t->numel, &m->np))
 		tb->failed = 2;
 	return t->offset;
+}
+
+size_t nys_model_table_add(nys_model_table *tb, const char *name, int ndim,
+                           const int64_t *shape)
+{
+	return add(tb, name, ndim, shape, false, NYS_NO_TENSOR);
 }
 
 static size_t add1(table *tb, const char *name, int64_t n0, bool head)
@@ -149,19 +155,26 @@ static void build_table(table *tb)
 
 nys_model *nys_model_new(const nys_model_config *cfg, const nys_model_opts *o, nys_err *e)
 {
-	if (o->dtype != NYS_F32 && o->dtype != NYS_F64) {
+	return nys_model_new_arch(cfg, o, NULL, NULL, e);
+}
+
+nys_model *nys_model_new_arch(const nys_model_config *cfg, const nys_model_opts *o,
+                              const nys_model_arch *arch, void *ctx, nys_err *e)
+{
+	nys_model *m = NULL;
+	if (o->dtype != NYS_F32 && o->dtype != NYS_F64)
 		nys_err_set(e, "model: the dtype must be F32 or F64");
-		return NULL;
-	}
-	if (o->num_labels < 0 || o->num_labels > 1 << 20) {
+	else if (o->num_labels < 0 || o->num_labels > 1 << 20)
 		nys_err_set(e, "model: %d labels is out of range", o->num_labels);
-		return NULL;
-	}
-	nys_model *m = calloc(1, sizeof *m);
-	if (!m) {
+	else if (!(m = calloc(1, sizeof *m)))
 		nys_err_sys(e, "model");
+	if (!m) {
+		if (arch)
+			arch->free(&(nys_model){.arch = arch, .arch_ctx = ctx});
 		return NULL;
 	}
+	m->arch = arch;
+	m->arch_ctx = ctx;
 	m->cfg = *cfg;
 	m->o = *o;
 	m->esize = nys_dtype_size(o->dtype);
@@ -170,22 +183,30 @@ nys_model *nys_model_new(const nys_model_config *cfg, const nys_model_opts *o, n
 	m->be = o->backend;
 	if (!m->be) {
 		if (!(m->be = nys_backend_new(o->device, o->dtype, e))) {
-			free(m);
+			nys_model_free(m);
 			return NULL;
 		}
 		m->own_be = true;
 	} else if (m->be->dtype != o->dtype) {
 		nys_err_set(e, "model: the backend's dtype is %s, not %s", nys_dtype_name(m->be->dtype),
 		            nys_dtype_name(o->dtype));
-		free(m);
+		m->be = NULL;
+		nys_model_free(m);
 		return NULL;
 	}
 	m->off.layer = calloc(cfg->num_layers ? cfg->num_layers : 1, sizeof *m->off.layer);
 	table tb = {.m = m};
-	if (m->off.layer)
+	nys_err be = {{0}};
+	if (m->off.layer && arch) {
+		if (arch->build(m, &tb, &be) && !tb.failed)
+			tb.failed = 3;
+	} else if (m->off.layer) {
 		build_table(&tb);
+	}
 	uint64_t bytes = 0, have = nys_mem_total();
-	if (tb.failed == 2 || __builtin_mul_overflow((uint64_t)m->np, (uint64_t)m->esize, &bytes)) {
+	if (tb.failed == 3) {
+		*e = be;
+	} else if (tb.failed == 2 || __builtin_mul_overflow((uint64_t)m->np, (uint64_t)m->esize, &bytes)) {
 		nys_err_set(e, "model: the parameter count does not fit this machine's sizes");
 	} else if (have && bytes > have) {
 		nys_err_set(e, "model: %zu parameters need %llu bytes (%.1f GB); this machine has "
@@ -206,6 +227,8 @@ void nys_model_free(nys_model *m)
 {
 	if (!m)
 		return;
+	if (m->arch)
+		m->arch->free(m);
 	nys_model_run_free(m);
 	for (int i = 0; i < 4; i++)
 		nys_backend_release(m->be, m->buf[i]);
@@ -457,6 +480,8 @@ nys_st_entry nys_model_st_buffer(nys_model *m, nys_buffer which, const char *nam
 
 char *nys_model_config_str(const nys_model *m)
 {
+	if (m->arch)
+		return m->arch->config_str(m);
 	json_t *mj = nys_model_config_to_json(&m->cfg);
 	char *s = mj ? json_dumps(mj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(mj);
