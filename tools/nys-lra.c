@@ -1,24 +1,27 @@
 /* nys-lra: the Long Range Arena study.  `prepare` reads a task's published
  * files into shards of labelled records (nys-lra(5)), `gen listops` makes
- * ListOps data as LRA's generator does; training and scoring the attention
+ * ListOps data as LRA's generator does, `cat` prints records; training and scoring the attention
  * variants on prepared tasks is `train`.  Each subcommand is its own block
  * below with its texts, options and function, and one entry in main's
  * table. */
 #include "nys_blas.h"
 #include "nys_cli.h"
 #include "nys_lra_data.h"
+#include "nys_lra_gen.h"
+#include "nys_lra_prep.h"
 #include "nys_lra_train.h"
 
 #include <signal.h>
 #include <stdio.h>
-#include <unistd.h>
-
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage[] =
-	"usage: nys-lra prepare TASK [OPTIONS] INPUT... -o DIR\n"
+	"usage: nys-lra prepare TASK [OPTIONS] [INPUT] -o DIR\n"
 	"       nys-lra gen listops [OPTIONS] -o DIR\n"
+	"       nys-lra cat [--split S] [-n MAX] DIR|FILE...\n"
 	"       nys-lra train TASK --attn ATTN [OPTIONS]\n";
 
 static const char help[] =
@@ -27,6 +30,7 @@ static const char help[] =
 	"\n"
 	"  prepare     a task's published files as train/dev/test shards\n"
 	"  gen         generate ListOps data as LRA's generator does\n"
+	"  cat         print a prepared split's records as lines of ids\n"
 	"  train       train and score the LRA model with one attention\n"
 	"\n";
 static const char tail[] =
@@ -42,50 +46,258 @@ static int fail(const nys_err *e)
 
 /* ---- prepare ------------------------------------------------------------- */
 
-static const char prepare_usage[] = "usage: nys-lra prepare TASK [OPTIONS] INPUT... -o DIR\n";
+static const char prepare_usage[] =
+	"usage: nys-lra prepare TASK [OPTIONS] [INPUT] -o DIR\n";
 static const char prepare_help[] =
-	"Read a task's files in their published layout and write DIR/train-*.lra,\n"
-	"DIR/dev-*.lra, DIR/test-*.lra and DIR/manifest.json.\n"
+	"Read a Long Range Arena task's files in their published layout and write\n"
+	"the prepared task folder DIR: train-NNNNN.lra, dev-NNNNN.lra,\n"
+	"test-NNNNN.lra (nys-lra(5)) and manifest.json, all put in place together.\n"
+	"TASK and INPUT:\n"
+	"\n"
+	"  listops     a folder of LRA's NAME_train.tsv, NAME_val.tsv, NAME_test.tsv\n"
+	"              (header Source<TAB>Target), or files of either that layout or\n"
+	"              the original ListOps one (label<TAB>sequence) as --train,\n"
+	"              --dev, --test\n"
+	"  text        the aclImdb folder (train/ and test/, pos/ and neg/); bytes;\n"
+	"              dev is the test split, as in LRA\n"
+	"  retrieval   a folder of new_aan_pairs.{train,eval,test}.tsv, or files as\n"
+	"              --train, --dev, --test; bytes, two documents a record\n"
+	"  image       cifar-10-batches-bin (data_batch_1..5.bin, test_batch.bin);\n"
+	"              greyscale; dev is the last 10% of train, as in LRA\n"
+	"  pathfinder  the pathfinder32 folder; records of DIFFICULTY/metadata in\n"
+	"              order, 80% train, 10% dev, 10% test, as in LRA\n"
 	"\n";
+static const char prepare_tail[] =
+	"\n"
+	"A malformed input is an error naming the file and the line (or byte).\n";
+
+enum {
+	OPT_TRAIN = 256, OPT_DEV, OPT_TEST, OPT_MAXLEN, OPT_DEVCOUNT, OPT_SEED, OPT_RECORDS,
+	OPT_NAME, OPT_DIFF, OPT_COUNT, OPT_MINLEN, OPT_DEPTH, OPT_ARGS, OPT_SPLIT,
+};
+
 static const nys_cli_opt prepare_opts[] = {
-	{"output", 'o', "DIR", 0, "the task folder (created if missing)"},
+	{"output", 'o', "DIR", 0, "the prepared task folder (made if missing)"},
+	{"train", 0, "FILE", OPT_TRAIN, "the train split's file (listops, retrieval)"},
+	{"dev", 0, "FILE", OPT_DEV, "the dev split's file"},
+	{"test", 0, "FILE", OPT_TEST, "the test split's file"},
+	{"max-len", 0, "N", OPT_MAXLEN, "cut documents to N ids (default: listops 2000,\n"
+	                                "text and retrieval 4000, image and pathfinder 1024)"},
+	{"dev-count", 0, "N", OPT_DEVCOUNT, "hold out N train records, drawn at random, as dev"},
+	{"seed", 0, "S", OPT_SEED, "random.seed(S) for --dev-count (default 0)"},
+	{"records", 0, "K", OPT_RECORDS, "records a shard (default 8192)"},
+	{"name", 0, "NAME", OPT_NAME, "listops: the files' prefix (default basic)"},
+	{"difficulty", 0, "D", OPT_DIFF, "pathfinder: curv_baseline, curv_contour_length_9 or\n"
+	                                 "curv_contour_length_14 (default)"},
+	NYS_CLI_OPT_QUIET("no summary on stderr"),
 	{0},
 };
 
 static int cmd_prepare(nys_cli *cl)
 {
+	nys_lra_prep_opts o;
+	nys_lra_prep_defaults(&o);
+	const char *dir = NULL;
+	uint64_t v;
 	int c;
-	while ((c = nys_cli_next(cl)) > 0)
-		;
+	while ((c = nys_cli_next(cl)) > 0) {
+		switch (c) {
+		case 'o': dir = optarg; break;
+		case OPT_TRAIN: o.train = optarg; break;
+		case OPT_DEV: o.dev = optarg; break;
+		case OPT_TEST: o.test = optarg; break;
+		case OPT_MAXLEN:
+			if (!nys_cli_u64(cl, 1, NYS_LRA_MAX_LEN, "--max-len", &v))
+				o.max_len = (uint32_t)v;
+			break;
+		case OPT_DEVCOUNT: nys_cli_u64(cl, 1, UINT32_MAX, "--dev-count", &o.dev_count); break;
+		case OPT_SEED: nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &o.seed); break;
+		case OPT_RECORDS: nys_cli_u64(cl, 1, UINT32_MAX, "--records", &o.per_shard); break;
+		case OPT_NAME: o.name = optarg; break;
+		case OPT_DIFF: o.difficulty = optarg; break;
+		}
+	}
 	if (c < 0)
 		return cl->status;
+	o.quiet = cl->quiet;
+	const char *const *ops;
+	size_t n = nys_cli_operands(cl, &ops);
 	nys_err e;
-	nys_err_set(&e, "prepare: not built yet");
-	return fail(&e);
+	if (!n)
+		return nys_cli_usage(cl, "no TASK");
+	if (n > 2)
+		return nys_cli_usage(cl, "unexpected operand '%s'", ops[2]);
+	if (nys_lra_task_parse(ops[0], &o.task, &e))
+		return nys_cli_usage(cl, "%s", e.msg);
+	o.input = n > 1 ? ops[1] : NULL;
+	if (!dir || !strcmp(dir, "-"))
+		return nys_cli_usage(cl, "a task folder needs -o DIR");
+	o.dir = dir;
+	if (nys_name_check(o.name, "--name", &e))
+		return nys_cli_usage(cl, "%s", e.msg);
+	if (strchr(o.difficulty, '/') || !strcmp(o.difficulty, "..") || !*o.difficulty)
+		return nys_cli_usage(cl, "--difficulty: '%s' is not a folder name", o.difficulty);
+	bool files = o.train || o.dev || o.test;
+	if (!o.input && !files)
+		return nys_cli_usage(cl, "no INPUT (and no --train, --dev, --test)");
+	if (o.task != NYS_LRA_LISTOPS && o.task != NYS_LRA_RETRIEVAL && (files || !o.input))
+		return nys_cli_usage(cl, "%s reads one INPUT folder, no --train, --dev, --test",
+		                     ops[0]);
+	nys_out_cleanup_on_signals();
+	return nys_lra_prepare(&o, &e) ? fail(&e) : 0;
 }
 
 /* ---- gen ----------------------------------------------------------------- */
 
 static const char gen_usage[] = "usage: nys-lra gen listops [OPTIONS] -o DIR\n";
 static const char gen_help[] =
-	"Generate ListOps as LRA's generator does: DIR/basic_train.tsv,\n"
-	"DIR/basic_val.tsv and DIR/basic_test.tsv.\n"
+	"Generate ListOps as Long Range Arena's generator does, with its draws on\n"
+	"CPython's Mersenne Twister after random.seed(S): trees of nested MIN,\n"
+	"MAX, MED and SM (sum mod 10) over the digits, kept when their length is\n"
+	"strictly between the bounds and they are new.  Writes DIR/NAME_train.tsv,\n"
+	"DIR/NAME_val.tsv and DIR/NAME_test.tsv in LRA's layout (header\n"
+	"Source<TAB>Target, CRLF line ends as Python's csv writer); the same seed\n"
+	"gives the same bytes.\n"
 	"\n";
 static const nys_cli_opt gen_opts[] = {
-	{"output", 'o', "DIR", 0, "the folder (created if missing)"},
+	{"output", 'o', "DIR", 0, "the folder (made if missing)"},
+	{"seed", 0, "S", OPT_SEED, "random.seed(S) (default 0)"},
+	{"train", 0, "N", OPT_TRAIN, "train trees (default 96000)"},
+	{"dev", 0, "N", OPT_DEV, "validation trees (default 2000)"},
+	{"test", 0, "N", OPT_TEST, "test trees (default 2000)"},
+	{"min-len", 0, "N", OPT_MINLEN, "lengths above N (default 500)"},
+	{"max-len", 0, "N", OPT_MAXLEN, "lengths below N (default 2000)"},
+	{"max-depth", 0, "D", OPT_DEPTH, "deepest tree (default 10)"},
+	{"max-args", 0, "A", OPT_ARGS, "most arguments of an operator (default 10)"},
+	{"name", 0, "NAME", OPT_NAME, "the files' prefix (default basic)"},
 	{0},
 };
 
 static int cmd_gen(nys_cli *cl)
 {
+	nys_lra_gen_opts o;
+	nys_lra_gen_defaults(&o);
+	const char *dir = NULL;
+	uint64_t v;
 	int c;
-	while ((c = nys_cli_next(cl)) > 0)
-		;
+	while ((c = nys_cli_next(cl)) > 0) {
+		switch (c) {
+		case 'o': dir = optarg; break;
+		case OPT_SEED: nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &o.seed); break;
+		case OPT_TRAIN: nys_cli_u64(cl, 0, UINT32_MAX, "--train", &o.train); break;
+		case OPT_DEV: nys_cli_u64(cl, 0, UINT32_MAX, "--dev", &o.dev); break;
+		case OPT_TEST: nys_cli_u64(cl, 0, UINT32_MAX, "--test", &o.test); break;
+		case OPT_MINLEN:
+			if (!nys_cli_u64(cl, 0, NYS_LRA_MAX_LEN, "--min-len", &v))
+				o.min_len = (uint32_t)v;
+			break;
+		case OPT_MAXLEN:
+			if (!nys_cli_u64(cl, 2, NYS_LRA_MAX_LEN, "--max-len", &v))
+				o.max_len = (uint32_t)v;
+			break;
+		case OPT_DEPTH:
+			if (!nys_cli_u64(cl, 1, 64, "--max-depth", &v))
+				o.max_depth = (uint32_t)v;
+			break;
+		case OPT_ARGS:
+			if (!nys_cli_u64(cl, 2, 1000, "--max-args", &v))
+				o.max_args = (uint32_t)v;
+			break;
+		case OPT_NAME: o.name = optarg; break;
+		}
+	}
 	if (c < 0)
 		return cl->status;
+	const char *const *ops;
+	size_t n = nys_cli_operands(cl, &ops);
 	nys_err e;
-	nys_err_set(&e, "gen: not built yet");
-	return fail(&e);
+	if (!n)
+		return nys_cli_usage(cl, "no task (gen listops)");
+	if (strcmp(ops[0], "listops"))
+		return nys_cli_usage(cl, "gen makes listops, not '%s'", ops[0]);
+	if (n > 1)
+		return nys_cli_usage(cl, "unexpected operand '%s'", ops[1]);
+	if (!dir || !strcmp(dir, "-"))
+		return nys_cli_usage(cl, "three files need -o DIR");
+	if (o.min_len + 1 >= o.max_len)
+		return nys_cli_usage(cl, "no length is above --min-len %u and below --max-len %u",
+		                     o.min_len, o.max_len);
+	if (!o.train && !o.dev && !o.test)
+		return nys_cli_usage(cl, "no trees asked for");
+	if (nys_name_check(o.name, "--name", &e))
+		return nys_cli_usage(cl, "%s", e.msg);
+	o.dir = dir;
+	nys_out_cleanup_on_signals();
+	return nys_lra_gen_listops(&o, &e) ? fail(&e) : 0;
+}
+
+/* ---- cat ----------------------------------------------------------------- */
+
+static const char cat_usage[] = "usage: nys-lra cat [--split S] [-n MAX] DIR|FILE...\n";
+static const char cat_help[] =
+	"Print the records of a prepared task folder's split (--split, default\n"
+	"train) or of LRA shard FILEs, one a line: the label, a tab and the ids\n"
+	"separated by spaces (Retrieval: a tab and the second document's ids).\n"
+	"Everything is checked as it is read.\n"
+	"\n";
+static const nys_cli_opt cat_opts[] = {
+	{"split", 0, "S", OPT_SPLIT, "train, dev or test (for a DIR)"},
+	{"records", 'n', "MAX", 0, "the first MAX records only"},
+	{0},
+};
+
+static int cmd_cat(nys_cli *cl)
+{
+	const char *split = "train";
+	uint64_t max = UINT64_MAX;
+	int c;
+	while ((c = nys_cli_next(cl)) > 0) {
+		if (c == OPT_SPLIT)
+			split = optarg;
+		else if (c == 'n')
+			nys_cli_u64(cl, 1, UINT64_MAX, "-n", &max);
+	}
+	if (c < 0)
+		return cl->status;
+	const char *const *ops;
+	size_t n = nys_cli_operands(cl, &ops);
+	if (!n)
+		return nys_cli_usage(cl, "no DIR or FILE");
+	if (strcmp(split, "train") && strcmp(split, "dev") && strcmp(split, "test"))
+		return nys_cli_usage(cl, "--split: '%s' is not train, dev or test", split);
+	nys_err e;
+	struct stat st;
+	nys_lra_set *s = n == 1 && !stat(ops[0], &st) && S_ISDIR(st.st_mode)
+	                 ? nys_lra_set_open(ops[0], split, &e) : nys_lra_set_open_files(ops, n, &e);
+	if (!s)
+		return fail(&e);
+	const nys_lra_header *h = nys_lra_set_header(s);
+	nys_out *out = nys_out_open(NULL, 0, &e);
+	int32_t *ids = out ? malloc((size_t)h->max_len * sizeof *ids) : NULL;
+	nys_buf b = {0};
+	int rc = ids ? 0 : -1;
+	if (out && !ids)
+		nys_err_set(&e, "out of memory");
+	for (uint64_t i = 0; !rc && i < nys_lra_set_count(s) && i < max; i++) {
+		b.n = 0;
+		rc = nys_buf_printf(&b, "%u", nys_lra_set_label(s, i));
+		for (unsigned d = 0; !rc && d < h->docs; d++) {
+			uint32_t k = nys_lra_set_ids(s, i, d, ids);
+			rc = nys_buf_addc(&b, '\t');
+			for (uint32_t j = 0; !rc && j < k; j++)
+				rc = nys_buf_printf(&b, j ? " %d" : "%d", ids[j]);
+		}
+		rc = rc || nys_buf_addc(&b, '\n') ? nys_err_set(&e, "out of memory")
+		                                  : nys_out_write(out, b.p, b.n, &e);
+	}
+	if (out && !rc)
+		rc = nys_out_commit(out, &e);
+	else if (out)
+		nys_out_abort(out);
+	free(ids);
+	nys_buf_free(&b);
+	nys_lra_set_close(s);
+	return rc ? fail(&e) : 0;
 }
 
 /* ---- train --------------------------------------------------------------- */
@@ -225,8 +437,10 @@ int main(int argc, char **argv)
 	{cmd, prefix##_usage, prefix##_help, .flags = f, .run = fn, .opts = prefix##_opts, \
 	 .col = column}
 	static const nys_cli_cmd cmds[] = {
-		CMD("prepare", prepare, cmd_prepare, NYS_CLI_QUIET, 25),
+		{"prepare", prepare_usage, prepare_help, .flags = NYS_CLI_QUIET, .run = cmd_prepare,
+		 .opts = prepare_opts, .col = 25, .tail = prepare_tail},
 		CMD("gen", gen, cmd_gen, 0, 25),
+		CMD("cat", cat, cmd_cat, 0, 25),
 		CMD("train", train, cmd_train, NYS_CLI_QUIET, 25),
 		{0},
 	};

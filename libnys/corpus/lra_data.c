@@ -7,6 +7,7 @@
 #include "nys_bin.h"
 #include "nys_json.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -498,4 +499,53 @@ uint32_t nys_lra_set_ids(const nys_lra_set *s, uint64_t i, unsigned doc, int32_t
 	for (uint32_t k = 0; k < n; k++)
 		out[k] = p[k];
 	return n;
+}
+
+const nys_lra_header *nys_lra_writer_header(const nys_lra_writer *w)
+{
+	return &w->h;
+}
+
+int nys_lra_writer_split(const nys_lra_writer *w, const uint64_t *order, uint64_t n,
+                         const char *dir, const char *prefix, uint64_t per_shard,
+                         nys_strlist *names, nys_err *e)
+{
+	const recs *r = &w->r;
+	int32_t *buf[2] = {malloc((size_t)w->h.max_len * sizeof(int32_t)),
+	                   malloc((size_t)w->h.max_len * sizeof(int32_t))};
+	int rc = buf[0] && buf[1] ? 0 : nys_err_set(e, "out of memory");
+	for (uint64_t at = 0, shard = 0; !rc && at < n; shard++) {
+		char name[NYS_NAME_MAX + 32];
+		snprintf(name, sizeof name, "%s-%05llu%s", prefix, (unsigned long long)shard,
+		         NYS_LRA_SUFFIX);
+		nys_buf p = {0};
+		if (nys_path_join(&p, dir, name, e))
+			rc = -1;
+		nys_lra_writer *o = rc ? NULL : nys_lra_writer_open(p.p, &w->h, e);
+		nys_buf_free(&p);
+		if (!o) {
+			rc = -1;
+			break;
+		}
+		for (uint64_t k = 0; !rc && k < per_shard && at < n; k++, at++) {
+			uint64_t i = order[at];
+			uint32_t len[2] = {0, 0};
+			for (unsigned d = 0; d < r->docs; d++) {
+				uint64_t a = r->off[i * r->docs + d], z = r->off[i * r->docs + d + 1];
+				len[d] = (uint32_t)(z - a);
+				for (uint64_t j = a; j < z; j++)
+					buf[d][j - a] = r->ids[j];
+			}
+			rc = nys_lra_writer_add(o, r->label[i], buf[0], len[0], r->docs == 2 ? buf[1] : NULL,
+			                        len[1], e);
+		}
+		if (rc) {
+			nys_lra_writer_abort(o);
+			break;
+		}
+		rc = nys_lra_writer_close(o, e) || nys_strlist_add(names, name, e) ? -1 : 0;
+	}
+	free(buf[0]);
+	free(buf[1]);
+	return rc;
 }

@@ -11,9 +11,10 @@
  *
  *   header    64 bytes  "NYSLRA\0\0", u32 version (1), u32 task,
  *                       u32 vocab kind, u32 count, u32 docs (1 or 2),
- *                       u32 max_len, u32 vocab_size, u32 classes,
- *                       u32 width (1 byte an id for
- *                       vocabularies up to 256, else 2), u32 pad_id, u32 flags (0),
+ *                       u32 max_len, u32 vocab_size (2 to 65536),
+ *                       u32 classes, u32 width (bytes an id: 1 for
+ *                       vocabularies up to 256, else 2), u32 pad_id,
+ *                       u32 flags (0),
  *                       u64 ids (the sum of all document lengths),
  *                       4 zero bytes
  *   records   count times: u32 label, then per document u32 length and
@@ -48,7 +49,7 @@ typedef enum nys_lra_task {
 
 /* What the ids mean. */
 typedef enum nys_lra_vocab {
-	/* LRA's listops vocabulary (nys-lra(5) lists it): pad 0, ... */
+	/* LRA's listops vocabulary (nys_lra_read.h and nys-lra(5) list it) */
 	NYS_LRA_VOCAB_LISTOPS = 1,
 	/* bytes of UTF-8 text: id = byte + 1 (tfds' ByteTextEncoder, as LRA's
 	 * text and retrieval pipelines), 0 is padding; vocab_size 257 */
@@ -121,6 +122,15 @@ nys_lra_writer *nys_lra_writer_open(const char *path, const nys_lra_header *h, n
 int nys_lra_writer_add(nys_lra_writer *w, uint32_t label, const int32_t *ids0, uint32_t n0,
                        const int32_t *ids1, uint32_t n1, nys_err *e);
 uint64_t nys_lra_writer_count(const nys_lra_writer *w);
+/* The kind given to nys_lra_writer_open (count and ids: so far). */
+const nys_lra_header *nys_lra_writer_header(const nys_lra_writer *w);
+/* Write records order[0 .. n) of w (as added, counted from 0) as shards
+ * DIR/PREFIX-00000.lra, ... of at most per_shard records each (one empty
+ * shard when n is 0 is not written: no shard at all); each name written
+ * is added to names.  w stays as it was. */
+int nys_lra_writer_split(const nys_lra_writer *w, const uint64_t *order, uint64_t n,
+                         const char *dir, const char *prefix, uint64_t per_shard,
+                         nys_strlist *names, nys_err *e);
 /* Write the file; 0, or -1 (the temporary file removed).  Frees w. */
 int nys_lra_writer_close(nys_lra_writer *w, nys_err *e);
 /* Free w without writing anything. */
