@@ -8,6 +8,7 @@
 #include "nys_cli.h"
 #include "nys_lra_data.h"
 #include "nys_lra_gen.h"
+#include "nys_lra_model.h"
 #include "nys_lra_prep.h"
 #include "nys_lra_train.h"
 
@@ -404,6 +405,9 @@ static int cmd_train(nys_cli *cl)
 	if (!o.attn)
 		return nys_cli_usage(cl, "--attn is required (softmax, nystrom-M, linformer-K, "
 		                         "performer-F, linear or none)");
+	nys_lra_model_config ac;
+	if (nys_lra_attn_parse(o.attn, &ac, &e))
+		return nys_cli_usage(cl, "--attn: %s", e.msg);
 	char dbuf[4096], cbuf[4096], obuf[4096];
 	if (!data)
 		snprintf(dbuf, sizeof dbuf, "data/lra/%s", ops[0]), data = dbuf;
@@ -411,6 +415,7 @@ static int cmd_train(nys_cli *cl)
 		snprintf(cbuf, sizeof cbuf, "pipeline/configs/lra/%s.json", ops[0]), config = cbuf;
 	if (!out)
 		snprintf(obuf, sizeof obuf, "runs/lra/%s-%s", ops[0], o.attn), out = obuf;
+	o.task = ops[0];
 	o.data = data;
 	o.config = config;
 	o.out = out;

@@ -323,6 +323,9 @@ static int setup(run *r, nys_err *e)
 	const nys_lra_header *h = nys_lra_set_header(r->train);
 	if (!nys_lra_set_count(r->train) || !nys_lra_set_count(r->dev) || !nys_lra_set_count(r->test))
 		return nys_err_set(e, "%s: train, dev and test must each hold records", o->data);
+	if (o->task && strcmp(o->task, nys_lra_task_name(h->task)))
+		return nys_err_set(e, "%s: the data is %s, not %s", o->data, nys_lra_task_name(h->task),
+		                   o->task);
 	if (read_config(r, h, e))
 		return -1;
 	const nys_lra_header *hd = nys_lra_set_header(r->dev), *ht = nys_lra_set_header(r->test);

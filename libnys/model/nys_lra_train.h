@@ -29,6 +29,7 @@
 #include <signal.h>
 
 typedef struct nys_lra_train_opts {
+	const char *task;    /* the task the data must be, by name (NULL: any) */
 	const char *config;  /* the task's JSON */
 	const char *attn;    /* softmax, nystrom-M, linformer-K, performer-F, linear, none */
 	const char *data;    /* the prepared task folder */
