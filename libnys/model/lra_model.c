@@ -11,7 +11,6 @@
  * masks are drawn again from their sites' seeds in the backward. */
 #include "model_impl.h"
 #include "nys_lra_model.h"
-#include "nys_rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -240,20 +239,6 @@ static int lra_build(nys_model *m, nys_model_table *tb, nys_err *e)
 
 /* ---- initialisation -------------------------------------------------------------------- */
 
-static void put(const nys_model *m, void *h, size_t j, double v)
-{
-	if (m->o.dtype == NYS_F32)
-		((float *)h)[j] = (float)v;
-	else
-		((double *)h)[j] = v;
-}
-
-static double gauss(nys_rng *r)
-{
-	double u = nys_rng_random(r), v = nys_rng_random(r);
-	return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
-}
-
 /* performer-pytorch's gaussian_orthogonal_random_matrix(F, D, scaling 0):
  * F rows in blocks of D, each block the orthonormal rows of a Gaussian
  * D x D matrix (Gram-Schmidt here, QR there), each row then scaled by the
@@ -263,7 +248,7 @@ static void orthogonal_features(const nys_model *m, void *h, int F, int D, nys_r
 {
 	for (int f0 = 0; f0 < F; f0 += D) {
 		for (int i = 0; i < D * D; i++)
-			blk[i] = gauss(r);
+			blk[i] = nys_model_normal(r);
 		for (int i = 0; i < D; i++) {
 			double *q = blk + (size_t)i * D;
 			for (int j = 0; j < i; j++) {
@@ -283,19 +268,19 @@ static void orthogonal_features(const nys_model *m, void *h, int F, int D, nys_r
 		}
 		for (int i = 0; i < D && f0 + i < F; i++)
 			for (int d = 0; d < D; d++)
-				put(m, h, (size_t)(f0 + i) * D + d, blk[(size_t)i * D + d]);
+				nys_model_put(m, h, (size_t)(f0 + i) * D + d, blk[(size_t)i * D + d]);
 	}
 	for (int f = 0; f < F; f++) {
 		double nn = 0;
 		for (int d = 0; d < D; d++) {
-			double g = gauss(r);
+			double g = nys_model_normal(r);
 			nn += g * g;
 		}
 		nn = sqrt(nn);
 		for (int d = 0; d < D; d++) {
 			size_t j = (size_t)f * D + d;
 			double v = m->o.dtype == NYS_F32 ? ((float *)h)[j] : ((double *)h)[j];
-			put(m, h, j, v * nn);
+			nys_model_put(m, h, j, v * nn);
 		}
 	}
 }
@@ -318,10 +303,10 @@ int nys_lra_model_init(nys_model *m, uint64_t seed, nys_err *e)
 		bool bias = len > 5 && !strcmp(n + len - 5, ".bias");
 		if (strstr(n, "norm")) {
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, h, j, bias ? 0.0 : 1.0);
+				nys_model_put(m, h, j, bias ? 0.0 : 1.0);
 		} else if (strstr(n, "_embeddings.") || t->offset == a->E) {
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, h, j, 0.02 * gauss(&r));
+				nys_model_put(m, h, j, 0.02 * nys_model_normal(&r));
 		} else if (strstr(n, "projection_matrix")) {
 			orthogonal_features(m, h, (int)t->shape[0], (int)t->shape[1], &r, blk);
 		} else {
@@ -330,12 +315,7 @@ int nys_lra_model_init(nys_model *m, uint64_t seed, nys_err *e)
 			const nys_tensor_info *w = t;
 			if (bias)
 				w = strstr(n, ".mha.W_") ? &m->t[i - 3] : &m->t[i - 1];
-			double fan_in = 1;
-			for (int d = 1; d < w->ndim; d++)
-				fan_in *= (double)w->shape[d];
-			double bound = 1.0 / sqrt(fan_in);
-			for (size_t j = 0; j < t->numel; j++)
-				put(m, h, j, bound * (2.0 * nys_rng_random(&r) - 1.0));
+			nys_model_fill_fan_in(m, h, t->numel, w, &r);
 		}
 		rc = nys_model_set(m, NYS_BUF_PARAMS, t->offset, t->numel, h, e);
 	}

@@ -366,8 +366,7 @@ int nys_model_grad_nonfinite(nys_model *m, bool *bad, nys_err *e)
 
 /* ---- initialisation ---------------------------------------------------- */
 
-/* Element j of a host array of the model's dtype. */
-static void put(const nys_model *m, void *host, size_t j, double v)
+void nys_model_put(const nys_model *m, void *host, size_t j, double v)
 {
 	if (m->o.dtype == NYS_F32)
 		((float *)host)[j] = (float)v;
@@ -388,11 +387,21 @@ static void *tensor_host(const nys_model *m, nys_err *e)
 	return h;
 }
 
-/* A standard normal from two uniforms (Box-Muller). */
-static double normal(nys_rng *r)
+double nys_model_normal(nys_rng *r)
 {
 	double u = nys_rng_random(r), v = nys_rng_random(r);
 	return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
+}
+
+void nys_model_fill_fan_in(const nys_model *m, void *host, size_t n, const nys_tensor_info *w,
+                           nys_rng *r)
+{
+	double fan_in = 1;
+	for (int d = 1; d < w->ndim; d++)
+		fan_in *= (double)w->shape[d];
+	double bound = 1.0 / sqrt(fan_in);
+	for (size_t j = 0; j < n; j++)
+		nys_model_put(m, host, j, bound * (2.0 * nys_rng_random(r) - 1.0));
 }
 
 int nys_model_init(nys_model *m, uint64_t seed, nys_err *e)
@@ -412,13 +421,13 @@ int nys_model_init(nys_model *m, uint64_t seed, nys_err *e)
 		bool is_bias = len > 5 && !strcmp(n + len - 5, ".bias");
 		if (strstr(n, "LayerNorm")) {
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, h, j, is_bias ? 0.0 : 1.0);
+				nys_model_put(m, h, j, is_bias ? 0.0 : 1.0);
 		} else if (strstr(n, "_embeddings.")) {
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, h, j, 0.02 * normal(&r));
+				nys_model_put(m, h, j, 0.02 * nys_model_normal(&r));
 		} else if (!strcmp(n, "cls.predictions.bias")) {
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, h, j, 0.0);
+				nys_model_put(m, h, j, 0.0);
 		} else {
 			/* PyTorch's default for Linear and Conv2d: U(-1/sqrt(fan_in),
 			 * 1/sqrt(fan_in)); a bias takes the fan-in of its weight, the
@@ -426,12 +435,7 @@ int nys_model_init(nys_model *m, uint64_t seed, nys_err *e)
 			const nys_tensor_info *w = is_bias && i > 0 ? &m->t[i - 1] : t;
 			if (is_bias && strstr(n, ".attention.self.")) /* q, k, v weights come first */
 				w = &m->t[i - 3];
-			double fan_in = 1;
-			for (int d = 1; d < w->ndim; d++)
-				fan_in *= (double)w->shape[d];
-			double bound = 1.0 / sqrt(fan_in);
-			for (size_t j = 0; j < t->numel; j++)
-				put(m, h, j, bound * (2.0 * nys_rng_random(&r) - 1.0));
+			nys_model_fill_fan_in(m, h, t->numel, w, &r);
 		}
 		rc = nys_model_set(m, NYS_BUF_PARAMS, t->offset, t->numel, h, e);
 	}
@@ -549,7 +553,7 @@ static int load_tiled_positions(nys_model *m, const nys_st *st, const nys_tensor
 				memcpy(&f, src + ((size_t)from * C + c) * 4, 4);
 				v = f;
 			}
-			put(m, h, (size_t)r * C + c, v);
+			nys_model_put(m, h, (size_t)r * C + c, v);
 		}
 	}
 	return nys_model_set(m, NYS_BUF_PARAMS, t->offset, t->numel, h, e);

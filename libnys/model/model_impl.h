@@ -4,6 +4,7 @@
 #define NYS_MODEL_IMPL_H
 
 #include "nys_model.h"
+#include "nys_rng.h"
 
 #define NYS_NO_TENSOR SIZE_MAX
 
@@ -76,6 +77,16 @@ static inline void *nys_model_at(const nys_model *m, void *base, size_t i)
 {
 	return (char *)base + i * m->esize;
 }
+
+/* Initialisation's pieces (model.c), for the arches too: element j of a
+ * host array of the model's dtype set to v; a standard normal from two
+ * uniforms (Box-Muller); n values of PyTorch's default for a Linear or
+ * Conv weight w and its bias, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in
+ * the product of w's dimensions after the first. */
+void nys_model_put(const nys_model *m, void *host, size_t j, double v);
+double nys_model_normal(nys_rng *r);
+void nys_model_fill_fan_in(const nys_model *m, void *host, size_t n, const nys_tensor_info *w,
+                           nys_rng *r);
 
 /* model_run.c: the activations' memory, freed with the model. */
 void nys_model_run_free(nys_model *m);

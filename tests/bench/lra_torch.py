@@ -20,6 +20,7 @@ Prints, as the C program does,
 Needs torch (make bench runs it only when BENCH_PYTHON can import it).
 """
 import math
+import os
 import resource
 import sys
 import time
@@ -27,6 +28,9 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import finetune_torch  # noqa: E402  (its Nystrom pseudo-inverse)
 
 V, C, HID, LAYERS, H, D, CLASSES, CONV = 17, 64, 128, 2, 2, 32, 10, 35
 
@@ -41,14 +45,7 @@ class Attention(nn.Module):
         if kind == "nystrom":
             self.conv = nn.Conv2d(H, H, (CONV, 1), padding=(CONV // 2, 0), bias=False, groups=H)
 
-    @staticmethod
-    def pinv(m, iters=6):
-        eye = torch.eye(m.size(-1), device=m.device)
-        v = m.transpose(-1, -2) / (torch.max(m.sum(-2)) * torch.max(m.sum(-1)))
-        for _ in range(iters):
-            kv = m @ v
-            v = 0.25 * v @ (13 * eye - kv @ (15 * eye - kv @ (7 * eye - kv)))
-        return v
+    pinv = staticmethod(finetune_torch.Attention.pinv)  # the same iterations
 
     def forward(self, x, mask):
         B, T, _ = x.shape
