@@ -51,6 +51,15 @@ static int32_t *scratch(const nys_lra_writer *w, unsigned n, nys_err *e)
 	return p;
 }
 
+/* Put "FILE:LINE: " of the line just read before the message in e;
+ * returns -1. */
+static int at_line(const nys_in *in, nys_err *e)
+{
+	nys_err m = *e;
+	return nys_err_set(e, "%s:%llu: %s", nys_in_name(in), (unsigned long long)nys_in_lineno(in),
+	                   m.msg);
+}
+
 /* ---- ListOps -------------------------------------------------------------- */
 
 int64_t nys_lra_listops_encode(const char *s, int32_t *out, uint32_t max, nys_err *e)
@@ -160,14 +169,12 @@ int nys_lra_read_listops(const char *path, nys_lra_writer *w, nys_err *e)
 		}
 		int64_t n = nys_lra_listops_encode(seq, ids, h->max_len, e);
 		if (n < 0) {
-			nys_err m = *e;
-			rc = nys_err_set(e, "%s:%llu: %s", nys_in_name(in), (unsigned long long)ln, m.msg);
+			rc = at_line(in, e);
 		} else if (n == 0)
 			rc = nys_err_set(e, "%s:%llu: an empty sequence", nys_in_name(in),
 			                 (unsigned long long)ln);
 		else if (nys_lra_writer_add(w, label, ids, (uint32_t)n, NULL, 0, e)) {
-			nys_err m = *e;
-			rc = nys_err_set(e, "%s:%llu: %s", nys_in_name(in), (unsigned long long)ln, m.msg);
+			rc = at_line(in, e);
 		}
 	}
 	if (!rc && k < 0)
@@ -293,8 +300,7 @@ int nys_lra_read_aan(const char *path, nys_lra_writer *w, nys_err *e)
 		uint32_t n0 = bytes_encode(f[3], fl[3], ids, h->max_len);
 		uint32_t n1 = bytes_encode(f[4], fl[4], b, h->max_len);
 		if (nys_lra_writer_add(w, label, ids, n0, b, n1, e)) {
-			nys_err m = *e;
-			rc = nys_err_set(e, "%s:%llu: %s", nys_in_name(in), ln, m.msg);
+			rc = at_line(in, e);
 		}
 	}
 	if (!rc && k < 0)
@@ -450,8 +456,7 @@ int nys_lra_read_pathfinder(const char *dir, nys_lra_writer *w, nys_err *e)
 				rc = nys_path_join(&img, dir, f[0], e) || nys_buf_addc(&img, '/') ||
 				     nys_buf_adds(&img, f[1]) ? nys_err_set(e, "out of memory") : 0;
 				if (!rc && read_png(img.p, ids, h->max_len, &n, wh, e)) {
-					nys_err m = *e;
-					rc = nys_err_set(e, "%s:%llu: %s", nys_in_name(in), ln, m.msg);
+					rc = at_line(in, e);
 				} else if (!rc && size[0] && (wh[0] != size[0] || wh[1] != size[1]))
 					rc = nys_err_set(e, "%s:%llu: %s is %ux%u, the images before it %ux%u",
 					                 nys_in_name(in), ln, img.p, wh[0], wh[1], size[0],

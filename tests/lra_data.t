@@ -1,0 +1,3 @@
+#!/bin/sh
+# The C unit test lra_data, run by prove.
+exec "${NYS_TESTBIN:?}/lra_data"
