@@ -243,3 +243,26 @@ if [ -x "${NYS_BENCHBIN:-}/model" ]; then
 	fi
 	echo "target: at least 4 x PyTorch eager"
 fi
+
+if [ -x "${NYS_BENCHBIN:-}/lra" ]; then
+	# LRA training (the authors' LRA model, lra_config.py's sizes) at
+	# ListOps' shape, 2048 x 32 as their runs, against PyTorch eager of the
+	# same model (tests/bench/lra_torch.py) when BENCH_PYTHON has torch.
+	PY=${BENCH_PYTHON:-python3}
+	printf '\nLRA training steps (2 layers, width 64, 2 heads of 32, FFN 128; ListOps 2048 x 32, up to a fifth padding; forward, backward, AdamW; 3 steps after one)\n\n'
+	printf '| %-26s | %14s | %16s | %12s | %12s |\n' "program, attention" "tokens/s best" "tokens/s median" "ms/step best" "peak RSS MB"
+	printf '|%s|%s|%s|%s|%s|\n' "----------------------------" "----------------" "------------------" "--------------" "--------------"
+	torch_ok=0
+	"$PY" -c 'import torch' 2> /dev/null && torch_ok=1
+	for a in nystrom-64 linformer-256 performer-256 linear softmax; do
+		r=$("$NYS_BENCHBIN/lra" $a 2048 32 3) || { echo "bench: lra $a failed" >&2; exit 1; }
+		echo "$r" | awk '{printf "| %-26s | %14d | %16d | %12.1f | %12.1f |\n", "nys " $1, $4, $5, $6, $7}'
+		case $a in nystrom-64|linear|softmax) ;; *) continue ;; esac
+		if [ $torch_ok = 1 ]; then
+			pt=$("$PY" "$(dirname "$0")/bench/lra_torch.py" $a 2048 32 3) || { echo "bench: lra_torch.py failed" >&2; exit 1; }
+			echo "$pt" | awk '{printf "| %-26s | %14d | %16d | %12.1f | %12.1f |\n", "PyTorch eager " $1, $4, $5, $6, $7}'
+		fi
+	done
+	echo
+	[ $torch_ok = 1 ] || echo "(no PyTorch rows: $PY cannot import torch; set BENCH_PYTHON to an interpreter that can)"
+fi

@@ -4,19 +4,26 @@
  * variants on prepared tasks is `train`.  Each subcommand is its own block
  * below with its texts, options and function, and one entry in main's
  * table. */
+#include "nys_blas.h"
 #include "nys_cli.h"
 #include "nys_lra_data.h"
 #include "nys_lra_gen.h"
+#include "nys_lra_model.h"
 #include "nys_lra_prep.h"
+#include "nys_lra_train.h"
 
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage[] =
 	"usage: nys-lra prepare TASK [OPTIONS] [INPUT] -o DIR\n"
 	"       nys-lra gen listops [OPTIONS] -o DIR\n"
-	"       nys-lra cat [--split S] [-n MAX] DIR|FILE...\n";
+	"       nys-lra cat [--split S] [-n MAX] DIR|FILE...\n"
+	"       nys-lra train TASK --attn ATTN [OPTIONS]\n";
 
 static const char help[] =
 	"The Long Range Arena study: its five tasks (listops, text, retrieval,\n"
@@ -25,6 +32,7 @@ static const char help[] =
 	"  prepare     a task's published files as train/dev/test shards\n"
 	"  gen         generate ListOps data as LRA's generator does\n"
 	"  cat         print a prepared split's records as lines of ids\n"
+	"  train       train and score the LRA model with one attention\n"
 	"\n";
 static const char tail[] =
 	"('nys-lra SUBCOMMAND --help' for theirs.)\n"
@@ -293,7 +301,138 @@ static int cmd_cat(nys_cli *cl)
 	return rc ? fail(&e) : 0;
 }
 
-/* ---- train: lramodel's block goes here ---------------------------------- */
+/* ---- train --------------------------------------------------------------- */
+
+static const char train_usage[] =
+	"usage: nys-lra train TASK --attn ATTN [--data DIR] [-o DIR] [OPTIONS]\n";
+static const char train_help[] =
+	"Train the LRA model on a prepared task (nys-lra prepare, gen), scoring dev\n"
+	"every eval_frequency steps, keeping the best, and score every test record\n"
+	"with it.  ATTN: softmax, nystrom-M, linformer-K, performer-F, linear or\n"
+	"none.  The config is --config or pipeline/configs/lra/TASK.json; the run\n"
+	"folder (-o, default runs/lra/TASK-ATTN) gets the checkpoints, the JSON-lines\n"
+	"log lra.log, best.model and result.json.  SIGINT or SIGTERM (or --stop-at)\n"
+	"writes a checkpoint and stops; run again to resume, bitwise.\n"
+	"\n";
+enum { TR_ATTN = 256, TR_DATA, TR_CONFIG, TR_STEPS, TR_WARMUP, TR_EVAL, TR_DEV, TR_BATCH,
+       TR_MICRO, TR_LEN, TR_STOP, TR_SEED, TR_THREADS, TR_DEVICE };
+static const nys_cli_opt train_opts[] = {
+	{"attn", 0, "ATTN", TR_ATTN, "the attention (required)"},
+	{"data", 0, "DIR", TR_DATA, "the prepared task (default data/lra/TASK)"},
+	{"output", 'o', "DIR", 0, "the run folder"},
+	{"config", 0, "FILE", TR_CONFIG, "the task's config"},
+	{"steps", 0, "N", TR_STEPS, "train N steps instead of num_train_steps\n"
+	                            "(warmup scaled alike)"},
+	{"warmup", 0, "N", TR_WARMUP, "warmup steps instead of the config's"},
+	{"eval-every", 0, "N", TR_EVAL, "score dev every N steps instead of eval_frequency"},
+	{"dev-max", 0, "N", TR_DEV, "score at most N dev records (default all)"},
+	{"batch", 0, "N", TR_BATCH, "records a step instead of batch_size"},
+	{"micro", 0, "N", TR_MICRO, "records a micro-batch (default the whole step)"},
+	{"max-len", 0, "N", TR_LEN, "max_seq_len instead of the config's"},
+	{"stop-at", 0, "N", TR_STOP, "stop once N steps are done, with a checkpoint"},
+	{"seed", 0, "S", TR_SEED, "the seed of weights, data order and dropout (0)"},
+	{"threads", 0, "N", TR_THREADS, "threads for the CPU backend (default: all cores)"},
+	{"device", 0, "D", TR_DEVICE, "cpu, cuda or auto (default auto)"},
+	NYS_CLI_OPT_QUIET("no messages or progress line on stderr"),
+	{0},
+};
+
+static volatile sig_atomic_t train_stop;
+
+static void train_signal(int sig)
+{
+	(void)sig;
+	train_stop = 1;
+}
+
+static void train_info(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "nys-lra: %s\n", line);
+}
+
+static int cmd_train(nys_cli *cl)
+{
+	nys_lra_train_opts o = {.stop = &train_stop};
+	const char *out = NULL, *data = NULL, *config = NULL;
+	uint64_t v;
+	int c;
+	while ((c = nys_cli_next(cl)) > 0) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case TR_ATTN: o.attn = optarg; break;
+		case TR_DATA: data = optarg; break;
+		case TR_CONFIG: config = optarg; break;
+		case TR_STEPS: nys_cli_u64(cl, 1, UINT64_C(1) << 40, "--steps", &o.steps); break;
+		case TR_WARMUP: nys_cli_u64(cl, 1, UINT64_C(1) << 40, "--warmup", &o.warmup); break;
+		case TR_EVAL: nys_cli_u64(cl, 1, UINT64_C(1) << 40, "--eval-every", &o.eval_every); break;
+		case TR_DEV: nys_cli_u64(cl, 1, UINT64_C(1) << 40, "--dev-max", &o.dev_max); break;
+		case TR_BATCH: nys_cli_u64(cl, 1, 1 << 20, "--batch", &o.batch); break;
+		case TR_MICRO: nys_cli_u64(cl, 1, 1 << 20, "--micro", &o.micro); break;
+		case TR_LEN:
+			if (!nys_cli_u64(cl, 1, 1 << 20, "--max-len", &v))
+				o.max_len = (uint32_t)v;
+			break;
+		case TR_STOP: nys_cli_u64(cl, 1, UINT64_C(1) << 40, "--stop-at", &o.max_steps); break;
+		case TR_SEED: nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &o.seed); break;
+		case TR_THREADS:
+			if (!nys_cli_u64(cl, 1, 1024, "--threads", &v))
+				o.threads = (int)v;
+			break;
+		case TR_DEVICE:
+			if (!strcmp(optarg, "cpu"))
+				o.device = NYS_DEVICE_CPU;
+			else if (!strcmp(optarg, "cuda"))
+				o.device = NYS_DEVICE_CUDA;
+			else if (!strcmp(optarg, "auto"))
+				o.device = NYS_DEVICE_AUTO;
+			else
+				return nys_cli_usage(cl, "--device: expected cpu, cuda or auto, got '%s'",
+				                     optarg);
+			break;
+		}
+	}
+	if (c < 0)
+		return cl->status;
+	const char *const *ops;
+	size_t nops = nys_cli_operands(cl, &ops);
+	if (nops != 1)
+		return nys_cli_usage(cl, nops ? "one TASK, not %zu operands" : "no TASK%.0zu", nops);
+	nys_lra_task task;
+	nys_err e = {0};
+	if (nys_lra_task_parse(ops[0], &task, &e))
+		return nys_cli_usage(cl, "%s", e.msg);
+	if (!o.attn)
+		return nys_cli_usage(cl, "--attn is required (softmax, nystrom-M, linformer-K, "
+		                         "performer-F, linear or none)");
+	nys_lra_model_config ac;
+	if (nys_lra_attn_parse(o.attn, &ac, &e))
+		return nys_cli_usage(cl, "--attn: %s", e.msg);
+	char dbuf[4096], cbuf[4096], obuf[4096];
+	if (!data)
+		snprintf(dbuf, sizeof dbuf, "data/lra/%s", ops[0]), data = dbuf;
+	if (!config)
+		snprintf(cbuf, sizeof cbuf, "pipeline/configs/lra/%s.json", ops[0]), config = cbuf;
+	if (!out)
+		snprintf(obuf, sizeof obuf, "runs/lra/%s-%s", ops[0], o.attn), out = obuf;
+	o.task = ops[0];
+	o.data = data;
+	o.config = config;
+	o.out = out;
+	bool quiet = cl->quiet;
+	nys_blas_tune(cl->main_argv);
+	o.progress = !quiet && isatty(STDERR_FILENO);
+	struct sigaction sa = {.sa_handler = train_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	nys_train_end end;
+	if (nys_lra_train_run(&o, quiet ? NULL : train_info, NULL, &end, &e))
+		return fail(&e);
+	if (!quiet && end == NYS_TRAIN_STOPPED)
+		fprintf(stderr, "nys-lra: stopped; run again to resume\n");
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -307,7 +446,7 @@ int main(int argc, char **argv)
 		 .opts = prepare_opts, .col = 25, .tail = prepare_tail},
 		CMD("gen", gen, cmd_gen, 0, 25),
 		CMD("cat", cat, cmd_cat, 0, 25),
-		/* train: lramodel's entry */
+		CMD("train", train, cmd_train, NYS_CLI_QUIET, 25),
 		{0},
 	};
 	static const nys_cli_prog prog = {

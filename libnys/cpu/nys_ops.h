@@ -20,6 +20,7 @@
 #define NYS_FN(name) name##_f32
 #include "ops_dense_decl.inc"
 #include "ops_attn_decl.inc"
+#include "ops_lra_decl.inc"
 #undef R
 #undef NYS_FN
 
@@ -27,6 +28,7 @@
 #define NYS_FN(name) name##_f64
 #include "ops_dense_decl.inc"
 #include "ops_attn_decl.inc"
+#include "ops_lra_decl.inc"
 #undef R
 #undef NYS_FN
 

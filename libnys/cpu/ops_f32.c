@@ -14,3 +14,4 @@
 #define NYS_R_F32 1
 #include "ops_dense.inc"
 #include "ops_attn.inc"
+#include "ops_lra.inc"

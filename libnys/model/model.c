@@ -12,10 +12,10 @@
 
 /* ---- the tensor table ------------------------------------------------- */
 
-typedef struct table {
+typedef struct nys_model_table {
 	nys_model *m;
 	size_t cap;
-	int failed; /* 1: out of memory, 2: a size does not fit size_t */
+	int failed; /* 1: out of memory, 2: a size does not fit size_t, 3: the arch's build */
 } table;
 
 /* Append a tensor (or an alias of the tensor at offset `alias_of`) and
@@ -54,6 +54,12 @@ static size_t add(table *tb, const char *name, int ndim, const int64_t *shape, b
 	if (__builtin_add_overflow(m->np, t->numel, &m->np))
 		tb->failed = 2;
 	return t->offset;
+}
+
+size_t nys_model_table_add(nys_model_table *tb, const char *name, int ndim,
+                           const int64_t *shape)
+{
+	return add(tb, name, ndim, shape, false, NYS_NO_TENSOR);
 }
 
 static size_t add1(table *tb, const char *name, int64_t n0, bool head)
@@ -149,19 +155,26 @@ static void build_table(table *tb)
 
 nys_model *nys_model_new(const nys_model_config *cfg, const nys_model_opts *o, nys_err *e)
 {
-	if (o->dtype != NYS_F32 && o->dtype != NYS_F64) {
+	return nys_model_new_arch(cfg, o, NULL, NULL, e);
+}
+
+nys_model *nys_model_new_arch(const nys_model_config *cfg, const nys_model_opts *o,
+                              const nys_model_arch *arch, void *ctx, nys_err *e)
+{
+	nys_model *m = NULL;
+	if (o->dtype != NYS_F32 && o->dtype != NYS_F64)
 		nys_err_set(e, "model: the dtype must be F32 or F64");
-		return NULL;
-	}
-	if (o->num_labels < 0 || o->num_labels > 1 << 20) {
+	else if (o->num_labels < 0 || o->num_labels > 1 << 20)
 		nys_err_set(e, "model: %d labels is out of range", o->num_labels);
-		return NULL;
-	}
-	nys_model *m = calloc(1, sizeof *m);
-	if (!m) {
+	else if (!(m = calloc(1, sizeof *m)))
 		nys_err_sys(e, "model");
+	if (!m) {
+		if (arch)
+			arch->free(&(nys_model){.arch = arch, .arch_ctx = ctx});
 		return NULL;
 	}
+	m->arch = arch;
+	m->arch_ctx = ctx;
 	m->cfg = *cfg;
 	m->o = *o;
 	m->esize = nys_dtype_size(o->dtype);
@@ -170,22 +183,30 @@ nys_model *nys_model_new(const nys_model_config *cfg, const nys_model_opts *o, n
 	m->be = o->backend;
 	if (!m->be) {
 		if (!(m->be = nys_backend_new(o->device, o->dtype, e))) {
-			free(m);
+			nys_model_free(m);
 			return NULL;
 		}
 		m->own_be = true;
 	} else if (m->be->dtype != o->dtype) {
 		nys_err_set(e, "model: the backend's dtype is %s, not %s", nys_dtype_name(m->be->dtype),
 		            nys_dtype_name(o->dtype));
-		free(m);
+		m->be = NULL;
+		nys_model_free(m);
 		return NULL;
 	}
 	m->off.layer = calloc(cfg->num_layers ? cfg->num_layers : 1, sizeof *m->off.layer);
 	table tb = {.m = m};
-	if (m->off.layer)
+	nys_err be = {{0}};
+	if (m->off.layer && arch) {
+		if (arch->build(m, &tb, &be) && !tb.failed)
+			tb.failed = 3;
+	} else if (m->off.layer) {
 		build_table(&tb);
+	}
 	uint64_t bytes = 0, have = nys_mem_total();
-	if (tb.failed == 2 || __builtin_mul_overflow((uint64_t)m->np, (uint64_t)m->esize, &bytes)) {
+	if (tb.failed == 3) {
+		*e = be;
+	} else if (tb.failed == 2 || __builtin_mul_overflow((uint64_t)m->np, (uint64_t)m->esize, &bytes)) {
 		nys_err_set(e, "model: the parameter count does not fit this machine's sizes");
 	} else if (have && bytes > have) {
 		nys_err_set(e, "model: %zu parameters need %llu bytes (%.1f GB); this machine has "
@@ -206,6 +227,8 @@ void nys_model_free(nys_model *m)
 {
 	if (!m)
 		return;
+	if (m->arch)
+		m->arch->free(m);
 	nys_model_run_free(m);
 	for (int i = 0; i < 4; i++)
 		nys_backend_release(m->be, m->buf[i]);
@@ -343,8 +366,7 @@ int nys_model_grad_nonfinite(nys_model *m, bool *bad, nys_err *e)
 
 /* ---- initialisation ---------------------------------------------------- */
 
-/* Element j of a host array of the model's dtype. */
-static void put(const nys_model *m, void *host, size_t j, double v)
+void nys_model_put(const nys_model *m, void *host, size_t j, double v)
 {
 	if (m->o.dtype == NYS_F32)
 		((float *)host)[j] = (float)v;
@@ -365,11 +387,21 @@ static void *tensor_host(const nys_model *m, nys_err *e)
 	return h;
 }
 
-/* A standard normal from two uniforms (Box-Muller). */
-static double normal(nys_rng *r)
+double nys_model_normal(nys_rng *r)
 {
 	double u = nys_rng_random(r), v = nys_rng_random(r);
 	return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
+}
+
+void nys_model_fill_fan_in(const nys_model *m, void *host, size_t n, const nys_tensor_info *w,
+                           nys_rng *r)
+{
+	double fan_in = 1;
+	for (int d = 1; d < w->ndim; d++)
+		fan_in *= (double)w->shape[d];
+	double bound = 1.0 / sqrt(fan_in);
+	for (size_t j = 0; j < n; j++)
+		nys_model_put(m, host, j, bound * (2.0 * nys_rng_random(r) - 1.0));
 }
 
 int nys_model_init(nys_model *m, uint64_t seed, nys_err *e)
@@ -389,13 +421,13 @@ int nys_model_init(nys_model *m, uint64_t seed, nys_err *e)
 		bool is_bias = len > 5 && !strcmp(n + len - 5, ".bias");
 		if (strstr(n, "LayerNorm")) {
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, h, j, is_bias ? 0.0 : 1.0);
+				nys_model_put(m, h, j, is_bias ? 0.0 : 1.0);
 		} else if (strstr(n, "_embeddings.")) {
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, h, j, 0.02 * normal(&r));
+				nys_model_put(m, h, j, 0.02 * nys_model_normal(&r));
 		} else if (!strcmp(n, "cls.predictions.bias")) {
 			for (size_t j = 0; j < t->numel; j++)
-				put(m, h, j, 0.0);
+				nys_model_put(m, h, j, 0.0);
 		} else {
 			/* PyTorch's default for Linear and Conv2d: U(-1/sqrt(fan_in),
 			 * 1/sqrt(fan_in)); a bias takes the fan-in of its weight, the
@@ -403,12 +435,7 @@ int nys_model_init(nys_model *m, uint64_t seed, nys_err *e)
 			const nys_tensor_info *w = is_bias && i > 0 ? &m->t[i - 1] : t;
 			if (is_bias && strstr(n, ".attention.self.")) /* q, k, v weights come first */
 				w = &m->t[i - 3];
-			double fan_in = 1;
-			for (int d = 1; d < w->ndim; d++)
-				fan_in *= (double)w->shape[d];
-			double bound = 1.0 / sqrt(fan_in);
-			for (size_t j = 0; j < t->numel; j++)
-				put(m, h, j, bound * (2.0 * nys_rng_random(&r) - 1.0));
+			nys_model_fill_fan_in(m, h, t->numel, w, &r);
 		}
 		rc = nys_model_set(m, NYS_BUF_PARAMS, t->offset, t->numel, h, e);
 	}
@@ -457,6 +484,8 @@ nys_st_entry nys_model_st_buffer(nys_model *m, nys_buffer which, const char *nam
 
 char *nys_model_config_str(const nys_model *m)
 {
+	if (m->arch)
+		return m->arch->config_str(m);
 	json_t *mj = nys_model_config_to_json(&m->cfg);
 	char *s = mj ? json_dumps(mj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(mj);
@@ -524,7 +553,7 @@ static int load_tiled_positions(nys_model *m, const nys_st *st, const nys_tensor
 				memcpy(&f, src + ((size_t)from * C + c) * 4, 4);
 				v = f;
 			}
-			put(m, h, (size_t)r * C + c, v);
+			nys_model_put(m, h, (size_t)r * C + c, v);
 		}
 	}
 	return nys_model_set(m, NYS_BUF_PARAMS, t->offset, t->numel, h, e);

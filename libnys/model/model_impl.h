@@ -4,6 +4,7 @@
 #define NYS_MODEL_IMPL_H
 
 #include "nys_model.h"
+#include "nys_rng.h"
 
 #define NYS_NO_TENSOR SIZE_MAX
 
@@ -21,7 +22,37 @@ typedef struct nys_model_off {
 	size_t cw, cb, ow, ob;                   /* classifier */
 } nys_model_off;
 
+/* Another network over the same tensor table, buffers, optimizer step and
+ * checkpoints, so that the training loop (loop.c) and the checkpoint
+ * folder (ckpt.c) serve it unchanged: the LRA classifier (lra_model.c).
+ * nys_model_new_arch builds the table through `build` instead of the
+ * pretraining model's; nys_model_forward, nys_model_backward, the outputs
+ * and the checkpoints' config string go to the arch's functions. */
+typedef struct nys_model_table nys_model_table;
+typedef struct nys_model_arch {
+	/* the tensor table, through nys_model_table_add; 0 or -1 with e set */
+	int (*build)(nys_model *m, nys_model_table *tb, nys_err *e);
+	int (*forward)(nys_model *m, const nys_batch *b, bool train, uint64_t seed,
+	               nys_model_stats *st, nys_err *e);
+	int (*backward)(nys_model *m, double dloss, nys_err *e);
+	/* the output's backend memory and element count; NULL when absent */
+	const void *(*output)(const nys_model *m, nys_output which, size_t *n);
+	char *(*config_str)(const nys_model *m); /* malloc'd */
+	void (*free)(nys_model *m);              /* its activations and ctx */
+} nys_model_arch;
+
+/* Append a trained tensor to the table; its offset (NYS_NO_TENSOR when
+ * the table failed, which nys_model_new_arch then reports). */
+size_t nys_model_table_add(nys_model_table *tb, const char *name, int ndim,
+                           const int64_t *shape);
+/* nys_model_new for the network `arch` (ctx: its own, in m->arch_ctx,
+ * freed by arch->free even when this fails). */
+nys_model *nys_model_new_arch(const nys_model_config *cfg, const nys_model_opts *o,
+                              const nys_model_arch *arch, void *ctx, nys_err *e);
+
 struct nys_model {
+	const nys_model_arch *arch; /* NULL: the pretraining network */
+	void *arch_ctx;
 	nys_model_config cfg;
 	nys_model_opts o;
 	nys_backend *be;
@@ -46,6 +77,16 @@ static inline void *nys_model_at(const nys_model *m, void *base, size_t i)
 {
 	return (char *)base + i * m->esize;
 }
+
+/* Initialisation's pieces (model.c), for the arches too: element j of a
+ * host array of the model's dtype set to v; a standard normal from two
+ * uniforms (Box-Muller); n values of PyTorch's default for a Linear or
+ * Conv weight w and its bias, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in
+ * the product of w's dimensions after the first. */
+void nys_model_put(const nys_model *m, void *host, size_t j, double v);
+double nys_model_normal(nys_rng *r);
+void nys_model_fill_fan_in(const nys_model *m, void *host, size_t n, const nys_tensor_info *w,
+                           nys_rng *r);
 
 /* model_run.c: the activations' memory, freed with the model. */
 void nys_model_run_free(nys_model *m);

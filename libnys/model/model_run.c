@@ -574,6 +574,8 @@ static int forward(nys_model *m, run_t *r, const nys_batch *b, nys_model_stats *
 int nys_model_forward(nys_model *m, const nys_batch *b, bool train, uint64_t seed,
                       nys_model_stats *st, nys_err *e)
 {
+	if (m->arch)
+		return m->arch->forward(m, b, train, seed, st, e);
 	if (check_batch(m, b, e))
 		return -1;
 	run_t *r = run_get(m, b->B, b->T, e);
@@ -733,6 +735,8 @@ static void backward(nys_model *m, run_t *r, double dloss)
 
 int nys_model_backward(nys_model *m, double dloss, nys_err *e)
 {
+	if (m->arch)
+		return m->arch->backward(m, dloss, e);
 	run_t *r = m->run;
 	if (!r || !r->has_loss)
 		return nys_err_set(e, "model: backward without a forward that computed a loss");
@@ -749,6 +753,8 @@ int nys_model_backward(nys_model *m, double dloss, nys_err *e)
 /* The output's backend memory and element count; NULL when absent. */
 static const void *output(const nys_model *m, nys_output which, size_t *n)
 {
+	if (m->arch)
+		return m->arch->output(m, which, n);
 	const run_t *r = m->run;
 	*n = 0;
 	if (!r)

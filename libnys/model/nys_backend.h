@@ -76,6 +76,18 @@ static inline const char *nys_nystrom_check(const struct nys_nystrom_opts *o)
 	return NULL;
 }
 
+/* Kernelised linear attention (the LRA variants, ops_lra_decl.inc): the
+ * feature map, and the shape of one call. */
+enum nys_linattn_kind {
+	NYS_LINATTN_ELU = 0,           /* elu(x) + 1: linear attention */
+	NYS_LINATTN_RELU_FEATURES = 1, /* relu of random features + 0.001: Performer */
+};
+struct nys_linattn_opts {
+	int B, H, T, D; /* batch, heads, length, head size */
+	int kind;       /* enum nys_linattn_kind */
+	int F;          /* random features (the ReLU kind); the map's (F, D) */
+};
+
 /* Which device: --device of the programs, nys_model_opts.device.
  * NYS_DEVICE_CPU_GUARDED ("cpu-guarded", for tests) is the CPU backend with
  * its memory inaccessible outside its own calls (libnys/cpu/guard.c).

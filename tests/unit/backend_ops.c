@@ -812,6 +812,141 @@ static void case_nystrom(int B, int H, int T, int D, int m, int iters, int init,
 	check_case(&c);
 }
 
+/* ---- the LRA model's ops (ops_lra_decl.inc) ----------------------------------------------------- */
+
+/* Linformer: E (H, k, n) in the conv weights' place; linear attention:
+ * the random features there (none for elu+1). */
+static int linformer_sizes(nys_backend *be, const bcase *c, size_t *n)
+{
+	return nys_backend_linformer_size(be, c->B, c->H, c->T, c->D, c->M, &n[A_SAVED],
+	                                  &n[A_SCRATCH]);
+}
+static int linformer_f(nys_backend *be, void *const *p, const size_t *n, const bcase *c)
+{
+	return nys_backend_linformer_forward(be, p[A_OUT], p[A_SAVED], p[A_SCRATCH], n[A_SCRATCH],
+	                                     p[A_Q], p[A_K], p[A_V], p[A_MASK], p[A_CONVW], c->B,
+	                                     c->H, c->T, c->D, c->M, c->N);
+}
+static int linformer_b(nys_backend *be, nys_acc acc, void *const *p, const size_t *n,
+                       const bcase *c)
+{
+	return nys_backend_linformer_backward(be, acc, p[A_DQ], p[A_DK], p[A_DV], p[A_DCONVW],
+	                                      p[A_SCRATCH], n[A_SCRATCH], p[A_DOUT], p[A_SAVED],
+	                                      p[A_Q], p[A_K], p[A_V], p[A_MASK], p[A_CONVW], c->B,
+	                                      c->H, c->T, c->D, c->M, c->N);
+}
+static void case_linformer(int B, int H, int T, int D, int k, int n, int len1)
+{
+	bcase c = {.fwd = linformer_f, .bwd = linformer_b, .sizes = linformer_sizes, .B = B,
+	           .H = H, .T = T, .D = D, .M = k, .N = n, .tol32 = 1e-4};
+	snprintf(c.name, sizeof c.name, "linformer B %d H %d T %d D %d, k %d of n %d, %d real in "
+	         "sequence 1", B, H, T, D, k, n, len1);
+	attn_tensors(&c, len1);
+	add(&c, "E", IN, (size_t)H * k * n, -0.5, 0.5);
+	add(&c, "dE", DPAR, (size_t)H * k * n, 0, 0);
+	check_case(&c);
+}
+
+static struct nys_linattn_opts linattn_opts(const bcase *c)
+{
+	return (struct nys_linattn_opts){.B = c->B, .H = c->H, .T = c->T, .D = c->D,
+	                                 .kind = c->M, .F = c->N};
+}
+static int linattn_sizes(nys_backend *be, const bcase *c, size_t *n)
+{
+	struct nys_linattn_opts o = linattn_opts(c);
+	return nys_backend_linattn_size(be, &o, &n[A_SAVED], &n[A_SCRATCH]);
+}
+static int linattn_f(nys_backend *be, void *const *p, const size_t *n, const bcase *c)
+{
+	struct nys_linattn_opts o = linattn_opts(c);
+	return nys_backend_linattn_forward(be, p[A_OUT], p[A_SAVED], p[A_SCRATCH], n[A_SCRATCH],
+	                                   p[A_Q], p[A_K], p[A_V], p[A_MASK], p[A_CONVW], &o);
+}
+static int linattn_b(nys_backend *be, nys_acc acc, void *const *p, const size_t *n,
+                     const bcase *c)
+{
+	struct nys_linattn_opts o = linattn_opts(c);
+	return nys_backend_linattn_backward(be, acc, p[A_DQ], p[A_DK], p[A_DV], p[A_SCRATCH],
+	                                    n[A_SCRATCH], p[A_DOUT], p[A_SAVED], p[A_Q], p[A_K],
+	                                    p[A_V], p[A_MASK], p[A_CONVW], &o);
+}
+static void case_linattn(int kind, int B, int H, int T, int D, int F, int len1)
+{
+	bcase c = {.fwd = linattn_f, .bwd = linattn_b, .sizes = linattn_sizes, .B = B, .H = H,
+	           .T = T, .D = D, .M = kind, .N = F, .tol32 = 1e-4};
+	snprintf(c.name, sizeof c.name, "%s B %d H %d T %d D %d, %d features, %d real in "
+	         "sequence 1", kind == NYS_LINATTN_ELU ? "linear attention" : "performer", B, H, T,
+	         D, F, len1);
+	attn_tensors(&c, len1);
+	add(&c, "feat", IN, kind == NYS_LINATTN_ELU ? 0 : (size_t)F * D, -1, 1);
+	check_case(&c);
+}
+
+/* relu (inp, out, dout, dinp); posembed (wte, wpe, ids, out, dout,
+ * dwte, dwpe); meanpool (x, mask, out, dout, dx); pairfeat (x, out, dout,
+ * dx) */
+static int lra_f(nys_backend *be, void *const *p, const size_t *n, const bcase *c)
+{
+	switch (c->V) {
+	case 0: return nys_backend_relu_forward(be, p[1], p[0], n[0]);
+	case 1: return nys_backend_posembed_forward(be, p[3], p[2], p[0], p[1], c->B, c->T, c->C);
+	case 2: return nys_backend_meanpool_forward(be, p[2], p[0], p[1], c->B, c->T, c->C);
+	default: return nys_backend_pairfeat_forward(be, p[1], p[0], c->B, c->C);
+	}
+}
+static int lra_b(nys_backend *be, nys_acc acc, void *const *p, const size_t *n, const bcase *c)
+{
+	switch (c->V) {
+	case 0: return nys_backend_relu_backward(be, acc, p[3], p[2], p[0], n[0]);
+	case 1: return nys_backend_posembed_backward(be, p[5], p[6], p[4], p[2], c->B, c->T, c->C);
+	case 2: return nys_backend_meanpool_backward(be, acc, p[4], p[3], p[1], c->B, c->T, c->C);
+	default: return nys_backend_pairfeat_backward(be, acc, p[3], p[2], p[0], c->B, c->C);
+	}
+}
+static void case_lra_rows(int B, int T, int C, int V)
+{
+	size_t N = (size_t)B * T;
+	bcase r = {.fwd = lra_f, .bwd = lra_b, .V = 0, .tol32 = 1e-6};
+	snprintf(r.name, sizeof r.name, "relu n %zu", N * C);
+	add(&r, "inp", IN, N * C, -2, 2);
+	add(&r, "out", OUT, N * C, 0, 0);
+	add(&r, "dout", DOUT, N * C, 0, 0);
+	add(&r, "dinp", DIN, N * C, 0, 0);
+	check_case(&r);
+
+	bcase e = {.fwd = lra_f, .bwd = lra_b, .V = 1, .B = B, .T = T, .C = C, .tol32 = 1e-6};
+	snprintf(e.name, sizeof e.name, "posembed B %d T %d C %d V %d", B, T, C, V);
+	add(&e, "wte", IN, (size_t)V * C, -1, 1);
+	add(&e, "wpe", IN, (size_t)(T + 2) * C, -1, 1);
+	add_idx(&e, "ids", N, rnd_idx(N, V, 0, 0));
+	add(&e, "out", OUT, N * C, 0, 0);
+	add(&e, "dout", DOUT, N * C, 0, 0);
+	add(&e, "dwte", DPAR, (size_t)V * C, 0, 0);
+	add(&e, "dwpe", DPAR, (size_t)(T + 2) * C, 0, 0);
+	check_case(&e);
+
+	bcase m = {.fwd = lra_f, .bwd = lra_b, .V = 2, .B = B, .T = T, .C = C, .tol32 = 1e-6};
+	snprintf(m.name, sizeof m.name, "meanpool B %d T %d C %d", B, T, C);
+	add(&m, "x", IN, N * C, -1, 1);
+	add(&m, "mask", IN, N, 0, 0);
+	double *mask = m.t[1].vals = CHK_DALLOC(N);
+	for (size_t i = 0; i < N; i++)
+		mask[i] = i / (size_t)T == 1 && i % (size_t)T >= (size_t)T / 2 ? 0 : 1;
+	add(&m, "out", OUT, (size_t)B * C, 0, 0);
+	add(&m, "dout", DOUT, (size_t)B * C, 0, 0);
+	add(&m, "dx", DIN, N * C, 0, 0);
+	check_case(&m);
+
+	bcase f = {.fwd = lra_f, .bwd = lra_b, .V = 3, .B = B, .C = C, .tol32 = 1e-6};
+	snprintf(f.name, sizeof f.name, "pairfeat B %d C %d", B, C);
+	add(&f, "x", IN, (size_t)2 * B * C, -1, 1);
+	add(&f, "out", OUT, (size_t)4 * B * C, 0, 0);
+	add(&f, "dout", DOUT, (size_t)4 * B * C, 0, 0);
+	add(&f, "dx", DIN, (size_t)2 * B * C, 0, 0);
+	check_case(&f);
+}
+
 /* ---- the optimizer ops, on float32 against nys_optim.h ------------------------------------------ */
 
 static void check_optim(nys_backend *be, const char *bname)
@@ -1009,6 +1144,12 @@ int main(void)
 	case_nystrom(2, 2, 19, 8, 5, 6, NYS_PINV_PER_MATRIX, 0, 1, 12);
 	case_nystrom(2, 2, 10, 4, 10, 6, NYS_PINV_ORIGINAL, 3, 0, 7);
 	case_nystrom(1, 3, 11, 4, 3, 0, NYS_PINV_ORIGINAL, 0, 0, 11);
+	/* the LRA model's ops */
+	case_lra_rows(3, 7, 5, 9);
+	case_linformer(2, 2, 12, 4, 5, 16, 7);
+	case_linformer(1, 3, 9, 8, 12, 9, 9);
+	case_linattn(NYS_LINATTN_ELU, 2, 2, 11, 4, 0, 6);
+	case_linattn(NYS_LINATTN_RELU_FEATURES, 2, 2, 10, 4, 16, 5);
 	/* the optimizer ops, on the float backends */
 	for (int b = 0; b < NBACKENDS; b++)
 		if (test_be[b] && backends[b].dtype == NYS_F32)
