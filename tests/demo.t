@@ -152,7 +152,7 @@ ok $? "it prints the summary again"
 ok $? "make -n demo after a run exits 0"
 
 # without DEPS=0 the demo first runs make deps; -n shows it and writes nothing
-make --no-print-directory -C "$TOP" -n demo DEMO_DIR="$T/fresh" DEMO_BIN="$BIN" > "$T/dry2" 2>&1
+env -u DEPS make --no-print-directory -C "$TOP" -n demo DEMO_DIR="$T/fresh" DEMO_BIN="$BIN" > "$T/dry2" 2>&1
 ok $? "make -n demo on a fresh folder exits 0"
 grep -q -- '--no-print-directory deps$' "$T/dry2"
 ok $? "and shows the package step (make deps) first"
