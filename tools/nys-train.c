@@ -2,9 +2,11 @@
  * of the original code, resuming from its newest checkpoint. */
 #include "nys_blas.h"
 #include "nys_cli.h"
+#include "nys_dist.h"
 #include "nys_model.h"
 #include "nys_train.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,10 @@ static const char tail[] =
 	"SIGINT or SIGTERM: the step in progress finishes, a checkpoint is\n"
 	"written (stop-SSSSSSSS.cp) and nys-train exits 0.\n"
 	"\n"
+	"Data-parallel: mpirun -np N nys-train ... (or srun --mpi=pmix) trains\n"
+	"each step's micro-batches on N ranks; rank 0 writes the checkpoints and\n"
+	"the log; --threads defaults to the cores over the ranks of a machine.\n"
+	"\n"
 	"Exit status: 0 trained or stopped with a checkpoint, 1 error (bad config,\n"
 	"data or checkpoint, a non-finite loss, I/O), 2 usage error.\n";
 
@@ -60,6 +66,18 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+/* The threads of a rank by default: its machine's cores shared among
+ * the ranks there, at most the cores it may run on. */
+static int rank_threads(unsigned local)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = online > 0 ? (int)(online / (long)local) : 1;
+	cpu_set_t set;
+	if (!sched_getaffinity(0, sizeof set, &set) && CPU_COUNT(&set) < n)
+		n = CPU_COUNT(&set);
+	return n > 0 ? n : 1;
 }
 
 static void info(void *ctx, const char *line)
@@ -105,17 +123,36 @@ static int train(nys_cli *cl)
 		return cl->status;
 	bool quiet = cl->quiet;
 	nys_blas_tune(cl->main_argv);
+	nys_err e = {0};
+	nys_world w;
+	unsigned local;
+	if (nys_dist_start(NULL, NULL, &w, &local, &e)) {
+		fprintf(stderr, "nys-train: %s\n", e.msg);
+		return 1;
+	}
+	if (w.world > 1) {
+		o.world = &w;
+		if (!o.threads)
+			o.threads = rank_threads(local);
+		quiet = quiet || w.rank != 0; /* rank 0 speaks for the world */
+	}
 	o.progress = !quiet && isatty(STDERR_FILENO);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	nys_train_end end;
-	nys_err e = {0};
 	if (nys_train_run(&o, quiet ? NULL : info, NULL, &end, &e)) {
+		if (w.world > 1) {
+			/* one rank's error ends them all (the others would wait) */
+			fprintf(stderr, "nys-train: rank %u of %u: %s\n", w.rank, w.world, e.msg);
+			fflush(stderr);
+			nys_dist_abort(1);
+		}
 		fprintf(stderr, "nys-train: %s\n", e.msg);
 		return 1;
 	}
+	nys_dist_end();
 	if (!quiet && end == NYS_TRAIN_STOPPED)
 		fprintf(stderr, "nys-train: stopped; run again to resume\n");
 	return 0;

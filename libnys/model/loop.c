@@ -1,6 +1,7 @@
 /* The training step of every driver (nys_loop.h): gradient accumulation
  * over micro-batches, the non-finite checks, AdamW under OneCycleLR, and
- * the hook where an all-reduce will go. */
+ * the data-parallel split of a step's micro-batches over a world of
+ * ranks (nys_world). */
 #include "nys_loop.h"
 
 #include <math.h>
@@ -24,6 +25,10 @@ void nys_info_say(const nys_info *in, const char *fmt, ...)
 int nys_loop_init(nys_loop *t, nys_model *m, const nys_loop_opts *o, nys_err *e)
 {
 	memset(t, 0, sizeof *t);
+	if (nys_world_many(o->world) &&
+	    (!o->skip || !o->world->sum || !o->world->grads || o->world->rank >= o->world->world))
+		return nys_err_set(e, "loop: a world of %u ranks needs skip, sum and grads, and a "
+		                   "rank below it", o->world->world);
 	t->o = *o;
 	t->m = m;
 	t->np = nys_model_nparams(t->m);
@@ -39,32 +44,90 @@ int nys_loop_schedule(const nys_loop *t, double *lr, double *beta1, nys_err *e)
 	return nys_onecycle_eval(&t->o.sched, t->step, lr, beta1, e);
 }
 
+/* One micro-batch of nb sequences, k-th of the step: forward, backward
+ * weighted nb / batch, and its measurements (each weighted the same) into
+ * v[4]. */
+static int micro_step(nys_loop *t, uint64_t k, int nb, double v[4], nys_err *e)
+{
+	nys_batch b;
+	if (t->o.next(t->o.next_ctx, nb, &b, e))
+		return -1;
+	nys_model_stats st;
+	double pct = (double)nb / (double)t->o.batch;
+	uint64_t seed = nys_mix64(t->o.seed ^ nys_mix64((t->step << 16) + k + 1));
+	if (nys_model_forward(t->m, &b, true, seed, &st, e))
+		return -1;
+	if (!isfinite(st.loss))
+		return nys_err_set(e, "step %llu: the loss is not finite (%g)",
+		                   (unsigned long long)t->step + 1, st.loss);
+	if (nys_model_backward(t->m, pct, e))
+		return -1;
+	double vc = st.count + 1e-6;
+	v[0] = pct * st.loss;
+	v[1] = pct * st.correct / vc;
+	v[2] = pct * vc;
+	v[3] = pct * nb;
+	return 0;
+}
+
+/* The micro-batches of a step over a world of ranks (nys_loop.h): this
+ * rank's trained, the others' skipped, then the measurements and stop
+ * flags summed over the ranks (a value of each micro-batch comes from one
+ * rank, the others add zeros, so the sums are exact) and added up in
+ * micro-batch order as one process does, then the gradients. */
+static int world_step(nys_loop *t, nys_loop_sums *sum, nys_err *e)
+{
+	const nys_world *w = t->o.world;
+	uint64_t B = t->o.batch, inst = t->o.micro, K = (B + inst - 1) / inst;
+	double *v = calloc(4 * K + 1, sizeof *v);
+	if (!v)
+		return nys_err_set(e, "out of memory");
+	int rc = -1;
+	for (uint64_t done = 0, k = 0; done < B; done += inst, k++) {
+		int nb = (int)(B - done < inst ? B - done : inst);
+		if (k % w->world != w->rank) {
+			if (t->o.skip(t->o.next_ctx, nb, e))
+				goto out;
+		} else if (micro_step(t, k, nb, v + 4 * k, e)) {
+			goto out;
+		}
+	}
+	v[4 * K] = t->o.stop && *t->o.stop ? 1 : 0;
+	if (w->sum(w->ctx, v, 4 * K + 1, e) || w->grads(w->ctx, t->m, e))
+		goto out;
+	for (uint64_t k = 0; k < K; k++) {
+		sum->loss += v[4 * k];
+		sum->accu += v[4 * k + 1];
+		sum->count += v[4 * k + 2];
+		sum->batch += v[4 * k + 3];
+	}
+	sum->stop = v[4 * K] > 0;
+	rc = 0;
+out:
+	free(v);
+	return rc;
+}
+
 int nys_loop_step(nys_loop *t, nys_loop_sums *sum, nys_err *e)
 {
 	uint64_t B = t->o.batch, inst = t->o.micro;
 	memset(sum, 0, sizeof *sum);
 	if (nys_model_zero_grad(t->m, e))
 		return -1;
-	for (uint64_t done = 0, k = 0; done < B; done += inst, k++) {
-		int nb = (int)(B - done < inst ? B - done : inst);
-		nys_batch b;
-		if (t->o.next(t->o.next_ctx, nb, &b, e))
+	if (nys_world_many(t->o.world)) {
+		if (world_step(t, sum, e))
 			return -1;
-		nys_model_stats st;
-		double pct = (double)nb / (double)B;
-		uint64_t seed = nys_mix64(t->o.seed ^ nys_mix64((t->step << 16) + k + 1));
-		if (nys_model_forward(t->m, &b, true, seed, &st, e))
-			return -1;
-		if (!isfinite(st.loss))
-			return nys_err_set(e, "step %llu: the loss is not finite (%g)",
-			                   (unsigned long long)t->step + 1, st.loss);
-		if (nys_model_backward(t->m, pct, e))
-			return -1;
-		double vc = st.count + 1e-6;
-		sum->loss += pct * st.loss;
-		sum->accu += pct * st.correct / vc;
-		sum->count += pct * vc;
-		sum->batch += pct * nb;
+	} else {
+		for (uint64_t done = 0, k = 0; done < B; done += inst, k++) {
+			int nb = (int)(B - done < inst ? B - done : inst);
+			double v[4];
+			if (micro_step(t, k, nb, v, e))
+				return -1;
+			sum->loss += v[0];
+			sum->accu += v[1];
+			sum->count += v[2];
+			sum->batch += v[3];
+		}
 	}
 	if (t->o.reduce && t->o.reduce(t->o.reduce_ctx, t->m, e))
 		return -1;
