@@ -1,11 +1,9 @@
 # libnys/dist: data-parallel runs over MPI (nys_dist.h), included by the
-# GNUmakefile right after LAYERS.  The build uses MPI whenever mpicc is
+# GNUmakefile right after LAYERS (which names the layer).  The build uses MPI whenever mpicc is
 # found (`make deps` installs Open MPI); `make MPI=0` leaves it out, and
 # dist.c then builds as a world of one that refuses to run under mpirun.
 # Only dist.o sees MPI's headers, and only the programs that join a world
 # (and the unit test of this layer) link MPI's library.
-LAYERS += dist
-
 MPICC ?= mpicc
 MPI   ?= $(if $(shell command -v $(MPICC) 2>/dev/null),1,0)
 ifeq ($(MPI),1)
