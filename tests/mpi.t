@@ -53,6 +53,17 @@ done
 mpi 3 "$DIST" train "$CFG" 4 "$T/d3b.st" > /dev/null && cmp -s "$T/d3.st" "$T/d3b.st"
 ok $? "double, 3 ranks: bitwise equal run to run"
 
+# the exact sums (nys_loop.h): bitwise the same on any number of ranks
+"$DIST" train "$CFG" 4 "$T/e1.st" exact > /dev/null
+ok $? "double, exact sums: one process"
+for n in 2 3; do
+	mpi $n "$DIST" train "$CFG" 4 "$T/e$n.st" exact > /dev/null && cmp -s "$T/e1.st" "$T/e$n.st"
+	ok $? "double, exact sums: $n ranks bitwise equal to one process"
+done
+r=$("$DIST" cmp "$T/d1.st" "$T/e1.st")
+awk -v x="$(echo "$r" | awk '{print $4}')" 'BEGIN { exit !(x <= 1e-12) }'
+ok $? "double: the exact sums within 1e-12 of the plain ones ($r)"
+
 # ---- data and configs -----------------------------------------------------------
 python3 -c "
 import random
@@ -129,6 +140,26 @@ mpi 2 "$TR" -q --config "$T/r2b.json"
 cmp -s "$T/r2.ck/cp-0002.model" "$T/r2b.ck/cp-0002.model" && cmp_cp "$T/r2.ck/cp-0002.cp" "$T/r2b.ck/cp-0002.cp"
 ok $? "2 ranks: bitwise equal run to run (weights and moments)"
 
+# --exact-reduce: 1, 2 and 3 ranks bitwise equal, a resume on another count too
+config x1
+"$TR" -q --config "$T/x1.json" --exact-reduce
+ok $? "--exact-reduce, one process"
+for n in 2 3; do
+	config x$n
+	mpi $n "$TR" -q --config "$T/x$n.json" --exact-reduce &&
+		cmp -s "$T/x1.ck/cp-0002.model" "$T/x$n.ck/cp-0002.model" &&
+		cmp_cp "$T/x1.ck/cp-0002.cp" "$T/x$n.ck/cp-0002.cp" &&
+		cmp_log "$T/x1.ck/pretrain_output.log" "$T/x$n.ck/pretrain_output.log"
+	ok $? "--exact-reduce, $n ranks: bitwise equal to one process (weights, moments, log)"
+done
+config xr
+mpi 2 "$TR" -q --config "$T/xr.json" --exact-reduce --steps 8 &&
+	mpi 3 "$TR" -q --config "$T/xr.json" --exact-reduce &&
+	cmp -s "$T/x1.ck/cp-0002.model" "$T/xr.ck/cp-0002.model" &&
+	cmp_cp "$T/x1.ck/cp-0002.cp" "$T/xr.ck/cp-0002.cp"
+ok $? "--exact-reduce: 8 steps on 2 ranks, resumed on 3: bitwise equal to one process"
+within a "$T/x1.ck"; ok $? "--exact-reduce against the plain sum, float: within the bound ($r)"
+
 # rank_pid PID RANK: the pid of that rank among the descendants of PID
 rank_pid() {
 	local c
@@ -168,10 +199,13 @@ wait $mpid
 is "$?" 0 "SIGTERM to rank 1 of 2: the job exits 0"
 stop=$(ls "$T/s.ck" | grep '^stop-')
 n=$(grep -c '"loss"' "$T/s.ck/pretrain_output.log")
-is "$stop" "$(printf 'stop-%08d.cp' "$n")" "rank 0 wrote the stop checkpoint after the last logged step ($n)"
+# (a stop at an epoch's end is its epoch checkpoint)
+want=$(if [ $((n % 6)) -eq 0 ]; then printf 'cp-%04d.cp' $((n / 6 - 1)); else printf 'stop-%08d.cp' "$n"; fi)
+[ $((n % 6)) -eq 0 ] && stop=$(ls "$T/s.ck" | grep -x "$want")
+is "$stop" "$want" "rank 0 wrote the stop checkpoint after the last logged step ($n)"
 mpi 3 "$TR" --config "$T/s.json" > /dev/null 2> "$T/err"
 ok $? "resumed with 3 ranks"
-grep -q "resumed from $T/s.ck/$stop" "$T/err"; ok $? "... from the stop checkpoint"
+grep -q "resumed from $T/s.ck/$want" "$T/err"; ok $? "... from the stop checkpoint"
 within l "$T/s.ck"; ok $? "stopped on 2 ranks, resumed on 3: within the bound of one process ($r)"
 
 # ---- SIGKILL of one rank: the job comes down, a rerun resumes ---------------------------

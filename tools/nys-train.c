@@ -16,7 +16,7 @@
 static const char usage[] =
 	"usage: nys-train [--config FILE] [--data DIR] [--checkpoints DIR]\n"
 	"                 [--device cpu|cuda|auto] [--threads N] [--seed S]\n"
-	"                 [--steps N] [--keep N] [-q]\n";
+	"                 [--steps N] [--keep N] [--exact-reduce] [-q]\n";
 
 static const char help[] =
 	"Pretrain a Nystromformer (or softmax) model with masked-LM as the\n"
@@ -43,7 +43,7 @@ static const char tail[] =
 	"data or checkpoint, a non-finite loss, I/O), 2 usage error.\n";
 
 enum { OPT_CONFIG = 256, OPT_DATA, OPT_CKPT, OPT_DEVICE, OPT_THREADS, OPT_SEED, OPT_STEPS,
-       OPT_KEEP };
+       OPT_KEEP, OPT_EXACT };
 
 static const nys_cli_opt opts[] = {
 	{"config", 0, "FILE", OPT_CONFIG, "the config (default config.json)"},
@@ -56,6 +56,8 @@ static const nys_cli_opt opts[] = {
 	{"steps", 0, "N", OPT_STEPS, "stop once N optimizer steps are done in all,\n"
 	                             "writing a checkpoint to resume from"},
 	{"keep", 0, "N", OPT_KEEP, "keep only the newest N epoch checkpoints"},
+	{"exact-reduce", 0, NULL, OPT_EXACT, "sum each step's micro-batch gradients exactly, so\n"
+	                                     "that any number of MPI ranks trains bitwise the same"},
 	NYS_CLI_OPT_QUIET("no messages or progress line on stderr"),
 	{0},
 };
@@ -113,6 +115,7 @@ static int train(nys_cli *cl)
 			break;
 		case OPT_SEED: o.seed_set = !nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &o.seed); break;
 		case OPT_STEPS: nys_cli_u64(cl, 1, UINT64_MAX, "--steps", &o.max_steps); break;
+		case OPT_EXACT: o.exact = true; break;
 		case OPT_KEEP:
 			if (!nys_cli_u64(cl, 1, 1000000, "--keep", &v))
 				o.keep = (unsigned)v;

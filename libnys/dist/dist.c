@@ -36,6 +36,8 @@ static struct {
 	double timeout;     /* seconds a collective may take */
 	void *host;         /* the gradients' host copy */
 	size_t host_bytes;
+	MPI_Datatype i128;  /* a 128-bit integer: two 64-bit words, the low first */
+	MPI_Op add128;      /* their sum modulo 2^128 */
 } S;
 
 bool nys_dist_built(void)
@@ -131,6 +133,38 @@ static int world_grads(void *ctx, nys_model *m, nys_err *e)
 	return nys_model_set(m, NYS_BUF_GRADS, 0, n, S.host, e);
 }
 
+/* inout += in, element by element, as 128-bit two's complement integers
+ * (which is the sum whatever their signs). */
+static void add128(void *in, void *inout, int *len, MPI_Datatype *dt)
+{
+	(void)dt;
+	const uint64_t *a = in;
+	uint64_t *b = inout;
+	for (int i = 0; i < *len; i++) {
+		uint64_t lo = a[2 * i] + b[2 * i];
+		b[2 * i + 1] += a[2 * i + 1] + (lo < b[2 * i]);
+		b[2 * i] = lo;
+	}
+}
+
+/* The exact gradient sums (nys_loop.h): integers, so any order of the
+ * additions gives the same result on every rank. */
+static int world_sum_exact(void *ctx, void *buf, size_t n, nys_err *e)
+{
+	(void)ctx;
+	for (size_t i = 0; i < n; i += PIECE) {
+		int c = (int)(n - i < PIECE ? n - i : PIECE);
+		MPI_Request r;
+		int rc = MPI_Iallreduce(MPI_IN_PLACE, (char *)buf + 16 * i, c, S.i128, S.add128,
+		                        MPI_COMM_WORLD, &r);
+		if (rc != MPI_SUCCESS)
+			return mpi_fail(rc, "the gradients' exact sum", e);
+		if (wait_req(&r, "the gradients' exact sum", e))
+			return -1;
+	}
+	return 0;
+}
+
 int nys_dist_start(int *argc, char ***argv, nys_world *w, unsigned *local, nys_err *e)
 {
 	*w = (nys_world){.rank = 0, .world = 1};
@@ -157,8 +191,12 @@ int nys_dist_start(int *argc, char ***argv, nys_world *w, unsigned *local, nys_e
 	MPI_Comm_size(node, &nl);
 	MPI_Comm_free(&node);
 	*local = (unsigned)nl;
+	if ((rc = MPI_Type_contiguous(2, MPI_UINT64_T, &S.i128)) != MPI_SUCCESS ||
+	    (rc = MPI_Type_commit(&S.i128)) != MPI_SUCCESS ||
+	    (rc = MPI_Op_create(add128, 1, &S.add128)) != MPI_SUCCESS)
+		return mpi_fail(rc, "the exact sum's type", e);
 	*w = (nys_world){.rank = (unsigned)S.rank, .world = (unsigned)S.size, .sum = world_sum,
-	                 .grads = world_grads};
+	                 .grads = world_grads, .sum_exact = world_sum_exact};
 	return 0;
 }
 
@@ -167,8 +205,11 @@ void nys_dist_end(void)
 	free(S.host);
 	S.host = NULL;
 	S.host_bytes = 0;
-	if (S.on)
+	if (S.on) {
+		MPI_Op_free(&S.add128);
+		MPI_Type_free(&S.i128);
 		MPI_Finalize();
+	}
 	S.on = false;
 }
 

@@ -59,6 +59,9 @@ typedef struct nys_world {
 	unsigned rank, world;
 	int (*sum)(void *ctx, double *buf, size_t n, nys_err *e);
 	int (*grads)(void *ctx, nys_model *m, nys_err *e);
+	/* n 128-bit two's complement integers (little-endian: the low 64 bits
+	 * first) summed in place, modulo 2^128. */
+	int (*sum_exact)(void *ctx, void *buf, size_t n, nys_err *e);
 	void *ctx;
 } nys_world;
 
@@ -90,6 +93,7 @@ typedef struct nys_loop_opts {
 	const nys_world *world;
 	int (*skip)(void *ctx, int n, nys_err *e);
 	const volatile sig_atomic_t *stop;
+	bool exact;          /* the exact sum of the micro-batches' gradients (above) */
 } nys_loop_opts;
 
 typedef struct nys_loop {
@@ -101,6 +105,7 @@ typedef struct nys_loop {
 	uint64_t inst_pass;          /* sequences trained on */
 	double elapsed;              /* seconds of training before this run */
 	double t_start;              /* when this run's training started (nys_now) */
+	void *xg, *xacc;             /* exact: a host gradient, the 128-bit sums */
 } nys_loop;
 
 /* What a step measured, each micro-batch weighted nb / batch: the loss,
@@ -116,6 +121,8 @@ typedef struct nys_loop_sums {
 /* A loop at step 0 over the float model m (zero moments): -1 with e set
  * when memory runs out. */
 int nys_loop_init(nys_loop *t, nys_model *m, const nys_loop_opts *o, nys_err *e);
+/* What nys_loop_init allocated (with exact only); the loop's model stays. */
+void nys_loop_free(nys_loop *t);
 /* One optimizer step, as at the top of this file: 0 with *sum, or -1 with
  * e set (nothing is then to be trusted of the model's state). */
 int nys_loop_step(nys_loop *t, nys_loop_sums *sum, nys_err *e);

@@ -32,6 +32,9 @@ typedef struct nys_train_opts {
 	 * rank reads the same data and checkpoints, trains its share of each
 	 * step (nys_loop.h), and only rank 0 writes checkpoints and the log. */
 	const nys_world *world;
+	/* Sum the micro-batches' gradients exactly (nys_loop.h): the same run
+	 * bitwise on any number of ranks. */
+	bool exact;
 } nys_train_opts;
 
 /* How a run ended, when it did not fail. */

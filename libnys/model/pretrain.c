@@ -319,7 +319,7 @@ static int setup(trainer *t, nys_err *e)
 	nys_loop_opts lp = {
 		.batch = t->s.batch_size, .micro = t->s.inst_per_gpu, .seed = t->s.seed,
 		.max_lr = t->s.learning_rate, .sched = t->s.sched, .next = next_batch, .next_ctx = t,
-		.world = t->o->world, .skip = skip_batch, .stop = t->o->stop,
+		.world = t->o->world, .skip = skip_batch, .stop = t->o->stop, .exact = t->o->exact,
 	};
 	if (nys_loop_init(&t->loop, t->m, &lp, e))
 		return -1;
@@ -376,6 +376,7 @@ static void teardown(trainer *t)
 		fclose(t->log);
 	nys_loader_close(t->train);
 	nys_loader_close(t->dev);
+	nys_loop_free(&t->loop);
 	nys_model_free(t->m);
 	nys_config_free(t->cfg);
 	free(t->ids);

@@ -1,12 +1,14 @@
 /* A helper of tests/mpi.t (not a TAP test itself), two commands:
  *
- *   dist train CONFIG STEPS OUT   train the config's model in double
+ *   dist train CONFIG STEPS OUT [exact]
+ *                                 train the config's model in double
  *                                 precision for STEPS steps of 7 made-up
  *                                 sequences in micro-batches of 2 (the last
  *                                 one of 1) through the training loop,
  *                                 alone or as one rank of mpirun's world
  *                                 (nys_dist.h); rank 0 writes the weights
- *                                 to OUT (safetensors, F64)
+ *                                 to OUT (safetensors, F64); exact: the
+ *                                 loop's exact gradient sums
  *   dist cmp A B                  the largest difference between the
  *                                 tensors of two weight files (F32 or F64),
  *                                 relative to the larger magnitude (rel)
@@ -64,7 +66,7 @@ static int skip_batch(void *ctx, int n, nys_err *e)
 	return 0;
 }
 
-static int train(const char *cfgpath, const char *steps_s, const char *out)
+static int train(const char *cfgpath, const char *steps_s, const char *out, bool exact)
 {
 	nys_err e = {0};
 	nys_world w;
@@ -77,7 +79,7 @@ static int train(const char *cfgpath, const char *steps_s, const char *out)
 	nys_config *cfg = nys_config_load(cfgpath, NULL, NULL, &e);
 	nys_model *m = NULL;
 	feed f = {0};
-	nys_loop L;
+	nys_loop L = {0};
 	int rc = 1;
 	if (!cfg)
 		goto out;
@@ -87,7 +89,7 @@ static int train(const char *cfgpath, const char *steps_s, const char *out)
 		goto out;
 	nys_loop_opts lo = {.batch = BATCH, .micro = MICRO, .seed = 11, .max_lr = 1e-3,
 	                    .next = next_batch, .next_ctx = &f, .skip = skip_batch,
-	                    .world = &w};
+	                    .world = &w, .exact = exact};
 	nys_onecycle_init(&lo.sched, 1e-3, steps + 1, 0.3);
 	if (nys_loop_init(&L, m, &lo, &e))
 		goto out;
@@ -106,6 +108,7 @@ out:
 		fprintf(stderr, "dist: rank %u: %s\n", w.rank, e.msg);
 		nys_dist_abort(1);
 	}
+	nys_loop_free(&L);
 	nys_model_free(m);
 	nys_config_free(cfg);
 	nys_dist_end();
@@ -182,10 +185,10 @@ static int cmp(const char *a, const char *b)
 
 int main(int argc, char **argv)
 {
-	if (argc == 5 && !strcmp(argv[1], "train"))
-		return train(argv[2], argv[3], argv[4]);
+	if ((argc == 5 || (argc == 6 && !strcmp(argv[5], "exact"))) && !strcmp(argv[1], "train"))
+		return train(argv[2], argv[3], argv[4], argc == 6);
 	if (argc == 4 && !strcmp(argv[1], "cmp"))
 		return cmp(argv[2], argv[3]);
-	fprintf(stderr, "usage: dist train CONFIG STEPS OUT | dist cmp A B\n");
+	fprintf(stderr, "usage: dist train CONFIG STEPS OUT [exact] | dist cmp A B\n");
 	return 2;
 }
