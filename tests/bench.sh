@@ -279,7 +279,9 @@ PY
 	s11=$(dp_run "$BIN/nys-train" --threads 1)
 	s21=$(dp_run mpirun -np 2 --bind-to none "$BIN/nys-train" --threads 1)
 	s12=$(dp_run "$BIN/nys-train" --threads 2)
-	for r in "1 rank x 1 thread:$s11" "mpirun -np 2, 1 thread each:$s21" "1 rank x 2 threads:$s12"; do
+	s2x=$(dp_run mpirun -np 2 --bind-to none "$BIN/nys-train" --threads 1 --exact-reduce)
+	for r in "1 rank x 1 thread:$s11" "mpirun -np 2, 1 thread each:$s21" "1 rank x 2 threads:$s12" \
+		"mpirun -np 2, 1 thread each, --exact-reduce:$s2x"; do
 		printf '| %-44s | %14.0f | %9.2f x |\n' "${r%%:*}" "${r##*:}" "$(echo "${r##*:} / $s11" | bc -l)"
 	done
 	echo

@@ -8,7 +8,7 @@
 # SIGTERM to one rank stops all after the same step with a checkpoint; a
 # SIGKILLed rank brings the job down (no hang) and a rerun with another
 # rank count resumes; a damaged shard stops every rank with its message; a
-# plain run never starts MPI.  Where mpirun exists these tests run: a build
+# plain run never starts MPI; nys-eval mlm scores data-parallel.  Where mpirun exists these tests run: a build
 # without MPI fails them.
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
@@ -120,6 +120,16 @@ ok $rc "one process, no launcher: trains"
 is "$(ls "$T/tmp" | grep -c '^ompi\.')" 0 "... without starting Open MPI (no session directory)"
 files=$(ls "$T/a.ck" | tr '\n' ' ')
 
+# ---- nys-eval mlm, data-parallel: the same scores -----------------------------------
+"$BIN/nys-eval" mlm -q --config "$T/a.json" --checkpoint all --batches 3 > "$T/mlm1"
+ok $? "nys-eval mlm: run a's checkpoints scored by one process"
+for n in 2 3; do
+	mpi $n "$BIN/nys-eval" mlm -q --config "$T/a.json" --checkpoint all --batches 3 -o "$T/mlm$n"
+	ok $? "nys-eval mlm on mpirun -np $n"
+	cmp -s "$T/mlm1" "$T/mlm$n"
+	ok $? "... the same lines, bitwise ($(wc -l < "$T/mlm$n") checkpoints)"
+done
+
 # ---- 2 and 3 ranks ---------------------------------------------------------------
 for n in 2 3; do
 	config r$n
@@ -135,6 +145,10 @@ for n in 2 3; do
 		"$(head -n 1 "$T/a.ck/pretrain_output.log" | grep -o '"loss":[^,]*')" \
 		"$n ranks: the first step's loss is bitwise one process's"
 done
+config r1
+mpi 1 "$TR" -q --config "$T/r1.json"
+cmp -s "$T/a.ck/cp-0002.model" "$T/r1.ck/cp-0002.model" && cmp_cp "$T/a.ck/cp-0002.cp" "$T/r1.ck/cp-0002.cp"
+ok $? "mpirun -np 1: bitwise the run of a plain start"
 config r2b
 mpi 2 "$TR" -q --config "$T/r2b.json"
 cmp -s "$T/r2.ck/cp-0002.model" "$T/r2b.ck/cp-0002.model" && cmp_cp "$T/r2.ck/cp-0002.cp" "$T/r2b.ck/cp-0002.cp"

@@ -6,7 +6,6 @@
 #include "nys_model.h"
 #include "nys_train.h"
 
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,18 +69,6 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-/* The threads of a rank by default: its machine's cores shared among
- * the ranks there, at most the cores it may run on. */
-static int rank_threads(unsigned local)
-{
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	int n = online > 0 ? (int)(online / (long)local) : 1;
-	cpu_set_t set;
-	if (!sched_getaffinity(0, sizeof set, &set) && CPU_COUNT(&set) < n)
-		n = CPU_COUNT(&set);
-	return n > 0 ? n : 1;
-}
-
 static void info(void *ctx, const char *line)
 {
 	(void)ctx;
@@ -136,7 +123,7 @@ static int train(nys_cli *cl)
 	if (w.world > 1) {
 		o.world = &w;
 		if (!o.threads)
-			o.threads = rank_threads(local);
+			o.threads = nys_dist_threads(local);
 		quiet = quiet || w.rank != 0; /* rank 0 speaks for the world */
 	}
 	o.progress = !quiet && isatty(STDERR_FILENO);

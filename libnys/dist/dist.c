@@ -10,9 +10,11 @@
  * has no caller to return to, so it says why on stderr first. */
 #include "nys_dist.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 bool nys_dist_launched(void)
 {
@@ -22,6 +24,16 @@ bool nys_dist_launched(void)
 		if (getenv(vars[i]))
 			return true;
 	return false;
+}
+
+int nys_dist_threads(unsigned local)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = online > 0 && local ? (int)(online / (long)local) : 1;
+	cpu_set_t set;
+	if (!sched_getaffinity(0, sizeof set, &set) && CPU_COUNT(&set) < n)
+		n = CPU_COUNT(&set);
+	return n > 0 ? n : 1;
 }
 
 #if NYS_MPI

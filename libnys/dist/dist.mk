@@ -20,4 +20,4 @@ MPI_LIBS   :=
 endif
 
 $(O)/libnys/dist/dist.o: CPPFLAGS += $(MPI_CFLAGS)
-$(BIN)/nys-train $(O)/tests/dist: LDLIBS += $(MPI_LIBS)
+$(BIN)/nys-train $(BIN)/nys-eval $(O)/tests/dist: LDLIBS += $(MPI_LIBS)

@@ -35,6 +35,10 @@ void nys_dist_end(void);
 /* Bring every rank down with exit status code (MPI_Abort); alone: nothing,
  * the caller exits as usual. */
 void nys_dist_abort(int code);
+/* The threads a rank takes by default: its machine's cores shared among
+ * the `local` ranks there, at most the cores it may run on (mpirun binds
+ * ranks to cores unless told --bind-to none). */
+int nys_dist_threads(unsigned local);
 /* True when the build has MPI. */
 bool nys_dist_built(void);
 
