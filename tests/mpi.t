@@ -65,13 +65,7 @@ awk -v x="$(echo "$r" | awk '{print $4}')" 'BEGIN { exit !(x <= 1e-12) }'
 ok $? "double: the exact sums within 1e-12 of the plain ones ($r)"
 
 # ---- data and configs -----------------------------------------------------------
-python3 -c "
-import random
-r = random.Random(3)
-for d in range(1200):
-    s, k = r.randrange(195), r.choice([1, 2, 3])
-    print(' '.join(str(5 + (s + k * i) % 195) for i in range(30)))
-" > "$T/ar.ids"
+arith_ids 3 1200 30 > "$T/ar.ids"
 "${NYS_TESTBIN:?}/mktok" -v 200 -o "$T/ar.tok" "$T/ar.ids" &&
 	shard -n 32 -q -k 64 -o "$T/ar" "$T/ar.tok"
 ok $? "arithmetic sequences in 32-token shards"

@@ -93,20 +93,28 @@ static int wait_req(MPI_Request *r, const char *what, nys_err *e)
 /* MPI counts are ints: a buffer goes in pieces of at most this many. */
 #define PIECE (1 << 28)
 
-static int world_sum(void *ctx, double *buf, size_t n, nys_err *e)
+/* buf[0..n) of elements of `size` bytes all-reduced in place, in pieces. */
+static int allreduce(void *buf, size_t n, size_t size, MPI_Datatype type, MPI_Op op,
+                     const char *what, nys_err *e)
 {
-	(void)ctx;
 	for (size_t i = 0; i < n; i += PIECE) {
 		int c = (int)(n - i < PIECE ? n - i : PIECE);
 		MPI_Request r;
-		int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + i, c, MPI_DOUBLE, MPI_SUM,
+		int rc = MPI_Iallreduce(MPI_IN_PLACE, (char *)buf + i * size, c, type, op,
 		                        MPI_COMM_WORLD, &r);
 		if (rc != MPI_SUCCESS)
-			return mpi_fail(rc, "the sum of the step's measurements", e);
-		if (wait_req(&r, "the sum of the step's measurements", e))
+			return mpi_fail(rc, what, e);
+		if (wait_req(&r, what, e))
 			return -1;
 	}
 	return 0;
+}
+
+static int world_sum(void *ctx, double *buf, size_t n, nys_err *e)
+{
+	(void)ctx;
+	return allreduce(buf, n, sizeof *buf, MPI_DOUBLE, MPI_SUM,
+	                 "the sum of the step's measurements", e);
 }
 
 /* The gradients summed over the ranks: a host copy reduced to rank 0 and
@@ -164,17 +172,7 @@ static void add128(void *in, void *inout, int *len, MPI_Datatype *dt)
 static int world_sum_exact(void *ctx, void *buf, size_t n, nys_err *e)
 {
 	(void)ctx;
-	for (size_t i = 0; i < n; i += PIECE) {
-		int c = (int)(n - i < PIECE ? n - i : PIECE);
-		MPI_Request r;
-		int rc = MPI_Iallreduce(MPI_IN_PLACE, (char *)buf + 16 * i, c, S.i128, S.add128,
-		                        MPI_COMM_WORLD, &r);
-		if (rc != MPI_SUCCESS)
-			return mpi_fail(rc, "the gradients' exact sum", e);
-		if (wait_req(&r, "the gradients' exact sum", e))
-			return -1;
-	}
-	return 0;
+	return allreduce(buf, n, 16, S.i128, S.add128, "the gradients' exact sum", e);
 }
 
 int nys_dist_start(int *argc, char ***argv, nys_world *w, unsigned *local, nys_err *e)
