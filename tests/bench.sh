@@ -265,4 +265,46 @@ if [ -x "${NYS_BENCHBIN:-}/lra" ]; then
 	done
 	echo
 	[ $torch_ok = 1 ] || echo "(no PyTorch rows: $PY cannot import torch; set BENCH_PYTHON to an interpreter that can)"
+# --- data-parallel scaling (nys-train under mpirun, libnys/dist): the same
+# steps on 1 rank of 1 thread, 2 ranks of 1 thread each and 1 rank of 2
+# threads, so that the cost of summing the gradients over the ranks (a
+# reduce and a broadcast of all the float gradients each step) shows
+# against threads sharing one process.  Needs mpirun and the books' token
+# stream of the tokenize section.
+if command -v mpirun > /dev/null && [ -f "${T}/books.tok" ]; then
+	"$BIN/shard" -q -n 128 -o "$T/dp" --name books "$T/books.tok"
+	python3 - "$(dirname "$0")/../pipeline/configs/tiny-nystrom/config.json" "$T/dp.json" "$T/dp" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["model"].update(vocab_size=30000, max_seq_len=128, seq_len=128, embedding_dim=256,
+                  transformer_dim=256, transformer_hidden_dim=1024, num_layers=4, num_head=4,
+                  head_dim=64, num_landmarks=64, conv_kernel_size=33)
+c["data_folder"] = sys.argv[3]
+c["model_checkpoints"] = sys.argv[2][:-5] + ".ck"
+c["pretraining_setting"].update(batch_size=16, batches_per_epoch=100, epoch=1,
+                                validate_batches_per_epoch=0, batches_per_report=1)
+c["gpu_setting"] = {"inst_per_gpu": 4}
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PY
+	export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+	# median tokens/s of steps 3 to 8 of a run (after the arenas are made)
+	dp_run() {
+		rm -rf "$T/dp.ck"
+		"$@" -q --config "$T/dp.json" --steps 8 || return 1
+		sed -n '3,8p' "$T/dp.ck/pretrain_output.log" | grep -o '"tokens_per_s":[0-9.]*' | cut -d: -f2 |
+			sort -g | awk '{a[NR] = $1} END {print (a[3] + a[4]) / 2}'
+	}
+	printf '\ndata-parallel masked-LM steps (4 layers, width 256, vocabulary 30000, 128 x 16 tokens a step in micro-batches of 4; median of steps 3-8)\n\n'
+	printf '| %-44s | %14s | %10s |\n' "run" "tokens/s" "vs 1 x 1"
+	printf '|%s|%s|%s|\n' "----------------------------------------------" "----------------" "------------"
+	s11=$(dp_run "$BIN/nys-train" --threads 1)
+	s21=$(dp_run mpirun -np 2 --bind-to none "$BIN/nys-train" --threads 1)
+	s12=$(dp_run "$BIN/nys-train" --threads 2)
+	s2x=$(dp_run mpirun -np 2 --bind-to none "$BIN/nys-train" --threads 1 --exact-reduce)
+	for r in "1 rank x 1 thread:$s11" "mpirun -np 2, 1 thread each:$s21" "1 rank x 2 threads:$s12" \
+		"mpirun -np 2, 1 thread each, --exact-reduce:$s2x"; do
+		printf '| %-44s | %14.0f | %9.2f x |\n' "${r%%:*}" "${r##*:}" "$(echo "${r##*:} / $s11" | bc -l)"
+	done
+	echo
+	echo "(2 ranks against 2 threads: the all-reduce's cost, and the threads' own losses in the ops)"
 fi

@@ -67,6 +67,19 @@ check_man_options() {
 	is "$missing" "" "$prog: every option in --help is in $(basename "$page")"
 }
 
+# arith_ids SEED N LEN: N lines of LEN token ids, each an arithmetic
+# sequence (a random start, step 1 to 3, ids 5..199 taken mod 195): a masked
+# id is determined by its neighbours
+arith_ids() {
+	python3 -c "
+import random, sys
+r = random.Random(int(sys.argv[1]))
+for d in range(int(sys.argv[2])):
+    s, k = r.randrange(195), r.choice([1, 2, 3])
+    print(' '.join(str(5 + (s + k * i) % 195) for i in range(int(sys.argv[3]))))
+" "$@"
+}
+
 # cmp_cp A B: two training checkpoints (nys-train's .cp) with the same
 # tensors, byte for byte (their metadata differ in the time trained)
 cmp_cp() {

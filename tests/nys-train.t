@@ -214,13 +214,7 @@ fi
 # determined by its neighbours, while the ids alone (their unigram
 # distribution) leave ln 195 = 5.27 nats.  A model whose attention, conv or
 # embedding gradients were wrong stays near 5.27.
-python3 -c "
-import random
-r = random.Random(5)
-for d in range(3000):
-    s, k = r.randrange(195), r.choice([1, 2, 3])
-    print(' '.join(str(5 + (s + k * i) % 195) for i in range(62)))
-" > "$T/ar.ids"
+arith_ids 5 3000 62 > "$T/ar.ids"
 "${NYS_TESTBIN:?}/mktok" -v 1000 -o "$T/ar.tok" "$T/ar.ids" &&
 	shard -n 64 -q -k 64 -o "$T/ar" "$T/ar.tok"
 config e ar pretraining_setting.batch_size=16 pretraining_setting.learning_rate=5e-3 \

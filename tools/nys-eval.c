@@ -8,6 +8,7 @@
 #include "nys_eval.h"
 #include "nys_finetune.h"
 #include "nys_mlm_eval.h"
+#include "nys_dist.h"
 #include "nys_hf.h"
 
 #include <stdlib.h>
@@ -388,15 +389,32 @@ static int cmd_mlm(nys_cli *cl)
 	nys_blas_tune(cl->main_argv);
 	nys_out_cleanup_on_signals();
 	nys_err e;
-	nys_info info = {.fn = cl->quiet ? NULL : mlm_info};
-	nys_out *out = nys_out_open(output, 0, &e);
+	/* data-parallel under mpirun (nys_dist.h): rank 0 speaks and writes */
+	nys_world w;
+	unsigned local;
+	if (nys_dist_start(NULL, NULL, &w, &local, &e))
+		return fail(&e);
+	bool rank0 = w.rank == 0;
+	if (w.world > 1) {
+		o.world = &w;
+		o.threads = nys_dist_threads(local);
+	}
+	nys_info info = {.fn = cl->quiet || !rank0 ? NULL : mlm_info};
+	nys_out *out = nys_out_open(rank0 ? output : "/dev/null", 0, &e);
 	if (!out)
 		return fail(&e);
 	if (nys_mlm_run(&o, out, &info, &e)) {
 		nys_out_abort(out);
+		if (w.world > 1) {
+			fprintf(stderr, "nys-eval: rank %u of %u: %s\n", w.rank, w.world, e.msg);
+			fflush(stderr);
+			nys_dist_abort(1);
+		}
 		return fail(&e);
 	}
-	return nys_out_commit(out, &e) ? fail(&e) : 0;
+	int rc = nys_out_commit(out, &e) ? fail(&e) : 0;
+	nys_dist_end();
+	return rc;
 }
 
 /* ---- glue: GLUE fine-tuning (nys_finetune.h) ------------------------------------ */

@@ -2,6 +2,7 @@
  * of the original code, resuming from its newest checkpoint. */
 #include "nys_blas.h"
 #include "nys_cli.h"
+#include "nys_dist.h"
 #include "nys_model.h"
 #include "nys_train.h"
 
@@ -14,7 +15,7 @@
 static const char usage[] =
 	"usage: nys-train [--config FILE] [--data DIR] [--checkpoints DIR]\n"
 	"                 [--device cpu|cuda|auto] [--threads N] [--seed S]\n"
-	"                 [--steps N] [--keep N] [-q]\n";
+	"                 [--steps N] [--keep N] [--exact-reduce] [-q]\n";
 
 static const char help[] =
 	"Pretrain a Nystromformer (or softmax) model with masked-LM as the\n"
@@ -33,11 +34,15 @@ static const char tail[] =
 	"SIGINT or SIGTERM: the step in progress finishes, a checkpoint is\n"
 	"written (stop-SSSSSSSS.cp) and nys-train exits 0.\n"
 	"\n"
+	"Data-parallel: mpirun -np N nys-train ... (or srun --mpi=pmix) trains\n"
+	"each step's micro-batches on N ranks; rank 0 writes the checkpoints and\n"
+	"the log; --threads defaults to the cores over the ranks of a machine.\n"
+	"\n"
 	"Exit status: 0 trained or stopped with a checkpoint, 1 error (bad config,\n"
 	"data or checkpoint, a non-finite loss, I/O), 2 usage error.\n";
 
 enum { OPT_CONFIG = 256, OPT_DATA, OPT_CKPT, OPT_DEVICE, OPT_THREADS, OPT_SEED, OPT_STEPS,
-       OPT_KEEP };
+       OPT_KEEP, OPT_EXACT };
 
 static const nys_cli_opt opts[] = {
 	{"config", 0, "FILE", OPT_CONFIG, "the config (default config.json)"},
@@ -50,6 +55,8 @@ static const nys_cli_opt opts[] = {
 	{"steps", 0, "N", OPT_STEPS, "stop once N optimizer steps are done in all,\n"
 	                             "writing a checkpoint to resume from"},
 	{"keep", 0, "N", OPT_KEEP, "keep only the newest N epoch checkpoints"},
+	{"exact-reduce", 0, NULL, OPT_EXACT, "sum each step's micro-batch gradients exactly, so\n"
+	                                     "that any number of MPI ranks trains bitwise the same"},
 	NYS_CLI_OPT_QUIET("no messages or progress line on stderr"),
 	{0},
 };
@@ -95,6 +102,7 @@ static int train(nys_cli *cl)
 			break;
 		case OPT_SEED: o.seed_set = !nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &o.seed); break;
 		case OPT_STEPS: nys_cli_u64(cl, 1, UINT64_MAX, "--steps", &o.max_steps); break;
+		case OPT_EXACT: o.exact = true; break;
 		case OPT_KEEP:
 			if (!nys_cli_u64(cl, 1, 1000000, "--keep", &v))
 				o.keep = (unsigned)v;
@@ -105,17 +113,36 @@ static int train(nys_cli *cl)
 		return cl->status;
 	bool quiet = cl->quiet;
 	nys_blas_tune(cl->main_argv);
+	nys_err e = {0};
+	nys_world w;
+	unsigned local;
+	if (nys_dist_start(NULL, NULL, &w, &local, &e)) {
+		fprintf(stderr, "nys-train: %s\n", e.msg);
+		return 1;
+	}
+	if (w.world > 1) {
+		o.world = &w;
+		if (!o.threads)
+			o.threads = nys_dist_threads(local);
+		quiet = quiet || w.rank != 0; /* rank 0 speaks for the world */
+	}
 	o.progress = !quiet && isatty(STDERR_FILENO);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	nys_train_end end;
-	nys_err e = {0};
 	if (nys_train_run(&o, quiet ? NULL : info, NULL, &end, &e)) {
+		if (w.world > 1) {
+			/* one rank's error ends them all (the others would wait) */
+			fprintf(stderr, "nys-train: rank %u of %u: %s\n", w.rank, w.world, e.msg);
+			fflush(stderr);
+			nys_dist_abort(1);
+		}
 		fprintf(stderr, "nys-train: %s\n", e.msg);
 		return 1;
 	}
+	nys_dist_end();
 	if (!quiet && end == NYS_TRAIN_STOPPED)
 		fprintf(stderr, "nys-train: stopped; run again to resume\n");
 	return 0;

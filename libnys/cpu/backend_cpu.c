@@ -91,11 +91,6 @@ static void cpu_stats(double *stats, double loss, const int32_t *pred, const int
 	stats[1] = correct;
 }
 
-static int cpu_f32_only(nys_backend *be, const char *what)
-{
-	return nys_backend_fail(be, "cpu: %s runs on float32 only", what);
-}
-
 #define R float
 #define NYS_FN(name) name##_f32
 #define CPU_F32 1

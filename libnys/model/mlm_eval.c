@@ -5,7 +5,9 @@
 #include "nys_ckpt.h"
 #include "nys_eval.h"
 
+#include <cblas.h>
 #include <jansson.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,12 +30,18 @@ int nys_mlm_eval(nys_model *m, nys_loader *dev, const nys_mlm_eval_opts *o, nys_
 		return nys_err_set(e, "mlm validation: out of memory for %d x %zu tokens", o->micro,
 		                   T);
 	}
-	double loss = 0, count = 0, correct = 0;
+	/* each micro-batch's loss * (labels + 1e-6), labels and correct
+	 * predictions, added up in order at the end */
+	double *v = NULL, loss = 0, count = 0, correct = 0;
+	size_t nv = 0, cap = 0;
+	const nys_world *w = o->world;
+	unsigned W = nys_world_many(w) ? w->world : 1, rank = W > 1 ? w->rank : 0;
 	uint64_t got = 0;
 	uint64_t mseed = o->seed ^ UINT64_C(0x6e79732e64657621); /* "nys.dev!" */
 	int rc = 0;
 	bool end = false;
-	while (got < o->sequences && !end) {
+	for (size_t j = 0; got < o->sequences && !end; j++) {
+		bool mine = j % W == rank;
 		int nb = 0;
 		while (nb < o->micro && got < o->sequences) {
 			int r = nys_loader_next(dev, ids + (size_t)nb * T, e);
@@ -46,27 +54,52 @@ int nys_mlm_eval(nys_model *m, nys_loader *dev, const nys_mlm_eval_opts *o, nys_
 				break;
 			}
 			/* the counter is the sequence's number in the list */
-			nys_mlm_mask(ids + (size_t)nb * T, labels + (size_t)nb * T, T, &o->mlm, mseed,
-			             got);
+			if (mine)
+				nys_mlm_mask(ids + (size_t)nb * T, labels + (size_t)nb * T, T, &o->mlm,
+				             mseed, got);
 			nb++;
 			got++;
 		}
 		if (!nb)
 			break;
+		if (nv + 3 > cap) {
+			cap = cap ? 2 * cap : 96;
+			double *nvp = realloc(v, cap * sizeof *v);
+			if (!nvp) {
+				rc = nys_err_set(e, "mlm validation: out of memory");
+				goto out;
+			}
+			v = nvp;
+		}
+		double *x = v + nv;
+		nv += 3;
+		x[0] = x[1] = x[2] = 0;
+		if (!mine)
+			continue;
 		nys_batch b = {.B = nb, .T = (int)T, .ids = ids, .labels = labels};
 		nys_model_stats st;
 		if (nys_model_forward(m, &b, false, 0, &st, e)) {
 			rc = -1;
 			goto out;
 		}
-		loss += st.loss * (st.count + 1e-6);
-		count += st.count;
-		correct += st.correct;
+		x[0] = st.loss * (st.count + 1e-6);
+		x[1] = st.count;
+		x[2] = st.correct;
+	}
+	if (W > 1 && nv && w->sum(w->ctx, v, nv, e)) {
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < nv; i += 3) {
+		loss += v[i];
+		count += v[i + 1];
+		correct += v[i + 2];
 	}
 	if (got)
 		*s = (nys_mlm_score){.loss = loss / (count + 1e-6), .accuracy = correct / (count + 1e-6),
 		                     .count = count, .sequences = got};
 out:
+	free(v);
 	free(ids);
 	free(labels);
 	return rc;
@@ -132,8 +165,12 @@ static int open_data(scorer *c, nys_err *e)
 	c->vo = (nys_mlm_eval_opts){
 		.sequences = nb ? nb * bs : li->sequences,
 		.micro = (int)(c->s.inst_per_gpu < bs ? c->s.inst_per_gpu : bs),
-		.seed = c->s.seed,
+		.seed = c->s.seed, .world = o->world,
 	};
+	if (o->threads > 0) {
+		omp_set_num_threads(o->threads);
+		openblas_set_num_threads(o->threads);
+	}
 	if (nys_mlm_setup(li, &c->s, c->special, &c->vo.mlm, e))
 		return -1;
 	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true};
@@ -172,7 +209,9 @@ static int score(scorer *c, const char *path, nys_err *e)
 	json_decref(j);
 	if (!s)
 		return nys_err_set(e, "out of memory");
-	rc = nys_out_puts(c->out, s, e) || nys_out_puts(c->out, "\n", e) ? -1 : 0;
+	/* the other ranks of a world got the same score: rank 0 writes it */
+	if (!nys_world_many(c->o->world) || c->o->world->rank == 0)
+		rc = nys_out_puts(c->out, s, e) || nys_out_puts(c->out, "\n", e) ? -1 : 0;
 	free(s);
 	if (!rc)
 		nys_info_say(c->info, "%s: loss %.4f, accuracy %.4f (%llu sequences, %.0f labels)",

@@ -26,6 +26,11 @@ typedef struct nys_mlm_eval_opts {
 	int micro;           /* sequences a forward (>= 1) */
 	uint64_t seed;       /* the run's seed: the masks' seed is derived from it */
 	nys_mlm_opts mlm;    /* the masking (nys_mlm_check passed) */
+	/* A data-parallel world (nys_loop.h) or NULL: rank r forwards the
+	 * micro-batches j = r, r + W, ... (reading past the others'), and the
+	 * micro-batches' sums, added over the ranks and then in j order, give
+	 * every rank the score of one process, bitwise. */
+	const nys_world *world;
 } nys_mlm_eval_opts;
 
 typedef struct nys_mlm_score {
@@ -61,6 +66,10 @@ typedef struct nys_mlm_run_opts {
 	                            validate_batches_per_epoch, all of dev.json if that is 0 */
 	uint64_t batch_size;     /* 0: the config's pretraining_setting.batch_size */
 	const char *data;        /* overrides data_folder, or NULL */
+	/* Scored data-parallel over this world (only its rank 0 writes to out),
+	 * with this many threads a rank (0: OpenMP's default); or NULL. */
+	const nys_world *world;
+	int threads;
 } nys_mlm_run_opts;
 
 /* Score the checkpoints o names on the config's dev.json as nys-train

@@ -130,6 +130,13 @@ void nys_adamw_init(nys_adamw *o, double max_lr);
 int nys_adamw_step(nys_adamw *o, float *restrict p, const float *restrict g,
                    float *restrict m, float *restrict v, size_t n, nys_err *e);
 
+/* The same step on double parameters (models built over NYS_F64: the
+ * tests' double-precision training), in double throughout: decay, the
+ * moments and the update as above without rounding to float and without
+ * fused multiply-adds. */
+int nys_adamw_step_f64(nys_adamw *o, double *restrict p, const double *restrict g,
+                       double *restrict m, double *restrict v, size_t n, nys_err *e);
+
 /* ---- gradients ---------------------------------------------------------- */
 
 /* The global L2 norm of x[0..n), sqrt(sum x^2) accumulated in double in a
@@ -139,5 +146,9 @@ double nys_grad_norm(const float *x, size_t n);
 
 /* Whether any of x[0..n) is NaN or infinite. */
 bool nys_grad_nonfinite(const float *x, size_t n);
+
+/* The same two of double gradients (the norm summed in order). */
+double nys_grad_norm_f64(const double *x, size_t n);
+bool nys_grad_nonfinite_f64(const double *x, size_t n);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "nys.h"
 #include "nys_backend.h" /* nys_device */
+#include "nys_loop.h"    /* nys_world */
 
 #include <signal.h>
 
@@ -27,6 +28,13 @@ typedef struct nys_train_opts {
 	/* Set (by a signal handler) to finish the step, write a checkpoint and
 	 * return. */
 	volatile sig_atomic_t *stop;
+	/* A data-parallel world (nys_dist.h) or NULL for one process: every
+	 * rank reads the same data and checkpoints, trains its share of each
+	 * step (nys_loop.h), and only rank 0 writes checkpoints and the log. */
+	const nys_world *world;
+	/* Sum the micro-batches' gradients exactly (nys_loop.h): the same run
+	 * bitwise on any number of ranks. */
+	bool exact;
 } nys_train_opts;
 
 /* How a run ended, when it did not fail. */

@@ -134,11 +134,10 @@ static void adamw_kernel(float *restrict p, const float *restrict g, float *rest
 	}
 }
 
-int nys_adamw_step(nys_adamw *o, float *restrict p, const float *restrict g,
-                   float *restrict m, float *restrict v, size_t n, nys_err *e)
+/* The hyper-parameters torch's constructor refuses, as nys_adamw_step
+ * checks them. */
+static int adamw_check(const nys_adamw *o, nys_err *e)
 {
-	/* torch.optim.AdamW's constructor checks; the comparisons are written
-	 * so that NaN fails them. */
 	if (!(isfinite(o->lr) && o->lr >= 0) || !(isfinite(o->eps) && o->eps >= 0) ||
 	    !(isfinite(o->weight_decay) && o->weight_decay >= 0))
 		return nys_err_set(e, "AdamW: lr %g, eps %g, weight_decay %g: expected "
@@ -146,6 +145,16 @@ int nys_adamw_step(nys_adamw *o, float *restrict p, const float *restrict g,
 	if (!(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1))
 		return nys_err_set(e, "AdamW: betas (%g, %g): expected numbers in [0, 1)",
 		                   o->beta1, o->beta2);
+	return 0;
+}
+
+int nys_adamw_step(nys_adamw *o, float *restrict p, const float *restrict g,
+                   float *restrict m, float *restrict v, size_t n, nys_err *e)
+{
+	/* torch.optim.AdamW's constructor checks; the comparisons are written
+	 * so that NaN fails them. */
+	if (adamw_check(o, e))
+		return -1;
 	o->step++;
 	/* The Python-side scalars, in double: torch's state["step"] is a float
 	 * tensor read back with .item(), and beta ** step is C's pow. */
@@ -168,6 +177,41 @@ int nys_adamw_step(nys_adamw *o, float *restrict p, const float *restrict g,
 		adamw_kernel(p + lo, g + lo, m + lo, v + lo, hi - lo, k);
 	}
 	return 0;
+}
+
+int nys_adamw_step_f64(nys_adamw *o, double *restrict p, const double *restrict g,
+                       double *restrict m, double *restrict v, size_t n, nys_err *e)
+{
+	if (adamw_check(o, e))
+		return -1;
+	o->step++;
+	double t = (double)o->step, bc1 = 1.0 - pow(o->beta1, t), bc2 = 1.0 - pow(o->beta2, t);
+	double decay = 1.0 - o->lr * o->weight_decay, step_size = o->lr / bc1;
+	double bc2s = sqrt(bc2), b1 = o->beta1, b2 = o->beta2;
+#pragma omp parallel for schedule(static) if (n > 32768)
+	for (size_t i = 0; i < n; i++) {
+		p[i] *= decay;
+		m[i] = m[i] * b1 + g[i] * (1 - b1);
+		v[i] = v[i] * b2 + (1 - b2) * g[i] * g[i];
+		p[i] += -step_size * m[i] / (sqrt(v[i]) / bc2s + o->eps);
+	}
+	return 0;
+}
+
+double nys_grad_norm_f64(const double *x, size_t n)
+{
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += x[i] * x[i];
+	return sqrt(s);
+}
+
+bool nys_grad_nonfinite_f64(const double *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(x[i]))
+			return true;
+	return false;
 }
 
 /* ---- gradients ---------------------------------------------------------- */

@@ -78,6 +78,54 @@ static int next_batch(void *ctx, int nb, nys_batch *b, nys_err *e)
 	return 0;
 }
 
+/* Another rank's micro-batch of nb sequences: read past them (their
+ * masks, which only their counters fix, are that rank's to draw). */
+static int skip_batch(void *ctx, int nb, nys_err *e)
+{
+	trainer *t = ctx;
+	for (int i = 0; i < nb; i++) {
+		int r = nys_loader_next(t->train, t->ids, e);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return nys_err_set(e, "%s: the training data ran out", t->s.data);
+	}
+	return 0;
+}
+
+/* Rank 0 of a world writes the checkpoints and the log (every rank when
+ * alone). */
+static bool writer(const trainer *t)
+{
+	return !nys_world_many(t->o->world) || t->o->world->rank == 0;
+}
+
+/* Every rank of a world must stand at the same step and data position
+ * after resuming (they read the same checkpoint folder): each rank's
+ * values, in its own slots of a sum (below 2^53, so exact as doubles),
+ * are seen by all. */
+static int check_agree(trainer *t, nys_err *e)
+{
+	const nys_world *w = t->o->world;
+	if (!nys_world_many(w))
+		return 0;
+	nys_loader_pos p = nys_loader_tell(t->train);
+	double mine[3] = {(double)t->loop.step, (double)p.delivered, (double)(p.data_id >> 11)};
+	double *v = calloc(3 * (size_t)w->world, sizeof *v);
+	if (!v)
+		return nys_err_set(e, "out of memory");
+	memcpy(v + 3 * (size_t)w->rank, mine, sizeof mine);
+	int rc = w->sum(w->ctx, v, 3 * (size_t)w->world, e);
+	for (unsigned r = 0; !rc && r < w->world; r++)
+		if (memcmp(v + 3 * (size_t)r, mine, sizeof mine))
+			rc = nys_err_set(e, "%s: rank %u resumed at step %llu, rank %u at step %.0f: the "
+			                 "ranks must read the same checkpoint folder and data",
+			                 t->s.ckpt, w->rank, (unsigned long long)t->loop.step, r,
+			                 v[3 * (size_t)r]);
+	free(v);
+	return rc;
+}
+
 /* The loader's position in a checkpoint's training state. */
 static void data_save(void *ctx, char *buf, size_t n)
 {
@@ -113,6 +161,10 @@ static int data_seek(void *ctx, nys_err *e)
 
 static int log_line(trainer *t, json_t *j, bool flush, nys_err *e)
 {
+	if (!t->log) { /* not the writer of a world */
+		json_decref(j);
+		return 0;
+	}
 	char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(j);
 	if (!s || fprintf(t->log, "%s\n", s) < 0 || (flush && fflush(t->log))) {
@@ -130,7 +182,7 @@ static int log_line(trainer *t, json_t *j, bool flush, nys_err *e)
  * (nys_mlm_eval.h, which `nys-eval mlm` shares). */
 static int validate(trainer *t, uint64_t epoch, nys_err *e)
 {
-	if (!t->dev || !t->s.validate_batches)
+	if (!t->dev || !t->s.validate_batches || !writer(t))
 		return 0;
 	nys_mlm_eval_opts vo = {.sequences = t->s.validate_batches * t->s.batch_size,
 	                        .micro = (int)t->s.inst_per_gpu, .seed = t->s.seed, .mlm = t->mlm};
@@ -267,6 +319,7 @@ static int setup(trainer *t, nys_err *e)
 	nys_loop_opts lp = {
 		.batch = t->s.batch_size, .micro = t->s.inst_per_gpu, .seed = t->s.seed,
 		.max_lr = t->s.learning_rate, .sched = t->s.sched, .next = next_batch, .next_ctx = t,
+		.world = t->o->world, .skip = skip_batch, .stop = t->o->stop, .exact = t->o->exact,
 	};
 	if (nys_loop_init(&t->loop, t->m, &lp, e))
 		return -1;
@@ -278,7 +331,7 @@ static int setup(trainer *t, nys_err *e)
 	t->labels = malloc(n * sizeof *t->labels);
 	if (!t->ids || !t->labels)
 		return nys_err_set(e, "out of memory");
-	if (nys_mkdirs(t->s.ckpt, e))
+	if (writer(t) && nys_mkdirs(t->s.ckpt, e))
 		return -1;
 
 	t->ck = (nys_ckpt){
@@ -289,7 +342,7 @@ static int setup(trainer *t, nys_err *e)
 		.info = t->info,
 	};
 	int r = nys_ckpt_resume(&t->ck, e);
-	if (r < 0)
+	if (r < 0 || check_agree(t, e))
 		return -1;
 	if (r == 0) {
 		if (nys_model_init(t->m, t->s.seed, e))
@@ -308,6 +361,8 @@ static int setup(trainer *t, nys_err *e)
 	if (!(t->log_path = malloc(len)))
 		return nys_err_set(e, "out of memory");
 	snprintf(t->log_path, len, "%s/pretrain_output.log", t->s.ckpt);
+	if (!writer(t))
+		return 0;
 	if (nys_ckpt_trim_log(t->log_path, t->loop.step, &t->validated, e))
 		return -1;
 	if (!(t->log = fopen(t->log_path, "a")))
@@ -321,6 +376,7 @@ static void teardown(trainer *t)
 		fclose(t->log);
 	nys_loader_close(t->train);
 	nys_loader_close(t->dev);
+	nys_loop_free(&t->loop);
 	nys_model_free(t->m);
 	nys_config_free(t->cfg);
 	free(t->ids);
@@ -332,6 +388,8 @@ static void teardown(trainer *t)
 /* Write the end-of-epoch pair or a stop checkpoint for the current step. */
 static int checkpoint(trainer *t, nys_err *e)
 {
+	if (!writer(t))
+		return 0;
 	if (fflush(t->log))
 		return nys_err_sys(e, "%s: write", t->log_path);
 	return nys_ckpt_save(&t->ck, e);
@@ -392,7 +450,8 @@ int nys_train_run(const nys_train_opts *o, void (*info)(void *ctx, const char *l
 				goto out;
 		}
 		if (L->step < t.s.total_steps &&
-		    ((o->stop && *o->stop) || (o->max_steps && L->step >= o->max_steps))) {
+		    ((nys_world_many(o->world) ? sum.stop : o->stop && *o->stop) ||
+		     (o->max_steps && L->step >= o->max_steps))) {
 			if (o->progress)
 				fputc('\n', stderr);
 			if (L->step % bpe && checkpoint(&t, e))
@@ -403,7 +462,7 @@ int nys_train_run(const nys_train_opts *o, void (*info)(void *ctx, const char *l
 	}
 	if (o->progress && *end == NYS_TRAIN_DONE)
 		fflush(stderr);
-	if (fflush(t.log) || ferror(t.log)) {
+	if (t.log && (fflush(t.log) || ferror(t.log))) {
 		nys_err_sys(e, "%s: write", t.log_path);
 		goto out;
 	}
