@@ -265,6 +265,8 @@ if [ -x "${NYS_BENCHBIN:-}/lra" ]; then
 	done
 	echo
 	[ $torch_ok = 1 ] || echo "(no PyTorch rows: $PY cannot import torch; set BENCH_PYTHON to an interpreter that can)"
+fi
+
 # --- data-parallel scaling (nys-train under mpirun, libnys/dist): the same
 # steps on 1 rank of 1 thread, 2 ranks of 1 thread each and 1 rank of 2
 # threads, so that the cost of summing the gradients over the ranks (a
