@@ -179,6 +179,28 @@ static int cuda_get(nys_backend *be, void *host, const void *src, size_t bytes)
 	return 0;
 }
 
+void *nys_cuda_scratch(nys_backend *be, size_t bytes)
+{
+	nys_cuda *c = nys_cuda_ctx(be);
+	if (bytes <= c->scratch_bytes)
+		return c->scratch;
+	size_t n = c->scratch_bytes * 2 > bytes ? c->scratch_bytes * 2 : bytes;
+	n = (n + 255) / 256 * 256;
+	cudaFree(c->scratch);
+	c->scratch = NULL;
+	c->scratch_bytes = 0;
+	cudaError_t ce = cudaMalloc(&c->scratch, n);
+	if (ce != cudaSuccess) {
+		cudaGetLastError();
+		c->scratch = NULL;
+		nys_backend_fail(be, "cuda: no device memory for %zu bytes of scratch: %s", n,
+		                 cudaGetErrorString(ce));
+		return NULL;
+	}
+	c->scratch_bytes = n;
+	return c->scratch;
+}
+
 static void cuda_begin(nys_backend *be) { cudaSetDevice(nys_cuda_ctx(be)->device); }
 
 static int cuda_sync(nys_backend *be)
@@ -240,6 +262,7 @@ static int cuda_ctx_init(nys_cuda *c, nys_err *e)
 	    (ce = cudaMalloc(&c->scratch, NYS_CUDA_SCRATCH)) != cudaSuccess ||
 	    (ce = cudaMalloc(&c->workspace, NYS_CUDA_WORKSPACE)) != cudaSuccess)
 		return nys_err_set(e, "cuda: %s", cudaGetErrorString(ce));
+	c->scratch_bytes = NYS_CUDA_SCRATCH;
 	snprintf(c->name, sizeof c->name, "%s", prop.name);
 	c->sm_count = prop.multiProcessorCount;
 	if (cuda_load_blas(c, e))

@@ -43,7 +43,7 @@ $(O)/kernels/backend_cuda.o: CPPFLAGS += -isystem $(CUDA_HOME)/include
 
 $(O)/kernels/%.o: kernels/%.cu $(CUDA_HDRS) GNUmakefile kernels/cuda.mk VERSION
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCC_ALL) -isystem $(CUDA_HOME)/include -c -o $@ $<
+	$(NVCC) $(NVCC_ALL) -isystem $(CUDA_HOME)/include -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 else
 CUDA_OBJ   := $(O)/kernels/cuda_stub.o
 endif
