@@ -85,7 +85,12 @@ int nys_cuda_probe(nys_err *why)
 	int n = 0;
 	cudaError_t ce = cudaGetDeviceCount(&n);
 	if (ce != cudaSuccess) {
-		nys_err_set(why, "%s", cudaGetErrorString(ce));
+		if (ce == cudaErrorInsufficientDriver)
+			nys_err_set(why, "no NVIDIA driver, or one older than this build's CUDA %d.%d: %s",
+			            CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10,
+			            cudaGetErrorString(ce));
+		else
+			nys_err_set(why, "%s", cudaGetErrorString(ce));
 		cudaGetLastError(); /* not sticky: clear it */
 		return 0;
 	}
