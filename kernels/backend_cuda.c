@@ -23,12 +23,32 @@
 
 /* ---- cuBLAS, loaded ---------------------------------------------------- */
 
+/* The first of names that loads: by name (the loader's path: the ld.so
+ * cache, LD_LIBRARY_PATH), then from NYS_CUBLAS_DIR, $CUDA_HOME/lib64 and
+ * /usr/local/cuda/lib64, where the toolkit puts them without registering
+ * them with the loader. */
 static void *cuda_dlopen_first(const char *const *names)
 {
 	for (const char *const *n = names; *n; n++) {
 		void *h = dlopen(*n, RTLD_NOW | RTLD_LOCAL);
 		if (h)
 			return h;
+	}
+	const char *home = getenv("CUDA_HOME");
+	char homelib[512] = "";
+	if (home && *home)
+		snprintf(homelib, sizeof homelib, "%s/lib64", home);
+	const char *dirs[] = {getenv("NYS_CUBLAS_DIR"), homelib, "/usr/local/cuda/lib64"};
+	for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
+		if (!dirs[d] || !*dirs[d])
+			continue;
+		for (const char *const *n = names; *n; n++) {
+			char path[1024];
+			snprintf(path, sizeof path, "%s/%s", dirs[d], *n);
+			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+			if (h)
+				return h;
+		}
 	}
 	return NULL;
 }

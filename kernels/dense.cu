@@ -109,9 +109,10 @@ __device__ int block_min_int(int v, int *sh)
 
 /* ---- column sums: dst[c] += sum over rows of f(row, c), rows in fixed chunks --- */
 
-/* Rows per chunk of the column sums: the partials of chunk j are summed
- * in order by the second kernel. */
-enum { COL_X = 32, COL_Y = 8, COL_CHUNK = 256 };
+/* Rows per chunk of the column sums (at least COL_CHUNK, more when there
+ * would be over COL_MAXCHUNKS chunks: the grid's y limit is 65535): the
+ * partials of chunk j are summed in order by the second kernel. */
+enum { COL_X = 32, COL_Y = 8, COL_CHUNK = 256, COL_MAXCHUNKS = 4096 };
 
 /* What a column sum adds up: dout itself (a bias gradient), or layernorm's
  * dout * xhat. */
@@ -130,11 +131,11 @@ struct col_xhat {
 
 /* part[chunk][c] = the sum of f over the chunk's rows; block (COL_X, COL_Y),
  * grid (column blocks, chunks). */
-template <class F> __global__ void col_partial(float *part, F f, int N, int C)
+template <class F> __global__ void col_partial(float *part, F f, int N, int C, int rows)
 {
 	__shared__ float sh[COL_Y][COL_X + 1];
 	int c = blockIdx.x * COL_X + threadIdx.x;
-	int r0 = blockIdx.y * COL_CHUNK, r1 = min(r0 + COL_CHUNK, N);
+	int r0 = blockIdx.y * rows, r1 = min(r0 + rows, N);
 	float s = 0;
 	if (c < C)
 		for (int i = r0 + threadIdx.y; i < r1; i += COL_Y)
@@ -164,13 +165,16 @@ template <class F> int col_sum_add(nys_backend *be, float *dst, F f, int N, int 
 {
 	if (N <= 0 || C <= 0)
 		return 0;
-	int chunks = (N + COL_CHUNK - 1) / COL_CHUNK;
+	int rows = COL_CHUNK;
+	if ((N + rows - 1) / rows > COL_MAXCHUNKS)
+		rows = (N + COL_MAXCHUNKS - 1) / COL_MAXCHUNKS;
+	int chunks = (N + rows - 1) / rows;
 	float *part = (float *)nys_cuda_scratch(be, (size_t)chunks * C * sizeof(float));
 	if (!part)
 		return -1;
 	cudaStream_t s = stream_of(be);
 	dim3 grid((C + COL_X - 1) / COL_X, chunks), block(COL_X, COL_Y);
-	col_partial<<<grid, block, 0, s>>>(part, f, N, C);
+	col_partial<<<grid, block, 0, s>>>(part, f, N, C, rows);
 	NYS_CUDA_LAUNCHED(be);
 	col_finish<<<grid_for(be, (size_t)C), THREADS, 0, s>>>(dst, part, chunks, C);
 	NYS_CUDA_LAUNCHED(be);
