@@ -614,6 +614,9 @@ __global__ void k_norm_lanes(double *lanes, const float *x, size_t n, size_t per
 	if (hi > n)
 		hi = n;
 	double acc = 0;
+	/* unrolled so that the loads of several elements are in flight at once
+	 * (the additions stay in order) */
+#pragma unroll 8
 	for (size_t i = lo + k; i < hi; i += NORM_LANES) {
 		double xi = x[i];
 		acc = __dadd_rn(acc, __dmul_rn(xi, xi));
