@@ -19,7 +19,8 @@
 # from the bf16 target they are).
 #
 # Environment: BENCH_GPU_STEPS (default 6), BENCH_GPU_BATCH512 (32),
-# BENCH_GPU_BATCH4096 (4), NYS_BIN, NYS_TESTBIN, NYS_BENCHBIN.
+# BENCH_GPU_BATCH4096 (4), NYS_BIN, NYS_TESTBIN, NYS_BENCHBIN;
+# BENCH_GPU_DEVICE=cpu runs the script itself on the CPU (no probe).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=${NYS_TOP:-$(cd "$HERE/../.." && pwd)}
@@ -27,7 +28,10 @@ BIN=${NYS_BIN:-$TOP/bin}
 TB=${NYS_TESTBIN:-$TOP/build/tests}
 BB=${NYS_BENCHBIN:-$TOP/build/bench}
 STEPS=${BENCH_GPU_STEPS:-6}
-if ! probe=$("$TB/gpu_step" --probe); then
+DEV=${BENCH_GPU_DEVICE:-cuda}
+if [ "$DEV" = cpu ]; then
+	probe="the CPU (BENCH_GPU_DEVICE=cpu: the script's own check)"
+elif ! probe=$("$TB/gpu_step" --probe); then
 	echo "bench-gpu: $probe: skipped"
 	exit 0
 fi
@@ -53,7 +57,7 @@ c["pretraining_setting"].update(batch_size=b, batches_per_report=1, batches_per_
 c["gpu_setting"] = {"inst_per_gpu": b}
 json.dump(c, open(sys.argv[2], "w"))
 PY
-	if ! "$BIN/nys-train" -q --device cuda --config "$D/$name.json" --steps "$STEPS" 2> "$D/$name.err"; then
+	if ! "$BIN/nys-train" -q --device "$DEV" --config "$D/$name.json" --steps "$STEPS" 2> "$D/$name.err"; then
 		printf '%-14s %6s %6s %s\n' "$name" "$batch" "$T" "failed: $(tail -n 1 "$D/$name.err")"
 		continue
 	fi
