@@ -51,6 +51,7 @@ for spec in nystrom-512:${BENCH_GPU_BATCH512:-32} nystrom-4096:${BENCH_GPU_BATCH
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["data_folder"], c["model_checkpoints"] = sys.argv[3], sys.argv[3] + ".ck"
+c.pop("from_cp", None)  # nystrom-4096 warm-starts from nystrom-512's run: not here
 b = int(sys.argv[4])
 c["pretraining_setting"].update(batch_size=b, batches_per_report=1, batches_per_epoch=1000,
                                 validate_batches_per_epoch=1)
@@ -71,7 +72,10 @@ dense = L * (3 * C * A + A * C + 2 * C * I) + C * C + 0.15 * C * V
 if m.get("attn_type") == "softmax":
     attn = L * H * 2 * T * D
 else:
-    mm = min(m.get("num_landmarks", 64), T)
+    # the published nystrom-512 config has num_landmarks and seq_len
+    # swapped (512 and 64), which nys_config takes back (nys_config.h)
+    mm, sl = m.get("num_landmarks", 64), m.get("seq_len", T)
+    mm = min(mm, sl, T)
     k = m.get("conv_kernel_size", 0) or 0
     n = m.get("inv_iterations", 6)
     attn = L * H * (3 * mm * D + mm * mm + k * D + (4 * n * mm ** 3 + mm * mm * D) / T)
