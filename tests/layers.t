@@ -23,6 +23,10 @@ my %USES = (
 	cpu    => [qw(common)],
 	dist   => [qw(common corpus model)],
 );
+# Layers outside libnys/, by the folder that holds them: the CUDA backend
+# (kernels/), a second backend beside libnys/cpu, with the same kind of seam.
+my %OUTER = (kernels => 'kernels');
+my %OUTER_USES = (kernels => [qw(common)]);
 # The seam between the model and its CPU backend, the only edges the rule
 # allows across it, by the name of the file included: the model reaches the
 # backend through its public header (nys_cpu.h), the backend the model
@@ -32,14 +36,16 @@ my %USES = (
 my %SEAM = (
 	'model -> cpu' => [qw(nys_cpu.h)],
 	'cpu -> model' => [qw(nys_backend.h backend_ops.def)],
+	'model -> kernels' => [qw(nys_cuda.h)],
+	'kernels -> model' => [qw(nys_backend.h backend_ops.def)],
 );
 # A layer's internals: included only inside their layer, never by tools/ or
 # tests/.
-sub internal { my ($name) = @_; return $name =~ /(_impl\.h|\.inc|\.def)$/ }
+sub internal { my ($name) = @_; return $name =~ /(_impl\.h|_internal\.h|\.inc|\.def)$/ }
 
 # ---- the checks -------------------------------------------------------------
 
-my $SRC = qr/\.(c|cc|h|inc|def)$/;
+my $SRC = qr/\.(c|cc|h|inc|def|cu|cuh)$/;
 
 sub files_in {
 	my ($dir) = @_;
@@ -75,9 +81,14 @@ sub check_tree {
 	my ($top) = @_;
 	my %p = map { $_ => [] } qw(layers unresolved edges internals twice outside);
 	my @layers = layers_of($top);
+	my %dir = map { $_ => "libnys/$_" } @layers;    # layer -> its folder
+	-d "$top/$OUTER{$_}" and $dir{$_} = $OUTER{$_} for keys %OUTER;
+	my %layer_at = reverse %dir;
+	my %uses = (%USES, %OUTER_USES);
+	my @all = sort keys %dir;
 	my %where;    # header name -> layers that hold it
-	for my $l (@layers) {
-		push @{ $where{$_} }, $l for grep { /\.(h|inc|def)$/ } files_in("$top/libnys/$l");
+	for my $l (@all) {
+		push @{ $where{$_} }, $l for grep { /\.(h|cuh|inc|def)$/ } files_in("$top/$dir{$l}");
 	}
 	for my $l (@layers) {
 		push @{ $p{layers} }, "libnys/$l: a layer the rule does not know (tests/layers.t, libnys/README.md)"
@@ -85,7 +96,7 @@ sub check_tree {
 	}
 	for my $name (sort keys %where) {
 		my @in = @{ $where{$name} };
-		push @{ $p{twice} }, "$name: in " . join(' and ', map { "libnys/$_" } @in)
+		push @{ $p{twice} }, "$name: in " . join(' and ', map { $dir{$_} } @in)
 			if @in > 1;
 	}
 	# one include: the layer of the file it names, or undef with a fault
@@ -96,7 +107,7 @@ sub check_tree {
 			return;
 		}
 		# the includer's own folder first, as the compiler looks
-		return ($dir =~ m{^libnys/(.*)} ? $1 : '', $name) if -f "$top/$dir/$name";
+		return ($layer_at{$dir} // '', $name) if -f "$top/$dir/$name";
 		my @in = @{ $where{$name} || [] };
 		if (!@in) {
 			push @{ $p{unresolved} }, "$file:$line: \"$name\" is in no libnys layer";
@@ -106,19 +117,19 @@ sub check_tree {
 		return if @in > 1;
 		return ($in[0], $name);
 	};
-	for my $l (@layers) {
-		for my $f (files_in("$top/libnys/$l")) {
-			my $file = "libnys/$l/$f";
+	for my $l (@all) {
+		for my $f (files_in("$top/$dir{$l}")) {
+			my $file = "$dir{$l}/$f";
 			for my $inc (includes("$top/$file")) {
 				my ($line, $name) = @$inc;
-				my ($to) = $resolve->($file, $line, $name, "libnys/$l");
+				my ($to) = $resolve->($file, $line, $name, $dir{$l});
 				next unless defined $to;
 				next if $to eq $l;
 				my $edge = "$l -> $to";
 				next if grep { $_ eq $name } @{ $SEAM{$edge} || [] };
 				if (internal($name)) {
 					push @{ $p{internals} }, "$file:$line: \"$name\": $edge reaches into ${to}'s internals";
-				} elsif (!grep { $_ eq $to } @{ $USES{$l} || [] }) {
+				} elsif (!grep { $_ eq $to } @{ $uses{$l} || [] }) {
 					push @{ $p{edges} }, "$file:$line: \"$name\": $edge is not allowed";
 				}
 			}
@@ -130,7 +141,7 @@ sub check_tree {
 			for my $inc (includes("$top/$file")) {
 				my ($line, $name) = @$inc;
 				my ($to) = $resolve->($file, $line, $name, $dir);
-				push @{ $p{outside} }, "$file:$line: \"$name\" is internal to libnys/$to"
+				push @{ $p{outside} }, "$file:$line: \"$name\" is internal to $dir{$to}"
 					if defined $to && $to ne '' && internal($name);
 			}
 		}
@@ -166,6 +177,17 @@ is(join(' ', sort split ' ', $mk // ''), join(' ', @layers), 'GNUmakefile builds
 
 # ---- the checks catch what they should ----------------------------------------
 
+# write_tree(DIR, {path => text}): a made-up tree
+sub write_tree {
+	my ($dir, $files) = @_;
+	for my $f (sort keys %$files) {
+		make_path(dirname("$dir/$f"));
+		open(my $o, '>', "$dir/$f") or die "$dir/$f: $!";
+		print $o $files->{$f};
+		close $o;
+	}
+}
+
 my $tmp = tempdir(CLEANUP => 1);
 my %fake = (
 	'libnys/common/nys.h'          => '',
@@ -184,12 +206,7 @@ my %fake = (
 	'tests/unit/tap.h'             => '',
 	'tests/unit/t.c'               => qq(#include "tap.h"\n#include "nys_model.h"\n),
 );
-for my $f (sort keys %fake) {
-	make_path(dirname("$tmp/$f"));
-	open(my $o, '>', "$tmp/$f") or die "$tmp/$f: $!";
-	print $o $fake{$f};
-	close $o;
-}
+write_tree($tmp, \%fake);
 my $bad = check_tree($tmp);
 is_deeply($bad->{layers}, ['libnys/cuda: a layer the rule does not know (tests/layers.t, libnys/README.md)'],
           'caught: a folder the rule does not know');
@@ -210,5 +227,36 @@ is_deeply($bad->{unresolved}, [
 ], 'caught: an include by path and one of no file') or diag(explain($bad->{unresolved}));
 is_deeply($bad->{outside}, ['tools/prog.c:2: "bz2_impl.h" is internal to libnys/common'],
           'caught: tools/ including a libnys internal') or diag(explain($bad->{outside}));
+
+# ---- the CUDA seam: kernels/ next to libnys ---------------------------------------
+
+my $tmp2 = tempdir(CLEANUP => 1);
+my %fake2 = (
+	'libnys/common/nys.h'        => '',
+	'libnys/corpus/nys_shard.h'  => '',
+	'libnys/model/nys_backend.h' => qq(#include "nys.h"\n),
+	'libnys/model/nys_model.h'   => '',
+	'libnys/model/backend.c'     => qq(#include "nys_cuda.h"\n#include "cuda_internal.h"\n#include "cuda_ops.h"\n),
+	'libnys/cpu/nys_cpu.h'       => '',
+	'kernels/nys_cuda.h'         => qq(#include "nys_backend.h"\n),
+	'kernels/cuda_internal.h'    => qq(#include "nys_backend.h"\n#include "nys.h"\n),
+	'kernels/cuda_ops.h'         => qq(#include "cuda_internal.h"\n),
+	'kernels/dense.cu'           => qq(#include "cuda_ops.h"\n#include "nys_model.h"\n#include "nys_shard.h"\n),
+	'tests/unit/g.c'             => qq(#include "nys_cuda.h"\n#include "cuda_internal.h"\n),
+);
+write_tree($tmp2, \%fake2);
+my $k = check_tree($tmp2);
+is_deeply($k->{edges}, [
+	'kernels/dense.cu:2: "nys_model.h": kernels -> model is not allowed',
+	'kernels/dense.cu:3: "nys_shard.h": kernels -> corpus is not allowed',
+	'libnys/model/backend.c:3: "cuda_ops.h": model -> kernels is not allowed',
+], 'caught: kernels/ reaching the model but through nys_backend.h, the model kernels/ but through nys_cuda.h')
+	or diag(explain($k->{edges}));
+is_deeply($k->{internals}, ['libnys/model/backend.c:2: "cuda_internal.h": model -> kernels reaches into kernels\'s internals'],
+          'caught: the model including the CUDA backend\'s internals') or diag(explain($k->{internals}));
+is_deeply($k->{outside}, ['tests/unit/g.c:2: "cuda_internal.h" is internal to kernels'],
+          'caught: a test including the CUDA backend\'s internals') or diag(explain($k->{outside}));
+is_deeply([ @{ $k->{unresolved} }, @{ $k->{twice} }, @{ $k->{layers} } ], [],
+          'kernels/ is a layer: its headers resolve by name') or diag(explain($k));
 
 done_testing();

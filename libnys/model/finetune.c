@@ -415,8 +415,6 @@ static nys_cls_act saved_head(const nys_st *st, nys_cls_act dflt)
 static int setup(ft *f, nys_err *e)
 {
 	const nys_ft_opts *o = f->o;
-	if (o->device == NYS_DEVICE_CUDA)
-		return nys_err_set(e, "--device cuda: this build has no CUDA backend");
 	if (o->threads > 0) {
 		omp_set_num_threads(o->threads);
 		openblas_set_num_threads(o->threads);

@@ -274,8 +274,6 @@ static int open_dev(trainer *t, nys_err *e)
 static int setup(trainer *t, nys_err *e)
 {
 	const nys_model_config *mc = &t->cfg->model;
-	if (t->o->device == NYS_DEVICE_CUDA)
-		return nys_err_set(e, "--device cuda: this build has no CUDA backend");
 	if (t->o->threads > 0) {
 		omp_set_num_threads(t->o->threads);
 		openblas_set_num_threads(t->o->threads);
