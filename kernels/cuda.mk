@@ -56,3 +56,7 @@ $(LIB): $(CUDA_OBJ)
 .PHONY: bench-gpu
 bench-gpu: $(PROGS) $(UNITS)
 	$(TEST_ENV) bash tests/gpu/bench.sh
+# the attention table (tests/bench/attn_gpu.c), before the rest
+bench-gpu: bench-gpu-attn
+.PHONY: bench-gpu-attn
+bench-gpu-attn: $(O)/bench/attn_gpu ; $(TEST_ENV) $(O)/bench/attn_gpu
