@@ -23,12 +23,32 @@
 
 /* ---- cuBLAS, loaded ---------------------------------------------------- */
 
+/* The first of names that loads: by name (the loader's path: the ld.so
+ * cache, LD_LIBRARY_PATH), then from NYS_CUBLAS_DIR, $CUDA_HOME/lib64 and
+ * /usr/local/cuda/lib64, where the toolkit puts them without registering
+ * them with the loader. */
 static void *cuda_dlopen_first(const char *const *names)
 {
 	for (const char *const *n = names; *n; n++) {
 		void *h = dlopen(*n, RTLD_NOW | RTLD_LOCAL);
 		if (h)
 			return h;
+	}
+	const char *home = getenv("CUDA_HOME");
+	char homelib[512] = "";
+	if (home && *home)
+		snprintf(homelib, sizeof homelib, "%s/lib64", home);
+	const char *dirs[] = {getenv("NYS_CUBLAS_DIR"), homelib, "/usr/local/cuda/lib64"};
+	for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
+		if (!dirs[d] || !*dirs[d])
+			continue;
+		for (const char *const *n = names; *n; n++) {
+			char path[1024];
+			snprintf(path, sizeof path, "%s/%s", dirs[d], *n);
+			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+			if (h)
+				return h;
+		}
 	}
 	return NULL;
 }
@@ -85,7 +105,12 @@ int nys_cuda_probe(nys_err *why)
 	int n = 0;
 	cudaError_t ce = cudaGetDeviceCount(&n);
 	if (ce != cudaSuccess) {
-		nys_err_set(why, "%s", cudaGetErrorString(ce));
+		if (ce == cudaErrorInsufficientDriver)
+			nys_err_set(why, "no NVIDIA driver, or one older than this build's CUDA %d.%d: %s",
+			            CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10,
+			            cudaGetErrorString(ce));
+		else
+			nys_err_set(why, "%s", cudaGetErrorString(ce));
 		cudaGetLastError(); /* not sticky: clear it */
 		return 0;
 	}
@@ -179,6 +204,28 @@ static int cuda_get(nys_backend *be, void *host, const void *src, size_t bytes)
 	return 0;
 }
 
+void *nys_cuda_scratch(nys_backend *be, size_t bytes)
+{
+	nys_cuda *c = nys_cuda_ctx(be);
+	if (bytes <= c->scratch_bytes)
+		return c->scratch;
+	size_t n = c->scratch_bytes * 2 > bytes ? c->scratch_bytes * 2 : bytes;
+	n = (n + 255) / 256 * 256;
+	cudaFree(c->scratch);
+	c->scratch = NULL;
+	c->scratch_bytes = 0;
+	cudaError_t ce = cudaMalloc(&c->scratch, n);
+	if (ce != cudaSuccess) {
+		cudaGetLastError();
+		c->scratch = NULL;
+		nys_backend_fail(be, "cuda: no device memory for %zu bytes of scratch: %s", n,
+		                 cudaGetErrorString(ce));
+		return NULL;
+	}
+	c->scratch_bytes = n;
+	return c->scratch;
+}
+
 static void cuda_begin(nys_backend *be) { cudaSetDevice(nys_cuda_ctx(be)->device); }
 
 static int cuda_sync(nys_backend *be)
@@ -240,6 +287,7 @@ static int cuda_ctx_init(nys_cuda *c, nys_err *e)
 	    (ce = cudaMalloc(&c->scratch, NYS_CUDA_SCRATCH)) != cudaSuccess ||
 	    (ce = cudaMalloc(&c->workspace, NYS_CUDA_WORKSPACE)) != cudaSuccess)
 		return nys_err_set(e, "cuda: %s", cudaGetErrorString(ce));
+	c->scratch_bytes = NYS_CUDA_SCRATCH;
 	snprintf(c->name, sizeof c->name, "%s", prop.name);
 	c->sm_count = prop.multiProcessorCount;
 	if (cuda_load_blas(c, e))

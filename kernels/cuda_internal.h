@@ -73,17 +73,24 @@ typedef struct nys_cuda {
 	cublasHandle_t blas_handle;
 	cublasLtHandle_t lt_handle; /* NULL without cuBLASLt */
 	nys_cublas blas;
-	/* device scratch for the reductions (block partial sums, counts),
-	 * NYS_CUDA_SCRATCH bytes, used by one op at a time on the stream */
+	/* device scratch for the ops' reductions and sorts (block partial
+	 * sums, sort keys), scratch_bytes, grown by nys_cuda_scratch; used by
+	 * one op at a time, in stream order */
 	void *scratch;
+	size_t scratch_bytes;
 	/* cuBLAS's workspace, NYS_CUDA_WORKSPACE bytes */
 	void *workspace;
 } nys_cuda;
 
-#define NYS_CUDA_SCRATCH ((size_t)1 << 20)
+#define NYS_CUDA_SCRATCH ((size_t)1 << 20) /* the scratch to start with */
 #define NYS_CUDA_WORKSPACE ((size_t)32 << 20)
 
 static inline nys_cuda *nys_cuda_ctx(nys_backend *be) { return (nys_cuda *)be->ctx; }
+
+/* The context's scratch, at least bytes of it: grown (cudaFree waits for
+ * the device: the first steps only) when too small; NULL with the failure
+ * recorded when the device has no memory for it. */
+void *nys_cuda_scratch(nys_backend *be, size_t bytes);
 
 /* A failed CUDA call records "cuda: file:line: what" in the instance and
  * makes the enclosing op return -1. */

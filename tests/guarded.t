@@ -11,7 +11,9 @@ export LC_ALL=C
 TB=${NYS_TESTBIN:?}
 TOP=${NYS_TOP:-$(dirname "$0")/..}
 export PATH="$BIN:$PATH"
-unset NYS_DEVICE
+# the plain runs on the CPU backend even on a machine with a GPU (auto
+# would take it); each guarded run names its own device
+export NYS_DEVICE=cpu
 
 # ---- the model's unit tests -----------------------------------------------------
 # same_tap PROG: PROG's TAP on the guard is its TAP on the CPU (scratch

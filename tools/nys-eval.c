@@ -405,7 +405,8 @@ static const char glue_usage[] =
 	"usage: nys-eval glue --task T --batch_size N --lr X --epoch E --checkpoint C\n"
 	"                     -m spm.model [--config CONFIG] [--glue DIR] [--lower]\n"
 	"                     [--head authors|hf] [--seed S] [--predict DIR] [--save FILE]\n"
-	"                     [--eval-only] [--pad max|longest] [--score-train] [-j N] [-q]\n";
+	"                     [--eval-only] [--pad max|longest] [--score-train] [-j N] [-q]\n"
+	"                     [--device cpu|cuda|auto]\n";
 static const char glue_help[] =
 	"Fine-tune a pretrained checkpoint on a GLUE task, as the authors' run_glue.py:\n"
 	"the encoder under a fresh head, AdamW (eps 1e-6, weight decay 0.01) under\n"
@@ -416,7 +417,7 @@ static const char glue_help[] =
 
 enum { GLUE_TASK = 256, GLUE_BATCH, GLUE_LR, GLUE_EPOCH, GLUE_CHECKPOINT, GLUE_CONFIG, GLUE_DIR,
 	GLUE_LOWER, GLUE_HEAD, GLUE_SEED, GLUE_PREDICT, GLUE_SAVE, GLUE_EVAL_ONLY, GLUE_PAD,
-	GLUE_SCORE_TRAIN };
+	GLUE_SCORE_TRAIN, GLUE_DEVICE };
 
 static const nys_cli_opt glue_opts[] = {
 	{"task", 0, "T", GLUE_TASK, "CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI"},
@@ -439,6 +440,8 @@ static const nys_cli_opt glue_opts[] = {
 	{"eval-only", 0, NULL, GLUE_EVAL_ONLY, "score --checkpoint (one --save wrote): no training"},
 	{"pad", 0, "P", GLUE_PAD, "max (pad to max_seq_len, the default) or longest"},
 	{"score-train", 0, NULL, GLUE_SCORE_TRAIN, "also score the training split every epoch"},
+	{"device", 0, "D", GLUE_DEVICE, "cpu, cuda or auto (default auto: the GPU when\n"
+	                                "there is a usable one, else the CPU)"},
 	NYS_CLI_OPT_JOBS("threads (default: all cores)"),
 	NYS_CLI_OPT_QUIET("no progress or informational lines"),
 	{0},
@@ -482,6 +485,15 @@ static int cmd_glue(nys_cli *cl)
 			if (strcmp(optarg, "authors") && strcmp(optarg, "hf"))
 				return nys_cli_usage(cl, "--head: expected authors or hf, got '%s'", optarg);
 			o.head = strcmp(optarg, "hf") ? NYS_CLS_TANH : NYS_CLS_GELU;
+			break;
+		case GLUE_DEVICE:
+			if (!strcmp(optarg, "cpu") || !strcmp(optarg, "cuda") || !strcmp(optarg, "auto"))
+				o.device = !strcmp(optarg, "cpu")    ? NYS_DEVICE_CPU
+				           : !strcmp(optarg, "cuda") ? NYS_DEVICE_CUDA
+				                                     : NYS_DEVICE_AUTO;
+			else
+				return nys_cli_usage(cl, "--device: expected cpu, cuda or auto, got '%s'",
+				                     optarg);
 			break;
 		case GLUE_PAD:
 			if (strcmp(optarg, "max") && strcmp(optarg, "longest"))

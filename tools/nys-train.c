@@ -43,7 +43,8 @@ static const nys_cli_opt opts[] = {
 	{"config", 0, "FILE", OPT_CONFIG, "the config (default config.json)"},
 	{"data", 0, "DIR", OPT_DATA, "the shard directory, instead of data_folder"},
 	{"checkpoints", 0, "DIR", OPT_CKPT, "the checkpoint folder, instead of model_checkpoints"},
-	{"device", 0, "D", OPT_DEVICE, "cpu, cuda or auto (default auto: cpu in this build)"},
+	{"device", 0, "D", OPT_DEVICE, "cpu, cuda or auto (default auto: the GPU when\n"
+	                               "there is a usable one, else the CPU)"},
 	{"threads", 0, "N", OPT_THREADS, "threads for the CPU backend (default: all cores)"},
 	{"seed", 0, "S", OPT_SEED, "the seed of initialisation, data order, masks and\n"
 	                           "dropout, instead of pretraining_setting.seed (0)"},

@@ -326,8 +326,15 @@ int nys_model_grad_norm(nys_model *m, double *norm, nys_err *e)
 	void *g = buffer(m, NYS_BUF_GRADS, e);
 	if (!g)
 		return -1;
-	nys_backend_grad_norm(m->be, g, m->np, norm);
-	return nys_backend_sync(m->be, e);
+	/* the op writes backend memory (a device address on a GPU) */
+	double *bn = nys_backend_alloc(m->be, sizeof *bn);
+	if (!bn)
+		return nys_err_set(e, "model: out of memory for the gradient norm");
+	nys_backend_grad_norm(m->be, g, m->np, bn);
+	nys_backend_get(m->be, norm, bn, sizeof *norm);
+	int rc = nys_backend_sync(m->be, e);
+	nys_backend_release(m->be, bn);
+	return rc;
 }
 
 int nys_model_grad_nonfinite(nys_model *m, bool *bad, nys_err *e)

@@ -23,8 +23,13 @@
  * ops_dense.c and ops_attn.c bound them) and 1e-12 for double backends.
  * The optimizer ops (adamw_step, grad_norm, nonfinite) run on float32 as
  * training does and are compared bit for bit with nys_optim.h on the host.
+ *
+ * The CUDA backend (kernels/) is one of the backends under test when this
+ * machine has a usable GPU (nys_cuda_available); without one its tests are
+ * a visible TAP skip, "no GPU: CUDA conformance skipped".
  */
 #include "nys_backend.h"
+#include "nys_cuda.h"
 #include "nys_optim.h"
 #include "check.h"
 #include "tap.h"
@@ -49,6 +54,7 @@ static const struct {
 	{"cpu f32", NYS_DEVICE_CPU, NYS_F32},
 	{"cpu-guarded f32", NYS_DEVICE_CPU_GUARDED, NYS_F32},
 	{"cpu-guarded f64", NYS_DEVICE_CPU_GUARDED, NYS_F64},
+	{"cuda f32", NYS_DEVICE_CUDA, NYS_F32}, /* only where there is a GPU */
 };
 enum { NBACKENDS = sizeof backends / sizeof backends[0] };
 
@@ -982,8 +988,14 @@ int main(void)
 		return tap_done();
 	}
 	for (int b = 0; b < NBACKENDS; b++) {
-		test_be[b] = nys_backend_new(backends[b].device, backends[b].dtype, &e);
 		char msg[200];
+		if (backends[b].device == NYS_DEVICE_CUDA && !nys_cuda_probe(&e)) {
+			snprintf(msg, sizeof msg, "no GPU: CUDA conformance skipped (%.150s)", e.msg);
+			tap_skip(msg);
+			fprintf(stderr, "backend_ops: %s\n", msg); /* shown by prove */
+			continue;
+		}
+		test_be[b] = nys_backend_new(backends[b].device, backends[b].dtype, &e);
 		snprintf(msg, sizeof msg, "backend %s made%s%.150s", backends[b].name,
 		         test_be[b] ? "" : ": ", test_be[b] ? "" : e.msg);
 		tap_ok(test_be[b] != NULL, msg);
@@ -1031,6 +1043,20 @@ int main(void)
 	case_nystrom(2, 2, 19, 8, 5, 6, NYS_PINV_PER_MATRIX, 0, 1, 12);
 	case_nystrom(2, 2, 10, 4, 10, 6, NYS_PINV_ORIGINAL, 3, 0, 7);
 	case_nystrom(1, 3, 11, 4, 3, 0, NYS_PINV_ORIGINAL, 0, 0, 11);
+	/* ---- larger cases, for the GPU's kernels (several blocks, grid-stride
+	 * loops, block partials of column sums over more than 256 rows, long
+	 * runs of repeated keys in the scatters, vocabulary-sized rows) ---- */
+	case_linear(300, 70, 33, 1, 1);
+	case_layernorm(600, 100);
+	case_unary(E_GELU, "gelu (tanh)", 1500000, -8, 8, 0);
+	case_unary(E_DROPOUT, "dropout p 0.25", 1500000, -1, 1, 0.25);
+	case_add(70001);
+	case_embedding(4, 80, 40, 5, 1);
+	case_embedding(5, 70, 33, 9, 0);
+	case_gather(300, 700, 9);
+	case_crossentropy(40, 1000, 1);
+	case_mse(3000);
+
 	/* the CUDA kernels' edge cases (kernels/attn.cu) */
 	cuda_attn_cases();
 	/* the optimizer ops, on the float backends */

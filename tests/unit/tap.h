@@ -30,6 +30,14 @@ static inline void tap_ok(int cond, const char *name)
 	putchar('\n');
 }
 
+/* A test skipped, with why: "ok N # skip why" (prove counts and shows it). */
+static inline void tap_skip(const char *why)
+{
+	printf("ok %d # skip ", ++tap_n);
+	tap_escaped(why);
+	putchar('\n');
+}
+
 /* Compare strings, printing both on failure as TAP diagnostics. */
 static inline void tap_str(const char *got, const char *want, const char *name)
 {
