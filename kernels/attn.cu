@@ -320,33 +320,59 @@ __device__ static inline float attn_sdpa_score(const attn_sdpa &a, float p, floa
 	return a.qkmask ? mi * mj * p - a.neg * (1 - mj) : p - a.neg * (1 - mj);
 }
 
+/* The row of P (nb, T, T) a team of W threads owns: its index i, its (b, h),
+ * the mask of its sequence, its offset in P and its dropout key; false when
+ * the team has none. */
+struct attn_sdpa_row {
+	int i, bh;
+	const R *mk;
+	size_t off;
+	uint64_t key;
+};
+
+template <int W>
+__device__ static inline bool attn_sdpa_row_at(const attn_sdpa &a, const R *mask, int bh0, int nb,
+                                               attn_sdpa_row *w, int *lane)
+{
+	long long r;
+	int T = a.T;
+	if (!attn_team_row<W>((long long)nb * T, &r, lane))
+		return false;
+	int bl = (int)(r / T);
+	w->i = (int)(r % T);
+	w->bh = bh0 + bl;
+	w->mk = mask + (size_t)(w->bh / a.H) * T;
+	w->off = (size_t)bl * T * T + (size_t)w->i * T;
+	w->key = attn_row_key(a.seed, (uint64_t)w->bh * T + w->i);
+	return true;
+}
+
+/* x, dropped or scaled as element j of the row with this key */
+__device__ static inline float attn_sdpa_drop(const attn_sdpa &a, uint64_t key, int j, float x)
+{
+	return a.thr ? x * a.dscale * (float)(attn_elem_hash(key, (uint32_t)j) >= a.thr) : x;
+}
+
 /* forward rows: P (nb, T, T) of (b, h) = bh0.. in place to drop(softmax),
  * lse (B H T) of the group */
 template <int W>
 __global__ static void attn_sdpa_rows(attn_sdpa a, R *P, R *lse, const R *mask, int bh0, int nb)
 {
 	__shared__ float sh[2 * (W / 32)];
-	long long r;
+	attn_sdpa_row w;
 	int lane, T = a.T;
-	if (!attn_team_row<W>((long long)nb * T, &r, &lane))
+	if (!attn_sdpa_row_at<W>(a, mask, bh0, nb, &w, &lane))
 		return;
-	int bl = (int)(r / T), i = (int)(r % T), bh = bh0 + bl;
-	const R *mk = mask + (size_t)(bh / a.H) * T;
-	R *p = P + (size_t)bl * T * T + (size_t)i * T;
-	float mi = mk[i], mx = -INFINITY, s = 0;
+	R *p = P + w.off;
+	float mi = w.mk[w.i], mx = -INFINITY, s = 0;
 	for (int j = lane; j < T; j += W)
-		attn_ms_add(mx, s, attn_sdpa_score(a, p[j], mi, mk[j]));
+		attn_ms_add(mx, s, attn_sdpa_score(a, p[j], mi, w.mk[j]));
 	attn_team_ms<W>(mx, s, sh);
 	float inv = 1 / s;
-	uint64_t key = attn_row_key(a.seed, (uint64_t)bh * T + i);
-	for (int j = lane; j < T; j += W) {
-		float x = expf(attn_sdpa_score(a, p[j], mi, mk[j]) - mx) * inv;
-		if (a.thr)
-			x = x * a.dscale * (float)(attn_elem_hash(key, (uint32_t)j) >= a.thr);
-		p[j] = x;
-	}
+	for (int j = lane; j < T; j += W)
+		p[j] = attn_sdpa_drop(a, w.key, j, expf(attn_sdpa_score(a, p[j], mi, w.mk[j]) - mx) * inv);
 	if (lane == 0)
-		lse[(size_t)bh * T + i] = mx + logf(s);
+		lse[(size_t)w.bh * T + w.i] = mx + logf(s);
 }
 
 /* backward rows, part 1: P from S and the lse; dP = drop(P) when dropping */
@@ -354,21 +380,17 @@ template <int W>
 __global__ static void attn_sdpa_rows_p(attn_sdpa a, R *P, R *dP, const R *lse, const R *mask,
                                         int bh0, int nb)
 {
-	long long r;
+	attn_sdpa_row w;
 	int lane, T = a.T;
-	if (!attn_team_row<W>((long long)nb * T, &r, &lane))
+	if (!attn_sdpa_row_at<W>(a, mask, bh0, nb, &w, &lane))
 		return;
-	int bl = (int)(r / T), i = (int)(r % T), bh = bh0 + bl;
-	const R *mk = mask + (size_t)(bh / a.H) * T;
-	size_t off = (size_t)bl * T * T + (size_t)i * T;
-	R *p = P + off;
-	float mi = mk[i], li = lse[(size_t)bh * T + i];
-	uint64_t key = attn_row_key(a.seed, (uint64_t)bh * T + i);
+	R *p = P + w.off;
+	float mi = w.mk[w.i], li = lse[(size_t)w.bh * T + w.i];
 	for (int j = lane; j < T; j += W) {
-		float x = expf(attn_sdpa_score(a, p[j], mi, mk[j]) - li);
+		float x = expf(attn_sdpa_score(a, p[j], mi, w.mk[j]) - li);
 		p[j] = x;
 		if (a.thr)
-			dP[off + j] = x * a.dscale * (float)(attn_elem_hash(key, (uint32_t)j) >= a.thr);
+			dP[w.off + j] = attn_sdpa_drop(a, w.key, j, x);
 	}
 }
 
@@ -378,30 +400,20 @@ __global__ static void attn_sdpa_rows_ds(attn_sdpa a, R *P, const R *dP, const R
                                          int nb)
 {
 	__shared__ float sh[2 * (W / 32)];
-	long long r;
+	attn_sdpa_row w;
 	int lane, T = a.T;
-	if (!attn_team_row<W>((long long)nb * T, &r, &lane))
+	if (!attn_sdpa_row_at<W>(a, mask, bh0, nb, &w, &lane))
 		return;
-	int bl = (int)(r / T), i = (int)(r % T), bh = bh0 + bl;
-	const R *mk = mask + (size_t)(bh / a.H) * T;
-	size_t off = (size_t)bl * T * T + (size_t)i * T;
-	R *p = P + off;
-	const R *g = dP + off;
-	uint64_t key = attn_row_key(a.seed, (uint64_t)bh * T + i);
+	R *p = P + w.off;
+	const R *g = dP + w.off;
 	float dot = 0;
-	for (int j = lane; j < T; j += W) {
-		float gj = g[j];
-		if (a.thr)
-			gj = gj * a.dscale * (float)(attn_elem_hash(key, (uint32_t)j) >= a.thr);
-		dot += p[j] * gj;
-	}
+	for (int j = lane; j < T; j += W)
+		dot += p[j] * attn_sdpa_drop(a, w.key, j, g[j]);
 	dot = attn_team_sum<W>(dot, sh);
-	float ai = mk[i];
+	float ai = w.mk[w.i];
 	for (int j = lane; j < T; j += W) {
-		float gj = g[j];
-		if (a.thr)
-			gj = gj * a.dscale * (float)(attn_elem_hash(key, (uint32_t)j) >= a.thr);
-		p[j] = a.qkmask ? p[j] * (gj - dot) * ai * mk[j] : p[j] * (gj - dot);
+		float gj = attn_sdpa_drop(a, w.key, j, g[j]);
+		p[j] = a.qkmask ? p[j] * (gj - dot) * ai * w.mk[j] : p[j] * (gj - dot);
 	}
 }
 
