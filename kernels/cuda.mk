@@ -13,6 +13,9 @@ CUDA ?=
 NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 ifeq ($(CUDA),0)
 NYS_CUDA := 0
+ifeq ($(MAKELEVEL),0)
+$(info CUDA: CUDA=0, building without the CUDA backend)
+endif
 else ifneq ($(NVCC),)
 NYS_CUDA := 1
 else ifeq ($(CUDA),1)

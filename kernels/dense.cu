@@ -575,14 +575,18 @@ __global__ void k_mse_bwd(int acc, float *dpred, const float *pred, const float 
 
 /* ---- optimizer and gradient checks -------------------------------------------- */
 
+/* nys_adamw_prepare's constants, by value */
 struct adamw_k {
-	float decay, b1, one_b1, b2, one_b2, bc2s, eps, neg_step;
+	float k[8];
 };
 
 /* nys_adamw_step's element update (optim.c), every rounding as there: the
  * two fmaf, the rest single operations (no contraction). */
-__global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n, adamw_k k)
+__global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n, adamw_k kk)
 {
+	struct {
+		float decay, b1, one_b1, b2, one_b2, bc2s, eps, neg_step;
+	} k = {kk.k[0], kk.k[1], kk.k[2], kk.k[3], kk.k[4], kk.k[5], kk.k[6], kk.k[7]};
 	GRID_STRIDE(i, n)
 	{
 		float gi = g[i];
@@ -614,6 +618,9 @@ __global__ void k_norm_lanes(double *lanes, const float *x, size_t n, size_t per
 	if (hi > n)
 		hi = n;
 	double acc = 0;
+	/* unrolled so that the loads of several elements are in flight at once
+	 * (the additions stay in order) */
+#pragma unroll 8
 	for (size_t i = lo + k; i < hi; i += NORM_LANES) {
 		double xi = x[i];
 		acc = __dadd_rn(acc, __dmul_rn(xi, xi));
@@ -921,31 +928,14 @@ int nys_cuda_mse_backward(nys_backend *be, nys_acc acc, void *dpred, const void 
 }
 
 /* nys_adamw_step (optim.c): its checks and its scalars in double on the
- * host, the element update on the device. */
+ * host (nys_adamw_prepare), the element update on the device. */
 int nys_cuda_adamw_step(nys_backend *be, void *p, const void *g, void *m, void *v, size_t n,
                         nys_adamw *o)
 {
-	if (!(isfinite(o->lr) && o->lr >= 0) || !(isfinite(o->eps) && o->eps >= 0) ||
-	    !(isfinite(o->weight_decay) && o->weight_decay >= 0))
-		return nys_backend_fail(be, "AdamW: lr %g, eps %g, weight_decay %g: expected "
-		                        "non-negative numbers", o->lr, o->eps, o->weight_decay);
-	if (!(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1))
-		return nys_backend_fail(be, "AdamW: betas (%g, %g): expected numbers in [0, 1)",
-		                        o->beta1, o->beta2);
-	o->step++;
-	double t = (double)o->step;
-	double bc1 = 1.0 - pow(o->beta1, t);
-	double bc2 = 1.0 - pow(o->beta2, t);
-	double step_size = o->lr / bc1;
 	adamw_k k;
-	k.decay = (float)(1.0 - o->lr * o->weight_decay);
-	k.b1 = (float)o->beta1;
-	k.one_b1 = (float)(1.0 - o->beta1);
-	k.b2 = (float)o->beta2;
-	k.one_b2 = (float)(1.0 - o->beta2);
-	k.bc2s = (float)sqrt(bc2);
-	k.eps = (float)o->eps;
-	k.neg_step = (float)-step_size;
+	nys_err e;
+	if (nys_adamw_prepare(o, k.k, &e))
+		return nys_backend_fail(be, "%s", e.msg);
 	LAUNCH(n, k_adamw, F(p), CF(g), F(m), F(v), n, k);
 	return 0;
 }

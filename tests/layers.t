@@ -176,6 +176,17 @@ is(join(' ', sort split ' ', $mk // ''), join(' ', @layers), 'GNUmakefile builds
 
 # ---- the checks catch what they should ----------------------------------------
 
+# write_tree(DIR, {path => text}): a made-up tree
+sub write_tree {
+	my ($dir, $files) = @_;
+	for my $f (sort keys %$files) {
+		make_path(dirname("$dir/$f"));
+		open(my $o, '>', "$dir/$f") or die "$dir/$f: $!";
+		print $o $files->{$f};
+		close $o;
+	}
+}
+
 my $tmp = tempdir(CLEANUP => 1);
 my %fake = (
 	'libnys/common/nys.h'          => '',
@@ -194,12 +205,7 @@ my %fake = (
 	'tests/unit/tap.h'             => '',
 	'tests/unit/t.c'               => qq(#include "tap.h"\n#include "nys_model.h"\n),
 );
-for my $f (sort keys %fake) {
-	make_path(dirname("$tmp/$f"));
-	open(my $o, '>', "$tmp/$f") or die "$tmp/$f: $!";
-	print $o $fake{$f};
-	close $o;
-}
+write_tree($tmp, \%fake);
 my $bad = check_tree($tmp);
 is_deeply($bad->{layers}, ['libnys/cuda: a layer the rule does not know (tests/layers.t, libnys/README.md)'],
           'caught: a folder the rule does not know');
@@ -237,12 +243,7 @@ my %fake2 = (
 	'kernels/dense.cu'           => qq(#include "cuda_ops.h"\n#include "nys_model.h"\n#include "nys_shard.h"\n),
 	'tests/unit/g.c'             => qq(#include "nys_cuda.h"\n#include "cuda_internal.h"\n),
 );
-for my $f (sort keys %fake2) {
-	make_path(dirname("$tmp2/$f"));
-	open(my $o, '>', "$tmp2/$f") or die "$tmp2/$f: $!";
-	print $o $fake2{$f};
-	close $o;
-}
+write_tree($tmp2, \%fake2);
 my $k = check_tree($tmp2);
 is_deeply($k->{edges}, [
 	'kernels/dense.cu:2: "nys_model.h": kernels -> model is not allowed',

@@ -252,6 +252,26 @@ static int fd_name(const char *path)
 	return atoi(s);
 }
 
+/* The error for a file that cannot be created at target (path, the name the
+ * user gave, through its links): it names path, never the temporary name
+ * that was tried beside it, and a folder that is missing is named as such,
+ * as coreutils do ("cannot create ...: the directory DIR does not exist"). */
+static int create_failed(nys_err *e, const char *path, const char *target)
+{
+	int err = errno;
+	if (err == ENOENT) {
+		const char *slash = strrchr(target, '/');
+		size_t n = slash ? (size_t)(slash - target) : 0;
+		if (slash && n == 0)
+			n = 1;          /* a file in / */
+		if (slash)
+			return nys_err_set(e, "cannot create %s: the directory %.*s does not exist",
+			                   path, (int)n, target);
+	}
+	errno = err;
+	return nys_err_sys(e, "cannot create %s", path);
+}
+
 /* Open o->path (not stdout) as a file to write: in place when it exists and
  * is not a regular file, else under a temporary name beside the file that
  * the path (through any symbolic links) names. */
@@ -289,7 +309,7 @@ static int open_path(nys_out *o, const char *path, int flags, nys_err *e)
 	snprintf(o->tmp, n + 16, "%s.tmp.XXXXXX", o->target);
 	o->fd = mkostemp(o->tmp, O_CLOEXEC);
 	if (o->fd < 0)
-		return nys_err_sys(e, "create %s", o->tmp);
+		return create_failed(e, path, o->target);
 	mode_t um = umask(0);
 	umask(um);
 	fchmod(o->fd, 0666 & ~um);
@@ -617,7 +637,7 @@ nys_stage *nys_stage_open(const char *dir, const char *tag, nys_err *e)
 	for (int tries = 0;; tries++) {
 		snprintf(s->path, cap, "%s%s.%s.tmp.XXXXXX", dir, n && dir[n - 1] == '/' ? "" : "/", tag);
 		if (!mkdtemp(s->path)) {
-			nys_err_sys(e, "create directory %s", s->path);
+			nys_err_sys(e, "cannot create a directory in %s", dir);
 			break;
 		}
 		s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -130,6 +130,13 @@ void nys_adamw_init(nys_adamw *o, double max_lr);
 int nys_adamw_step(nys_adamw *o, float *restrict p, const float *restrict g,
                    float *restrict m, float *restrict v, size_t n, nys_err *e);
 
+/* The scalar part of nys_adamw_step, for a backend that does the element
+ * update itself (the CUDA one): the checks, o->step incremented, and the
+ * element update's constants as floats, k = {1 - lr * weight_decay, beta1,
+ * 1 - beta1, beta2, 1 - beta2, sqrt(bc2), eps, -step_size}.  0, or -1 with
+ * nothing changed, as nys_adamw_step. */
+int nys_adamw_prepare(nys_adamw *o, float k[8], nys_err *e);
+
 /* ---- gradients ---------------------------------------------------------- */
 
 /* The global L2 norm of x[0..n), sqrt(sum x^2) accumulated in double in a

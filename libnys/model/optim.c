@@ -10,6 +10,7 @@
 #include "nys_optim.h"
 
 #include <math.h>
+#include <string.h>
 
 /* ---- OneCycleLR --------------------------------------------------------- */
 
@@ -134,8 +135,7 @@ static void adamw_kernel(float *restrict p, const float *restrict g, float *rest
 	}
 }
 
-int nys_adamw_step(nys_adamw *o, float *restrict p, const float *restrict g,
-                   float *restrict m, float *restrict v, size_t n, nys_err *e)
+int nys_adamw_prepare(nys_adamw *o, float k[8], nys_err *e)
 {
 	/* torch.optim.AdamW's constructor checks; the comparisons are written
 	 * so that NaN fails them. */
@@ -160,7 +160,17 @@ int nys_adamw_step(nys_adamw *o, float *restrict p, const float *restrict g,
 	const float b2 = (float)o->beta2, one_b2 = (float)(1.0 - o->beta2);
 	const float bc2s = (float)bc2_sqrt, eps = (float)o->eps;
 	const float neg_step = (float)-step_size;
-	const float k[8] = {decay, b1, one_b1, b2, one_b2, bc2s, eps, neg_step};
+	const float kk[8] = {decay, b1, one_b1, b2, one_b2, bc2s, eps, neg_step};
+	memcpy(k, kk, sizeof kk);
+	return 0;
+}
+
+int nys_adamw_step(nys_adamw *o, float *restrict p, const float *restrict g,
+                   float *restrict m, float *restrict v, size_t n, nys_err *e)
+{
+	float k[8];
+	if (nys_adamw_prepare(o, k, e))
+		return -1;
 	size_t nchunks = (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
 #pragma omp parallel for schedule(static) if (n > 32768)
 	for (size_t c = 0; c < nchunks; c++) {

@@ -19,7 +19,8 @@
 # from the bf16 target they are).
 #
 # Environment: BENCH_GPU_STEPS (default 6), BENCH_GPU_BATCH512 (32),
-# BENCH_GPU_BATCH4096 (4), NYS_BIN, NYS_TESTBIN, NYS_BENCHBIN.
+# BENCH_GPU_BATCH4096 (4), NYS_BIN, NYS_TESTBIN, NYS_BENCHBIN;
+# BENCH_GPU_DEVICE=cpu runs the script itself on the CPU (no probe).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=${NYS_TOP:-$(cd "$HERE/../.." && pwd)}
@@ -27,7 +28,10 @@ BIN=${NYS_BIN:-$TOP/bin}
 TB=${NYS_TESTBIN:-$TOP/build/tests}
 BB=${NYS_BENCHBIN:-$TOP/build/bench}
 STEPS=${BENCH_GPU_STEPS:-6}
-if ! probe=$("$TB/gpu_step" --probe); then
+DEV=${BENCH_GPU_DEVICE:-cuda}
+if [ "$DEV" = cpu ]; then
+	probe="the CPU (BENCH_GPU_DEVICE=cpu: the script's own check)"
+elif ! probe=$("$TB/gpu_step" --probe); then
 	echo "bench-gpu: $probe: skipped"
 	exit 0
 fi
@@ -47,13 +51,14 @@ for spec in nystrom-512:${BENCH_GPU_BATCH512:-32} nystrom-4096:${BENCH_GPU_BATCH
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["data_folder"], c["model_checkpoints"] = sys.argv[3], sys.argv[3] + ".ck"
+c.pop("from_cp", None)  # nystrom-4096 warm-starts from nystrom-512's run: not here
 b = int(sys.argv[4])
 c["pretraining_setting"].update(batch_size=b, batches_per_report=1, batches_per_epoch=1000,
                                 validate_batches_per_epoch=1)
 c["gpu_setting"] = {"inst_per_gpu": b}
 json.dump(c, open(sys.argv[2], "w"))
 PY
-	if ! "$BIN/nys-train" -q --device cuda --config "$D/$name.json" --steps "$STEPS" 2> "$D/$name.err"; then
+	if ! "$BIN/nys-train" -q --device "$DEV" --config "$D/$name.json" --steps "$STEPS" 2> "$D/$name.err"; then
 		printf '%-14s %6s %6s %s\n' "$name" "$batch" "$T" "failed: $(tail -n 1 "$D/$name.err")"
 		continue
 	fi
@@ -67,7 +72,10 @@ dense = L * (3 * C * A + A * C + 2 * C * I) + C * C + 0.15 * C * V
 if m.get("attn_type") == "softmax":
     attn = L * H * 2 * T * D
 else:
-    mm = min(m.get("num_landmarks", 64), T)
+    # the published nystrom-512 config has num_landmarks and seq_len
+    # swapped (512 and 64), which nys_config takes back (nys_config.h)
+    mm, sl = m.get("num_landmarks", 64), m.get("seq_len", T)
+    mm = min(mm, sl, T)
     k = m.get("conv_kernel_size", 0) or 0
     n = m.get("inv_iterations", 6)
     attn = L * H * (3 * mm * D + mm * mm + k * D + (4 * n * mm ** 3 + mm * mm * D) / T)

@@ -159,6 +159,14 @@ static void test_output(void)
 	nys_buf_free(&b);
 	o = nys_out_open("/proc/nonexistent-dir/x", 0, &e);
 	tap_ok(o == NULL && strstr(e.msg, "/proc/nonexistent-dir/x"), "unwritable path: error names it");
+	/* a missing folder: named as such, with the path given, never the
+	 * temporary name tried beside it */
+	char missing[600], want[1400];
+	snprintf(missing, sizeof missing, "%s/no-such-dir", dir);
+	o = nys_out_open(tap_path(missing, "x.json"), 0, &e);
+	snprintf(want, sizeof want, "cannot create %s/x.json: the directory %s does not exist", missing, missing);
+	tap_str(o ? "(opened)" : e.msg, want, "missing folder: the error names the path and the folder");
+	tap_ok(o == NULL && !strstr(e.msg, ".tmp."), "... and no temporary name");
 }
 
 

@@ -107,6 +107,18 @@ static double rel(const float *a, const float *b, size_t n)
 	return d / fmax(w, 1e-30);
 }
 
+/* *worst = max(*worst, rel(gpu's buffer which, cpu's)); 0, or -1 with e set */
+static int compare(nys_model *cpu, nys_model *gpu, nys_buffer which, double *worst, nys_err *e)
+{
+	float *c = nys_model_copy(cpu, which, e);
+	float *g = c ? nys_model_copy(gpu, which, e) : NULL;
+	if (g)
+		*worst = fmax(*worst, rel(g, c, nys_model_nparams(cpu)));
+	free(c);
+	free(g);
+	return g ? 0 : -1;
+}
+
 static void run_case(const scase *s)
 {
 	nys_model_config c = base_cfg();
@@ -154,21 +166,9 @@ static void run_case(const scase *s)
 		worst_loss = fmax(worst_loss, fabs(sc.loss - sg.loss) / fmax(fabs(sc.loss), 1e-30));
 		if (sc.correct != sg.correct || sc.count != sg.count)
 			worst_loss = INFINITY;
-		float *gc = nys_model_copy(cpu, NYS_BUF_GRADS, &e);
-		float *gg = gc ? nys_model_copy(gpu, NYS_BUF_GRADS, &e) : NULL;
-		ok = gg != NULL;
-		if (ok)
-			worst_grad = fmax(worst_grad, rel(gg, gc, np));
-		free(gc);
-		free(gg);
-		ok = ok && !nys_model_adamw_step(cpu, &oc, &e) && !nys_model_adamw_step(gpu, &og, &e);
-		float *pc = ok ? nys_model_copy(cpu, NYS_BUF_PARAMS, &e) : NULL;
-		float *pg = pc ? nys_model_copy(gpu, NYS_BUF_PARAMS, &e) : NULL;
-		ok = pg != NULL;
-		if (ok)
-			worst_par = fmax(worst_par, rel(pg, pc, np));
-		free(pc);
-		free(pg);
+		ok = !compare(cpu, gpu, NYS_BUF_GRADS, &worst_grad, &e) &&
+		     !nys_model_adamw_step(cpu, &oc, &e) && !nys_model_adamw_step(gpu, &og, &e) &&
+		     !compare(cpu, gpu, NYS_BUF_PARAMS, &worst_par, &e);
 	}
 	snprintf(msg, sizeof msg, "%s: 3 steps (dropout, backward, AdamW) on cuda = on cpu: "
 	         "loss %.1e, gradients %.1e, parameters %.1e (bound 1e-4)%s%.200s", s->name,
