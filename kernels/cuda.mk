@@ -59,3 +59,5 @@ $(LIB): $(CUDA_OBJ)
 .PHONY: bench-gpu
 bench-gpu: $(PROGS) $(UNITS)
 	$(TEST_ENV) bash tests/gpu/bench.sh
+# the attention table (tests/bench/attn_gpu.c), which bench.sh runs
+bench-gpu: $(O)/bench/attn_gpu

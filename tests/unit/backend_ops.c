@@ -951,6 +951,26 @@ static void case_lra_rows(int B, int T, int C, int V)
 	add(&f, "dout", DOUT, (size_t)4 * B * C, 0, 0);
 	add(&f, "dx", DIN, (size_t)2 * B * C, 0, 0);
 	check_case(&f);
+/* ---- attention: the CUDA kernels' edge cases -----------------------------------------------
+ * Cases that take the paths the CUDA kernels (kernels/attn.cu) have and
+ * the small cases above do not: rows of 512 or more (a block per row
+ * instead of a warp) in kernel_3, in softmax attention with dropout and in
+ * the exact fallback; several conv tiles of 64 rows and of 32 channels,
+ * the last ones partial, with the halo of a 65-tap conv; a conv longer than
+ * the sequence; segments of padding only with unpadded means; one
+ * landmark, where every column sum of the batch ties for the original
+ * initialisation's maximum. */
+static void cuda_attn_cases(void)
+{
+	case_nystrom(2, 2, 600, 40, 8, 6, NYS_PINV_ORIGINAL, 65, 1, 350);
+	case_nystrom(1, 2, 600, 8, 7, 3, NYS_PINV_PER_MATRIX, 9, 0, 600);
+	case_softmax(2, 1, 520, 8, 300, 0.1);
+	case_nystrom(2, 1, 520, 4, 520, 6, NYS_PINV_ORIGINAL, 65, 0, 300);
+	case_nystrom(2, 2, 16, 4, 4, 6, NYS_PINV_PER_MATRIX, 65, 1, 10);
+	case_nystrom(2, 1, 16, 4, 4, 6, NYS_PINV_ORIGINAL, 0, 1, 3);
+	case_nystrom(2, 2, 7, 4, 1, 3, NYS_PINV_ORIGINAL, 3, 0, 5);
+	case_nystrom(2, 2, 7, 4, 1, 3, NYS_PINV_PER_MATRIX, 0, 1, 5);
+	case_nystrom(1, 2, 9, 4, 3, 0, NYS_PINV_PER_MATRIX, 3, 0, 9);
 }
 
 /* ---- the optimizer ops, on float32 against nys_optim.h ------------------------------------------ */
@@ -1176,6 +1196,8 @@ int main(void)
 	case_crossentropy(40, 1000, 1);
 	case_mse(3000);
 
+	/* the CUDA kernels' edge cases (kernels/attn.cu) */
+	cuda_attn_cases();
 	/* the optimizer ops, on the float backends */
 	for (int b = 0; b < NBACKENDS; b++)
 		if (test_be[b] && backends[b].dtype == NYS_F32)
