@@ -951,6 +951,8 @@ static void case_lra_rows(int B, int T, int C, int V)
 	add(&f, "dout", DOUT, (size_t)4 * B * C, 0, 0);
 	add(&f, "dx", DIN, (size_t)2 * B * C, 0, 0);
 	check_case(&f);
+}
+
 /* ---- attention: the CUDA kernels' edge cases -----------------------------------------------
  * Cases that take the paths the CUDA kernels (kernels/attn.cu) have and
  * the small cases above do not: rows of 512 or more (a block per row
