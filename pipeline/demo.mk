@@ -50,21 +50,13 @@ DEMO_OUTS := $(DD)/wiki.txt $(DD)/book.txt $(DD)/spm.model $(DD)/wiki.tok $(DD)/
 # neither -q nor -n runs the summary's cat (-n: there may be none yet)
 DEMO_DRY   = $(findstring q,$(firstword -$(MAKEFLAGS)))$(findstring n,$(firstword -$(MAKEFLAGS)))
 
-# The Debian packages first (make deps), unless DEPS=0 (packagers, machines
-# set up otherwise); a stamp so that `make -q demo` can be up to date
-# (touched on a line of its own, which -n and -q do not run).
-# Then a second make, which reads the GNUmakefile again once the libraries
-# (and so pkg-config's flags) are surely there: it builds the programs and
-# runs the stages.
-ifneq ($(DEPS),0)
-DEMO_DEPS_STAMP := $(DD)/.deps
-$(DEMO_DEPS_STAMP): GNUmakefile
-	@+$(MAKE) --no-print-directory deps
-	@mkdir -p $(@D) && touch $@
-endif
-
+# The Debian packages come first, as for make check: pipeline/setup.mk runs
+# the package step while make reads its makefiles when `demo` is a goal
+# (DEPS=0 skips it).  Then a second make, which reads the GNUmakefile again
+# once the libraries (and so pkg-config's flags) are surely there: it builds
+# the programs and runs the stages.
 .PHONY: demo demo-stages demo-clean plot plot-check-vars
-demo: $(DEMO_DEPS_STAMP)
+demo:
 	@+$(MAKE) --no-print-directory demo-stages && $(if $(DEMO_DRY),:,cat $(DD)/summary.txt)
 
 demo-stages: $(DEMO_OUTS)
