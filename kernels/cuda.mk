@@ -14,7 +14,7 @@ NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin
 ifeq ($(CUDA),0)
 NYS_CUDA := 0
 ifeq ($(MAKELEVEL),0)
-$(info CUDA: CUDA=0, building without the CUDA backend)
+$(shell echo "CUDA: CUDA=0, building without the CUDA backend" >&2)
 endif
 else ifneq ($(NVCC),)
 NYS_CUDA := 1
@@ -23,7 +23,7 @@ $(error CUDA=1 but nvcc is not on PATH nor in /usr/local/cuda/bin)
 else
 NYS_CUDA := 0
 ifeq ($(MAKELEVEL),0)
-$(info CUDA: nvcc not found, building without the CUDA backend)
+$(shell echo "CUDA: nvcc not found, building without the CUDA backend" >&2)
 endif
 endif
 

@@ -169,9 +169,18 @@ ok $? "--exact-reduce: 8 steps on 2 ranks, resumed on 3: bitwise equal to one pr
 within a "$T/x1.ck"; ok $? "--exact-reduce against the plain sum, float: within the bound ($r)"
 
 # rank_pid PID RANK: the pid of that rank among the descendants of PID
+# (the children read from /proc, not pgrep: a minimal Debian has no procps)
+child_pids() {
+	local parent=$1 f line
+	for f in /proc/[0-9]*/stat; do
+		{ read -r line < "$f"; } 2> /dev/null || continue
+		set -- ${line##*) }
+		[ "$2" = "$parent" ] && { f=${f#/proc/}; echo "${f%/stat}"; }
+	done
+}
 rank_pid() {
 	local c
-	for c in $(pgrep -P "$1"); do
+	for c in $(child_pids "$1"); do
 		if tr '\0' '\n' < "/proc/$c/environ" 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
 			echo "$c"
 			return 0
