@@ -726,6 +726,12 @@ __global__ static void attn_landmarks_bwd(R *dq, R *dk, const R *dql, const R *d
  * of x_ij a_i b_j - neg (1 - colmk_j), a_i = scale rowmk_i (1 without
  * rowmk), b_j = scale colmk_j (1 without colmk, and then no neg term): the
  * CPU's attn_softmax_rows; masks are the (b, .) rows of mask (B, T). */
+/* attn_rows_softmax's logit of x = p_ij (its row factor ai given) */
+__device__ static inline R attn_rows_logit(R x, R ai, int colmk, R scale, R mkj, R neg)
+{
+	return colmk ? x * ai * scale * mkj - neg * (1 - mkj) : x * ai;
+}
+
 template <int W>
 __global__ static void attn_rows_softmax(R *P, long long sp, int rows, int cols, long long nrows,
                                          const R *mask, int T, int H, int rowmk, int colmk,
@@ -742,12 +748,11 @@ __global__ static void attn_rows_softmax(R *P, long long sp, int rows, int cols,
 	R ai = rowmk ? scale * mk[i] : 1;
 	float mx = -INFINITY, s = 0;
 	for (int j = lane; j < cols; j += W)
-		attn_ms_add(mx, s, colmk ? p[j] * ai * scale * mk[j] - neg * (1 - mk[j]) : p[j] * ai);
+		attn_ms_add(mx, s, attn_rows_logit(p[j], ai, colmk, scale, mk[j], neg));
 	attn_team_ms<W>(mx, s, sh);
 	float inv = 1 / s;
 	for (int j = lane; j < cols; j += W) {
-		R x = colmk ? p[j] * ai * scale * mk[j] - neg * (1 - mk[j]) : p[j] * ai;
-		p[j] = expf(x - mx) * inv;
+		p[j] = expf(attn_rows_logit(p[j], ai, colmk, scale, mk[j], neg) - mx) * inv;
 	}
 }
 

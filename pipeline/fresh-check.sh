@@ -190,8 +190,11 @@ if ! boot; then
 fi
 t_boot=$(($(stamp) - t_boot0))
 
-# the clean clone: HEAD as committed, as a newcomer's git clone has it
-home=$root/root
+# the clean clone: HEAD as committed, as a newcomer's git clone has it,
+# in the newcomer's home inside the root (in_home: that home as the root
+# sees it)
+in_home=/root
+home=$root$in_home
 rev=$(git -C "$top" rev-parse HEAD) || die "$top is not a git checkout"
 git clone -q --no-hardlinks "$top" "$home/nys" || die "git clone failed"
 git -C "$home/nys" checkout -q --detach "$rev" || die "cannot check out $rev"
@@ -222,7 +225,7 @@ cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2> /dev/null || true
 cat > "$home/newcomer.sh" <<'SH'
 #!/bin/bash
 set -u
-cd /root/nys
+cd "$1" || exit 1
 mark() { echo "@@fresh $1 $(date +%s)"; }
 mark prereq
 if ! apt-get update -qq || ! apt-get install -y -qq make; then
@@ -256,9 +259,9 @@ while IFS= read -r line; do
 done < "$tmp/out" &
 reader=$!
 stage "$tmp/out" chroot "$root" /usr/bin/env -i \
-	HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	HOME="$in_home" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	TERM=dumb DEBIAN_FRONTEND=noninteractive FRESH_DEMO="$demo" \
-	/bin/bash /root/newcomer.sh
+	/bin/bash "$in_home/newcomer.sh" "$in_home/nys"
 st=$?
 wait "$reader"
 t_end=$(stamp)
