@@ -88,6 +88,24 @@ run_cmd "$L" "${args[@]}" -o "$T/sig"
 ok $rc "resumed after SIGTERM"
 cmp -s "$T/full/best.model" "$T/sig/best.model"; ok $? "after SIGTERM: best.model bitwise equal"
 
+# a resume with another --eval-every (the checkpoints' period) is refused, and the run's
+# files stay as they were; so is a folder whose only checkpoint is damaged
+cp -r "$T/part" "$T/period"
+rm -f "$T/period/result.json" "$T/period"/stop-*.cp
+before=$(cksum "$T/period/lra.log")
+run_cmd "$L" train listops --attn linear --data "$T/lo" --config "$T/tiny.json" --batch 8 --steps 40 \
+	--eval-every 10 --seed 5 -q -o "$T/period"
+is "$rc" 1 "resume with another --eval-every: exit 1"
+grep -q 'another checkpoint period' "$T/err"; ok $? "... saying why ($(tail -1 "$T/err"))"
+is "$(cksum "$T/period/lra.log")" "$before" "... and the log is left as it was"
+mkdir -p "$T/junk"
+head -c 3000 "$(ls "$T/full"/cp-*.cp | head -1)" > "$T/junk/cp-0000.cp"
+echo '{"idx":0}' > "$T/junk/lra.log"
+run_cmd "$L" "${args[@]}" -o "$T/junk"
+is "$rc" 1 "a folder whose only checkpoint is damaged: exit 1, no fresh start over it"
+grep -q 'none of its 1 checkpoint can be resumed' "$T/err"; ok $? "... saying so ($(tail -1 "$T/err"))"
+is "$(cat "$T/junk/lra.log")" '{"idx":0}' "... and its log is left as it was"
+
 # ---- errors ------------------------------------------------------------------------------
 run_cmd "$L" train listops --attn linformer-16 --data "$T/lo" --config "$T/tiny.json" -o "$T/cuda" --device cuda
 is "$rc" 1 "--device cuda: exit 1"

@@ -182,7 +182,16 @@ static int load_checkpoint(nys_ckpt *c, const ckpt *f, nys_err *e)
 		ok = false;
 	uint64_t inst = nys_ckpt_u64(js, "inst_pass", &ok), astep = nys_ckpt_u64(js, "adam_step", &ok);
 	const json_t *tss = json_object_get(js, "time_since_start");
-	if (!ok || step != f->step || step > c->total_steps) {
+	if (ok && step != f->step && step <= c->total_steps) {
+		/* a whole file of another period: the run's settings changed,
+		 * which starting afresh would hide (and overwrite its log) */
+		nys_err_set(e, "%s: holds step %llu, not the step %llu its name means here: "
+		            "made with another checkpoint period (nys-train: batches_per_epoch, "
+		            "nys-lra: --eval-every)", f->path, (unsigned long long)step,
+		            (unsigned long long)f->step);
+		goto out;
+	}
+	if (!ok || step > c->total_steps) {
 		nys_err_set(e, "%s: damaged training state", f->path);
 		goto out;
 	}
@@ -230,12 +239,20 @@ int nys_ckpt_resume(nys_ckpt *c, nys_err *e)
 			rc = 1;
 			break;
 		}
-		if (strstr(le.msg, "another model config") || strstr(le.msg, "made with seed")) {
+		if (strstr(le.msg, "another model config") || strstr(le.msg, "made with seed") ||
+		    strstr(le.msg, "another checkpoint period")) {
 			*e = le;
 			rc = -1;
 			break;
 		}
 		nys_info_say(&c->info, "skipping %s: %s", v[i].path, le.msg);
+	}
+	if (rc == 0 && n > 0) {
+		/* every checkpoint there is unusable: refuse rather than start
+		 * afresh over the run's log and files */
+		nys_err_set(e, "%s: none of its %zu checkpoint%s can be resumed (the newest, %s); "
+		            "move them away to start afresh", c->dir, n, n == 1 ? "" : "s", v[0].path);
+		rc = -1;
 	}
 	free_checkpoints(v, n);
 	return rc;

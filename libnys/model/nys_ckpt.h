@@ -51,8 +51,10 @@ typedef struct nys_ckpt {
 
 /* Restore the loop, the model and the driver's data from the newest
  * checkpoint that loads; a damaged one is reported (info) and the next
- * older tried, but one of another model config or seed is an error.  1
- * when resumed, 0 when there is none, -1 with e set. */
+ * older tried, but one of another model config, seed or checkpoint
+ * period is an error, and so is a folder whose checkpoints all fail (a
+ * fresh start there would overwrite the run's log).  1 when resumed, 0
+ * when there is none, -1 with e set. */
 int nys_ckpt_resume(nys_ckpt *c, nys_err *e);
 
 /* Write the end-of-epoch pair (when the loop's step ends an epoch) or a
