@@ -439,8 +439,10 @@ static int setup(ft *f, nys_err *e)
 	f->T = mc->max_seq_len;
 	f->L = f->task->nlabels ? (int)f->task->nlabels : 1;
 	nys_cls_act head = o->eval_only ? saved_head(st, o->head) : o->head;
+	/* the config's mixed_precision: bf16 products on CUDA (nys_backend.h) */
 	nys_model_opts mo = {.dtype = NYS_F32, .num_labels = f->L, .cls_act = head,
-	                     .device = o->device};
+	                     .device = o->device,
+	                     .matmul = mc->mixed_precision ? NYS_MATMUL_BF16 : NYS_MATMUL_F32};
 	int rc = -1;
 	if (check_tokenizer(f, st, e))
 		goto out;
