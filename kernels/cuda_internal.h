@@ -57,9 +57,34 @@ typedef struct nys_cublas {
 		const void *B, cudaDataType Btype, int ldb, long long sb, const void *beta, void *C,
 		cudaDataType Ctype, int ldc, long long sc, int batch, cublasComputeType_t compute,
 		cublasGemmAlgo_t algo);
-	/* cuBLASLt (NULL when libcublasLt did not load: nothing requires it) */
+	/* cuBLASLt (all NULL when libcublasLt did not load or lacks one of
+	 * them: the linear op then takes the cuBLAS path, linear.cu) */
 	cublasStatus_t (*lt_create)(cublasLtHandle_t *h);
 	cublasStatus_t (*lt_destroy)(cublasLtHandle_t h);
+	cublasStatus_t (*lt_desc_create)(cublasLtMatmulDesc_t *d, cublasComputeType_t compute,
+	                                 cudaDataType_t scale);
+	cublasStatus_t (*lt_desc_destroy)(cublasLtMatmulDesc_t d);
+	cublasStatus_t (*lt_desc_set)(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a,
+	                              const void *buf, size_t bytes);
+	cublasStatus_t (*lt_layout_create)(cublasLtMatrixLayout_t *l, cudaDataType type,
+	                                   uint64_t rows, uint64_t cols, int64_t ld);
+	cublasStatus_t (*lt_layout_destroy)(cublasLtMatrixLayout_t l);
+	cublasStatus_t (*lt_pref_create)(cublasLtMatmulPreference_t *p);
+	cublasStatus_t (*lt_pref_destroy)(cublasLtMatmulPreference_t p);
+	cublasStatus_t (*lt_pref_set)(cublasLtMatmulPreference_t p,
+	                              cublasLtMatmulPreferenceAttributes_t a, const void *buf,
+	                              size_t bytes);
+	cublasStatus_t (*lt_heuristic)(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
+	                               cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+	                               cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t dl,
+	                               cublasLtMatmulPreference_t p, int want,
+	                               cublasLtMatmulHeuristicResult_t *res, int *got);
+	cublasStatus_t (*lt_matmul)(cublasLtHandle_t h, cublasLtMatmulDesc_t d, const void *alpha,
+	                            const void *A, cublasLtMatrixLayout_t al, const void *B,
+	                            cublasLtMatrixLayout_t bl, const void *beta, const void *C,
+	                            cublasLtMatrixLayout_t cl, void *D, cublasLtMatrixLayout_t dl,
+	                            const cublasLtMatmulAlgo_t *algo, void *ws, size_t ws_bytes,
+	                            cudaStream_t s);
 } nys_cublas;
 
 /* The instance's context. */
@@ -71,14 +96,15 @@ typedef struct nys_cuda {
 	void *blas_lib;        /* dlopen handles */
 	void *lt_lib;
 	cublasHandle_t blas_handle;
-	cublasLtHandle_t lt_handle; /* NULL without cuBLASLt */
+	cublasLtHandle_t lt_handle; /* NULL without cuBLASLt (or with NYS_CUDA_NO_LT=1) */
 	nys_cublas blas;
 	/* device scratch for the ops' reductions and sorts (block partial
 	 * sums, sort keys), scratch_bytes, grown by nys_cuda_scratch; used by
 	 * one op at a time, in stream order */
 	void *scratch;
 	size_t scratch_bytes;
-	/* cuBLAS's workspace, NYS_CUDA_WORKSPACE bytes */
+	/* cuBLAS's workspace, NYS_CUDA_WORKSPACE bytes; cuBLASLt's too (the
+	 * two run in stream order, never at once) */
 	void *workspace;
 } nys_cuda;
 
