@@ -82,7 +82,7 @@ template <class F> int col_sum_add(nys_backend *be, float *dst, F f, int N, int 
 		return -1;
 	cudaStream_t s = stream_of(be);
 	dim3 grid((C + COL_X - 1) / COL_X, chunks), block(COL_X, COL_Y);
-	col_partial<<<grid, block, 0, s>>>(part, f, N, C, rows);
+	col_partial<F><<<grid, block, 0, s>>>(part, f, N, C, rows);
 	NYS_CUDA_LAUNCHED(be);
 	col_finish<<<grid_for(be, (size_t)C), THREADS, 0, s>>>(dst, part, chunks, C);
 	NYS_CUDA_LAUNCHED(be);
