@@ -279,11 +279,20 @@ nys_cuda *emu_ctx(void)
 		the_ctx.lt_handle = no_lt && !strcmp(no_lt, "1") ? nullptr : &emu_lt_handle;
 		static char ws[256];
 		the_ctx.workspace = ws; // unused by the loops
-		the_ctx.blas = emu_blas{emu_sgemm,        emu_sgemm_batched, emu_gemm_ex,
-		                        emu_desc_create,  emu_desc_destroy,  emu_desc_set,
-		                        emu_layout_create, emu_layout_destroy, emu_pref_create,
-		                        emu_pref_destroy, emu_pref_set,      emu_heuristic,
-		                        emu_lt_matmul};
+		nys_cublas *b = &the_ctx.blas;
+		b->sgemm = emu_sgemm;
+		b->sgemm_strided_batched = emu_sgemm_batched;
+		b->gemm_ex = emu_gemm_ex;
+		b->lt_desc_create = emu_desc_create;
+		b->lt_desc_destroy = emu_desc_destroy;
+		b->lt_desc_set = emu_desc_set;
+		b->lt_layout_create = emu_layout_create;
+		b->lt_layout_destroy = emu_layout_destroy;
+		b->lt_pref_create = emu_pref_create;
+		b->lt_pref_destroy = emu_pref_destroy;
+		b->lt_pref_set = emu_pref_set;
+		b->lt_heuristic = emu_heuristic;
+		b->lt_matmul = emu_lt_matmul;
 	}
 	return &the_ctx;
 }
