@@ -89,9 +89,23 @@ static int cuda_load_blas(nys_cuda *c, nys_err *e)
 	    CUDA_SYM(c->blas_lib, b->gemm_ex, "cublasGemmEx") ||
 	    CUDA_SYM(c->blas_lib, b->gemm_strided_batched_ex, "cublasGemmStridedBatchedEx"))
 		return nys_err_set(e, "cuda: cuBLAS lacks a function: %s", dlerror());
-	if (c->lt_lib && (CUDA_SYM(c->lt_lib, b->lt_create, "cublasLtCreate") ||
-	                  CUDA_SYM(c->lt_lib, b->lt_destroy, "cublasLtDestroy")))
-		b->lt_create = NULL, b->lt_destroy = NULL;
+	/* cuBLASLt is optional: without all of these the linear op uses cuBLAS
+	 * alone (a separate bias pass); NYS_CUDA_NO_LT=1 forces that, to test it */
+	const char *no_lt = getenv("NYS_CUDA_NO_LT");
+	if (!c->lt_lib || (no_lt && !strcmp(no_lt, "1")) ||
+	    CUDA_SYM(c->lt_lib, b->lt_create, "cublasLtCreate") ||
+	    CUDA_SYM(c->lt_lib, b->lt_destroy, "cublasLtDestroy") ||
+	    CUDA_SYM(c->lt_lib, b->lt_desc_create, "cublasLtMatmulDescCreate") ||
+	    CUDA_SYM(c->lt_lib, b->lt_desc_destroy, "cublasLtMatmulDescDestroy") ||
+	    CUDA_SYM(c->lt_lib, b->lt_desc_set, "cublasLtMatmulDescSetAttribute") ||
+	    CUDA_SYM(c->lt_lib, b->lt_layout_create, "cublasLtMatrixLayoutCreate") ||
+	    CUDA_SYM(c->lt_lib, b->lt_layout_destroy, "cublasLtMatrixLayoutDestroy") ||
+	    CUDA_SYM(c->lt_lib, b->lt_pref_create, "cublasLtMatmulPreferenceCreate") ||
+	    CUDA_SYM(c->lt_lib, b->lt_pref_destroy, "cublasLtMatmulPreferenceDestroy") ||
+	    CUDA_SYM(c->lt_lib, b->lt_pref_set, "cublasLtMatmulPreferenceSetAttribute") ||
+	    CUDA_SYM(c->lt_lib, b->lt_heuristic, "cublasLtMatmulAlgoGetHeuristic") ||
+	    CUDA_SYM(c->lt_lib, b->lt_matmul, "cublasLtMatmul"))
+		b->lt_create = NULL, b->lt_destroy = NULL, b->lt_matmul = NULL;
 	return 0;
 }
 

@@ -61,3 +61,11 @@ bench-gpu: $(PROGS) $(UNITS)
 	$(TEST_ENV) bash tests/gpu/bench.sh
 # the attention table (tests/bench/attn_gpu.c), which bench.sh runs
 bench-gpu: $(O)/bench/attn_gpu
+
+# `make check-emu`: the conformance test with the kernels of attn.cu and
+# linear.cu run by the CPU emulator (kernels/emu/), with and without
+# cuBLASLt: no GPU needed, minutes, so not part of `make check`.
+.PHONY: check-emu
+check-emu: $(LIB)
+	sh kernels/emu/run.sh
+	NYS_CUDA_NO_LT=1 sh kernels/emu/run.sh

@@ -30,37 +30,7 @@ extern "C" {
 extern "C" {
 #endif
 
-/* The cuBLAS and cuBLASLt entry points the backend uses. */
-typedef struct nys_cublas {
-	cublasStatus_t (*create)(cublasHandle_t *h);
-	cublasStatus_t (*destroy)(cublasHandle_t h);
-	cublasStatus_t (*set_stream)(cublasHandle_t h, cudaStream_t s);
-	cublasStatus_t (*set_math_mode)(cublasHandle_t h, cublasMath_t mode);
-	cublasStatus_t (*set_workspace)(cublasHandle_t h, void *ws, size_t bytes);
-	cublasStatus_t (*sgemm)(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
-	                        int m, int n, int k, const float *alpha, const float *A, int lda,
-	                        const float *B, int ldb, const float *beta, float *C, int ldc);
-	cublasStatus_t (*sgemm_strided_batched)(cublasHandle_t h, cublasOperation_t ta,
-	                                        cublasOperation_t tb, int m, int n, int k,
-	                                        const float *alpha, const float *A, int lda,
-	                                        long long sa, const float *B, int ldb,
-	                                        long long sb, const float *beta, float *C,
-	                                        int ldc, long long sc, int batch);
-	cublasStatus_t (*gemm_ex)(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
-	                          int m, int n, int k, const void *alpha, const void *A,
-	                          cudaDataType Atype, int lda, const void *B, cudaDataType Btype,
-	                          int ldb, const void *beta, void *C, cudaDataType Ctype, int ldc,
-	                          cublasComputeType_t compute, cublasGemmAlgo_t algo);
-	cublasStatus_t (*gemm_strided_batched_ex)(
-		cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-		const void *alpha, const void *A, cudaDataType Atype, int lda, long long sa,
-		const void *B, cudaDataType Btype, int ldb, long long sb, const void *beta, void *C,
-		cudaDataType Ctype, int ldc, long long sc, int batch, cublasComputeType_t compute,
-		cublasGemmAlgo_t algo);
-	/* cuBLASLt (NULL when libcublasLt did not load: nothing requires it) */
-	cublasStatus_t (*lt_create)(cublasLtHandle_t *h);
-	cublasStatus_t (*lt_destroy)(cublasLtHandle_t h);
-} nys_cublas;
+#include "cublas_internal.h" /* nys_cublas: the entry points loaded */
 
 /* The instance's context. */
 typedef struct nys_cuda {
@@ -71,14 +41,15 @@ typedef struct nys_cuda {
 	void *blas_lib;        /* dlopen handles */
 	void *lt_lib;
 	cublasHandle_t blas_handle;
-	cublasLtHandle_t lt_handle; /* NULL without cuBLASLt */
+	cublasLtHandle_t lt_handle; /* NULL without cuBLASLt (or with NYS_CUDA_NO_LT=1) */
 	nys_cublas blas;
 	/* device scratch for the ops' reductions and sorts (block partial
 	 * sums, sort keys), scratch_bytes, grown by nys_cuda_scratch; used by
 	 * one op at a time, in stream order */
 	void *scratch;
 	size_t scratch_bytes;
-	/* cuBLAS's workspace, NYS_CUDA_WORKSPACE bytes */
+	/* cuBLAS's workspace, NYS_CUDA_WORKSPACE bytes; cuBLASLt's too (the
+	 * two run in stream order, never at once) */
 	void *workspace;
 } nys_cuda;
 

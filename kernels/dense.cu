@@ -1,14 +1,12 @@
 /* The dense ops on CUDA: everything of backend_ops.def but attention (heads,
- * softmax and Nystrom attention are kernels/attn.cu's), in float32, each
+ * softmax and Nystrom attention are kernels/attn.cu's) and the linear op
+ * (kernels/linear.cu, registered here with the rest), in float32, each
  * with its CPU op's contract (libnys/cpu/ops_dense_decl.inc and the
  * wrappers of backend_cpu.inc):
  *
  * - NYS_OVERWRITE writes every element of an input gradient without reading
  *   it (the CPU zeroes it and adds: a row the op skips is written 0), and
  *   NYS_ACCUMULATE adds; parameter gradients are always added to;
- * - the products go through cuBLAS in fp32 (no TF32), the weight gradients
- *   accumulating with beta = 1 as llm.c's matmul does, and the input
- *   gradient with beta = 0 or 1 as acc says, so no extra pass clears it;
  * - every reduction is done in a fixed order (no atomics), so a run on one
  *   GPU repeats to the bit: sums across rows go through block partials
  *   summed in order; the scatters (embedding and gather backward, where
@@ -29,22 +27,7 @@
 
 namespace {
 
-enum { THREADS = 256 };
-
-/* Blocks for a grid-stride loop over n elements. */
-unsigned grid_for(nys_backend *be, size_t n)
-{
-	size_t b = (n + THREADS - 1) / THREADS, cap = (size_t)nys_cuda_ctx(be)->sm_count * 32;
-	if (cap < 1)
-		cap = 1;
-	return (unsigned)(b < cap ? b : cap);
-}
-
-cudaStream_t stream_of(nys_backend *be) { return nys_cuda_ctx(be)->stream; }
-
-#define GRID_STRIDE(i, n)                                                                   \
-	for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                  \
-	     i += (size_t)gridDim.x * blockDim.x)
+#include "colsum.cuh"
 
 /* ---- reductions within a block -------------------------------------------- */
 
@@ -105,80 +88,6 @@ __device__ int block_min_int(int v, int *sh)
 	__syncthreads();
 	v = lane < nw ? sh[lane] : INT32_MAX;
 	return warp_min_int(v);
-}
-
-/* ---- column sums: dst[c] += sum over rows of f(row, c), rows in fixed chunks --- */
-
-/* Rows per chunk of the column sums (at least COL_CHUNK, more when there
- * would be over COL_MAXCHUNKS chunks: the grid's y limit is 65535): the
- * partials of chunk j are summed in order by the second kernel. */
-enum { COL_X = 32, COL_Y = 8, COL_CHUNK = 256, COL_MAXCHUNKS = 4096 };
-
-/* What a column sum adds up: dout itself (a bias gradient), or layernorm's
- * dout * xhat. */
-struct col_plain {
-	const float *d;
-	__device__ float operator()(int i, int c, int C) const { return d[(size_t)i * C + c]; }
-};
-struct col_xhat {
-	const float *d, *x, *mean, *rstd;
-	__device__ float operator()(int i, int c, int C) const
-	{
-		size_t k = (size_t)i * C + c;
-		return d[k] * (x[k] - mean[i]) * rstd[i];
-	}
-};
-
-/* part[chunk][c] = the sum of f over the chunk's rows; block (COL_X, COL_Y),
- * grid (column blocks, chunks). */
-template <class F> __global__ void col_partial(float *part, F f, int N, int C, int rows)
-{
-	__shared__ float sh[COL_Y][COL_X + 1];
-	int c = blockIdx.x * COL_X + threadIdx.x;
-	int r0 = blockIdx.y * rows, r1 = min(r0 + rows, N);
-	float s = 0;
-	if (c < C)
-		for (int i = r0 + threadIdx.y; i < r1; i += COL_Y)
-			s += f(i, c, C);
-	sh[threadIdx.y][threadIdx.x] = s;
-	__syncthreads();
-	if (threadIdx.y == 0 && c < C) {
-		float t = 0;
-		for (int y = 0; y < COL_Y; y++)
-			t += sh[y][threadIdx.x];
-		part[(size_t)blockIdx.y * C + c] = t;
-	}
-}
-
-__global__ void col_finish(float *dst, const float *part, int chunks, int C)
-{
-	GRID_STRIDE(c, (size_t)C)
-	{
-		float s = 0;
-		for (int j = 0; j < chunks; j++)
-			s += part[(size_t)j * C + c];
-		dst[c] += s;
-	}
-}
-
-template <class F> int col_sum_add(nys_backend *be, float *dst, F f, int N, int C)
-{
-	if (N <= 0 || C <= 0)
-		return 0;
-	int rows = COL_CHUNK;
-	if ((N + rows - 1) / rows > COL_MAXCHUNKS)
-		rows = (N + COL_MAXCHUNKS - 1) / COL_MAXCHUNKS;
-	int chunks = (N + rows - 1) / rows;
-	float *part = (float *)nys_cuda_scratch(be, (size_t)chunks * C * sizeof(float));
-	if (!part)
-		return -1;
-	cudaStream_t s = stream_of(be);
-	dim3 grid((C + COL_X - 1) / COL_X, chunks), block(COL_X, COL_Y);
-	col_partial<<<grid, block, 0, s>>>(part, f, N, C, rows);
-	NYS_CUDA_LAUNCHED(be);
-	col_finish<<<grid_for(be, (size_t)C), THREADS, 0, s>>>(dst, part, chunks, C);
-	NYS_CUDA_LAUNCHED(be);
-	return 0;
 }
 
 /* ---- scatters: dst[keys[m]] += src[m], keys repeating, in m order ----------- */
@@ -366,13 +275,15 @@ __global__ void k_dropout_bwd(int acc, float *dinp, const float *dout, size_t n,
 	}
 }
 
-/* ---- linear ------------------------------------------------------------------ */
-
-__global__ void k_bias_rows(float *out, const float *bias, int N, int OC)
-{
-	GRID_STRIDE(i, (size_t)N * OC)
-	out[i] = bias[i % (size_t)OC];
-}
+/* what layernorm's weight gradient sums: dout * xhat */
+struct col_xhat {
+	const float *d, *x, *mean, *rstd;
+	__device__ float operator()(int i, int c, int C) const
+	{
+		size_t k = (size_t)i * C + c;
+		return d[k] * (x[k] - mean[i]) * rstd[i];
+	}
+};
 
 /* ---- layernorm: a warp per row --------------------------------------------- */
 
@@ -665,44 +576,6 @@ __global__ void k_nonfinite(int *bad, const float *x, size_t n)
 	} while (0)
 
 extern "C" {
-
-int nys_cuda_linear_forward(nys_backend *be, void *out, const void *inp, const void *weight,
-                            const void *bias, int N, int C, int OC)
-{
-	if (N <= 0 || OC <= 0)
-		return 0;
-	nys_cuda *c = nys_cuda_ctx(be);
-	float one = 1, zero = 0;
-	if (bias)
-		LAUNCH((size_t)N * OC, k_bias_rows, F(out), CF(bias), N, OC);
-	/* out^T (OC, N) = weight (OC, C) @ inp^T, column-major */
-	NYS_CUBLAS_TRY(be, c->blas.sgemm(c->blas_handle, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, &one,
-	                                 CF(weight), C, CF(inp), C, bias ? &one : &zero, F(out),
-	                                 OC));
-	return 0;
-}
-
-int nys_cuda_linear_backward(nys_backend *be, nys_acc acc, void *dinp, void *dweight,
-                             void *dbias, const void *dout, const void *inp, const void *weight,
-                             int N, int C, int OC)
-{
-	nys_cuda *c = nys_cuda_ctx(be);
-	float one = 1, zero = 0;
-	if (N <= 0)
-		return 0;
-	/* dinp^T (C, N) = weight^T (C, OC) @ dout^T (OC, N) */
-	if (dinp)
-		NYS_CUBLAS_TRY(be, c->blas.sgemm(c->blas_handle, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC,
-		                                 &one, CF(weight), C, CF(dout), OC, ACC ? &one : &zero,
-		                                 F(dinp), C));
-	/* dweight^T (C, OC) += inp^T (C, N) @ dout (N, OC) */
-	if (dweight)
-		NYS_CUBLAS_TRY(be, c->blas.sgemm(c->blas_handle, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N,
-		                                 &one, CF(inp), C, CF(dout), OC, &one, F(dweight), C));
-	if (dbias && col_sum_add(be, F(dbias), col_plain{CF(dout)}, N, OC))
-		return -1;
-	return 0;
-}
 
 int nys_cuda_layernorm_forward(nys_backend *be, void *out, void *mean, void *rstd,
                                const void *inp, const void *weight, const void *bias, int N,

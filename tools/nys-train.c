@@ -14,8 +14,9 @@
 
 static const char usage[] =
 	"usage: nys-train [--config FILE] [--data DIR] [--checkpoints DIR]\n"
-	"                 [--device cpu|cuda|auto] [--threads N] [--seed S]\n"
-	"                 [--steps N] [--keep N] [--exact-reduce] [-q]\n";
+	"                 [--device cpu|cuda|auto] [--precision fp32|bf16]\n"
+	"                 [--threads N] [--seed S] [--steps N] [--keep N]\n"
+	"                 [--exact-reduce] [-q]\n";
 
 static const char help[] =
 	"Pretrain a Nystromformer (or softmax) model with masked-LM as the\n"
@@ -42,7 +43,7 @@ static const char tail[] =
 	"data or checkpoint, a non-finite loss, I/O), 2 usage error.\n";
 
 enum { OPT_CONFIG = 256, OPT_DATA, OPT_CKPT, OPT_DEVICE, OPT_THREADS, OPT_SEED, OPT_STEPS,
-       OPT_KEEP, OPT_EXACT };
+       OPT_KEEP, OPT_EXACT, OPT_PRECISION };
 
 static const nys_cli_opt opts[] = {
 	{"config", 0, "FILE", OPT_CONFIG, "the config (default config.json)"},
@@ -50,6 +51,9 @@ static const nys_cli_opt opts[] = {
 	{"checkpoints", 0, "DIR", OPT_CKPT, "the checkpoint folder, instead of model_checkpoints"},
 	{"device", 0, "D", OPT_DEVICE, "cpu, cuda or auto (default auto: the GPU when\n"
 	                               "there is a usable one, else the CPU)"},
+	{"precision", 0, "P", OPT_PRECISION, "the dense layers' products: fp32, or bf16 (on cuda;\n"
+	                                     "the CPU computes in fp32), instead of the\n"
+	                                     "config's mixed_precision"},
 	{"threads", 0, "N", OPT_THREADS, "threads for the CPU backend (default: all cores)"},
 	{"seed", 0, "S", OPT_SEED, "the seed of initialisation, data order, masks and\n"
 	                           "dropout, instead of pretraining_setting.seed (0)"},
@@ -96,6 +100,13 @@ static int train(nys_cli *cl)
 			else
 				return nys_cli_usage(cl, "--device: expected cpu, cuda or auto, got '%s'",
 				                     optarg);
+			break;
+		case OPT_PRECISION:
+			if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+				return nys_cli_usage(cl, "--precision: expected fp32 or bf16, got '%s'",
+				                     optarg);
+			o.matmul_set = true;
+			o.matmul = strcmp(optarg, "bf16") ? NYS_MATMUL_F32 : NYS_MATMUL_BF16;
 			break;
 		case OPT_THREADS:
 			if (!nys_cli_u64(cl, 1, 1024, "--threads", &v))

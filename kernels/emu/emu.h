@@ -1,6 +1,8 @@
-// A tiny CUDA emulator for checking kernels/attn.cu on the CPU: blocks run one
-// after another, the threads of a block as cooperative fibers (ucontext), so
-// __syncthreads and warp shuffles are real barriers.  Not part of the project.
+// A tiny CUDA emulator for checking kernels/attn.cu and kernels/linear.cu on
+// the CPU: blocks run one after another, the threads of a block as
+// cooperative fibers (ucontext), so __syncthreads and warp shuffles are real
+// barriers; cuBLAS and the cuBLASLt calls linear.cu makes are loops in
+// emu_rt.cc.  Not part of the project.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -25,25 +27,63 @@ typedef int *cudaStream_t;
 typedef enum { cudaSuccess = 0 } cudaError_t;
 static inline cudaError_t cudaGetLastError(void) { return cudaSuccess; }
 static inline const char *cudaGetErrorString(cudaError_t) { return "ok"; }
-typedef enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 } cublasStatus_t;
+typedef enum {
+	CUBLAS_STATUS_SUCCESS = 0,
+	CUBLAS_STATUS_INVALID_VALUE = 7,
+	CUBLAS_STATUS_NOT_SUPPORTED = 15,
+} cublasStatus_t;
 typedef enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 } cublasOperation_t;
 typedef void *cublasHandle_t;
+// the names the kernel files use of cuBLAS's and cuBLASLt's types (the
+// values are cuBLAS's own, though nothing depends on them)
+typedef enum { CUDA_R_32F = 0, CUDA_R_16BF = 14 } cudaDataType;
+typedef cudaDataType cudaDataType_t;
+typedef enum { CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_32F_FAST_16BF = 75 } cublasComputeType_t;
+typedef enum { CUBLAS_GEMM_DEFAULT = -1 } cublasGemmAlgo_t;
+typedef enum {
+	CUBLASLT_MATMUL_DESC_TRANSA = 3,
+	CUBLASLT_MATMUL_DESC_TRANSB = 4,
+	CUBLASLT_MATMUL_DESC_EPILOGUE = 7,
+	CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8,
+} cublasLtMatmulDescAttributes_t;
+typedef enum {
+	CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
+	CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5,
+	CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6,
+	CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7,
+	CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8,
+} cublasLtMatmulPreferenceAttributes_t;
+typedef enum { CUBLASLT_EPILOGUE_DEFAULT = 1, CUBLASLT_EPILOGUE_BIAS = 4 } cublasLtEpilogue_t;
+typedef struct emu_lt_desc *cublasLtMatmulDesc_t;
+typedef struct emu_lt_layout *cublasLtMatrixLayout_t;
+typedef struct emu_lt_pref *cublasLtMatmulPreference_t;
+typedef void *cublasLtHandle_t;
+typedef struct { uint64_t data[8]; } cublasLtMatmulAlgo_t;
+typedef struct {
+	cublasLtMatmulAlgo_t algo;
+	size_t workspaceSize;
+	cublasStatus_t state;
+	float wavesCount;
+	int reserved[4];
+} cublasLtMatmulHeuristicResult_t;
 
+typedef enum { CUBLAS_DEFAULT_MATH = 0 } cublasMath_t;
+// the table of kernels/cuda_internal.h, which emu_rt.cc fills with its loops
+#include "cublas_internal.h"
 typedef struct {
-	cublasStatus_t (*sgemm_strided_batched)(cublasHandle_t h, cublasOperation_t ta,
-	                                        cublasOperation_t tb, int m, int n, int k,
-	                                        const float *alpha, const float *A, int lda,
-	                                        long long sa, const float *B, int ldb,
-	                                        long long sb, const float *beta, float *C,
-	                                        int ldc, long long sc, int batch);
-} emu_blas;
-typedef struct {
+	int sm_count;
 	cudaStream_t stream;
 	cublasHandle_t blas_handle;
-	emu_blas blas;
+	cublasLtHandle_t lt_handle; // NULL with NYS_CUDA_NO_LT=1: the cuBLAS path
+	void *workspace;
+	nys_cublas blas;
 } nys_cuda;
+#define NYS_CUDA_WORKSPACE ((size_t)32 << 20)
 nys_cuda *emu_ctx(void);
 static inline nys_cuda *nys_cuda_ctx(nys_backend *) { return emu_ctx(); }
+// the context's scratch (backend_cuda.c's), here host memory filled with NaN
+void *nys_cuda_scratch(nys_backend *be, size_t bytes);
+static inline int min(int a, int b) { return a < b ? a : b; }
 
 #define NYS_CUDA_TRY(be, call)                                                              \
 	do {                                                                                    \

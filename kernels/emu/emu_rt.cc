@@ -1,4 +1,5 @@
 #include "emu.h"
+#include "nys_bf16.h"
 std::vector<emu_fiber> emu_f;
 int emu_cur;
 ucontext_t emu_sched;
@@ -16,34 +17,295 @@ static void emu_entry(void)
 	swapcontext(&emu_f[emu_cur].ctx, &emu_sched);
 }
 
-static cublasStatus_t emu_gemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m,
-                               int n, int k, const float *alpha, const float *A, int lda,
-                               long long sa, const float *B, int ldb, long long sb,
-                               const float *beta, float *C, int ldc, long long sc, int batch)
+// ---- cuBLAS and cuBLASLt, as loops
+//
+// Column major: C (m, n) = alpha op(A) (m, k) op(B) (k, n) + beta C (+ bias
+// along the rows), the leading dimensions checked as cuBLAS does.  In fp32
+// (CUBLAS_COMPUTE_32F) the sums are in double; with
+// CUBLAS_COMPUTE_32F_FAST_16BF the way the tensor cores do it: each element
+// of A and B rounded to bf16 (nearest, ties to even: nys_bf16.h), the
+// products exact (8 bits times 8 fit a float), summed in float.
+static cublasStatus_t emu_mm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                             float alpha, const float *a, int lda, const float *bb, int ldb,
+                             float beta, const float *cin, float *c, int ldc, const float *bias,
+                             bool bf16)
 {
-	// column major: C (m, n) = alpha op(A) (m, k) op(B) (k, n) + beta C
-	if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m || lda < 1 || ldb < 1)
+	if (m < 0 || n < 0 || k < 0 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m ||
+	    lda < 1 || ldb < 1 || ldc < 1)
 		return CUBLAS_STATUS_INVALID_VALUE;
-	for (int b = 0; b < batch; b++) {
-		const float *a = A + b * sa, *bb = B + b * sb;
-		float *c = C + b * sc;
-		for (int j = 0; j < n; j++)
-			for (int i = 0; i < m; i++) {
-				double s = 0;
-				for (int l = 0; l < k; l++) {
-					double x = ta ? a[l + (size_t)i * lda] : a[i + (size_t)l * lda];
-					double y = tb ? bb[j + (size_t)l * ldb] : bb[l + (size_t)j * ldb];
-					s += x * y;
-				}
-				float *o = c + i + (size_t)j * ldc;
-				*o = (float)(*alpha * s + (*beta == 0 ? 0.0 : (double)*beta * *o));
+	for (int j = 0; j < n; j++)
+		for (int i = 0; i < m; i++) {
+			double s = 0;
+			float sf = 0;
+			for (int l = 0; l < k; l++) {
+				float x = ta ? a[l + (size_t)i * lda] : a[i + (size_t)l * lda];
+				float y = tb ? bb[j + (size_t)l * ldb] : bb[l + (size_t)j * ldb];
+				if (bf16)
+					sf += nys_bf16_round(x) * nys_bf16_round(y);
+				else
+					s += (double)x * y;
 			}
+			if (bf16)
+				s = sf;
+			double v = alpha * s + (beta == 0 ? 0.0 : (double)beta * cin[i + (size_t)j * ldc]);
+			if (bias)
+				v += bias[i];
+			c[i + (size_t)j * ldc] = (float)v;
+		}
+	return CUBLAS_STATUS_SUCCESS;
+}
+
+static cublasStatus_t emu_sgemm_batched(cublasHandle_t, cublasOperation_t ta,
+                                        cublasOperation_t tb, int m, int n, int k,
+                                        const float *alpha, const float *A, int lda,
+                                        long long sa, const float *B, int ldb, long long sb,
+                                        const float *beta, float *C, int ldc, long long sc,
+                                        int batch)
+{
+	for (int b = 0; b < batch; b++) {
+		cublasStatus_t st = emu_mm(ta, tb, m, n, k, *alpha, A + b * sa, lda, B + b * sb, ldb,
+		                           *beta, C + b * sc, C + b * sc, ldc, nullptr, false);
+		if (st)
+			return st;
 	}
 	return CUBLAS_STATUS_SUCCESS;
 }
 
-static nys_cuda the_ctx = {0, 0, {emu_gemm}};
-nys_cuda *emu_ctx(void) { return &the_ctx; }
+static cublasStatus_t emu_sgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
+                                int m, int n, int k, const float *alpha, const float *A, int lda,
+                                const float *B, int ldb, const float *beta, float *C, int ldc)
+{
+	return emu_mm(ta, tb, m, n, k, *alpha, A, lda, B, ldb, *beta, C, C, ldc, nullptr, false);
+}
+
+static cublasStatus_t emu_gemm_ex(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb,
+                                  int m, int n, int k, const void *alpha, const void *A,
+                                  cudaDataType at, int lda, const void *B, cudaDataType bt,
+                                  int ldb, const void *beta, void *C, cudaDataType ct, int ldc,
+                                  cublasComputeType_t compute, cublasGemmAlgo_t algo)
+{
+	// what linear.cu asks for: float32 everywhere, in fp32 or bf16
+	if (at != CUDA_R_32F || bt != CUDA_R_32F || ct != CUDA_R_32F ||
+	    (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_FAST_16BF) ||
+	    algo != CUBLAS_GEMM_DEFAULT)
+		return CUBLAS_STATUS_NOT_SUPPORTED;
+	return emu_mm(ta, tb, m, n, k, *(const float *)alpha, (const float *)A, lda,
+	              (const float *)B, ldb, *(const float *)beta, (float *)C, (float *)C, ldc,
+	              nullptr, compute == CUBLAS_COMPUTE_32F_FAST_16BF);
+}
+
+struct emu_lt_desc {
+	cublasComputeType_t compute;
+	int32_t ta, tb;
+	uint32_t epilogue;
+	const void *bias;
+};
+struct emu_lt_layout {
+	cudaDataType type;
+	uint64_t rows, cols;
+	int64_t ld;
+};
+struct emu_lt_pref {
+	uint64_t ws;
+	uint32_t align[4]; // A, B, C, D
+};
+enum { EMU_ALGO = 0x4C54 }; // an algorithm of this emulator's heuristic
+
+static int emu_live; // descriptors made and not destroyed
+
+template <class T> static cublasStatus_t emu_new(T **p)
+{
+	*p = new T();
+	emu_live++;
+	return CUBLAS_STATUS_SUCCESS;
+}
+template <class T> static cublasStatus_t emu_del(T *p)
+{
+	if (!p)
+		return CUBLAS_STATUS_INVALID_VALUE;
+	delete p;
+	emu_live--;
+	return CUBLAS_STATUS_SUCCESS;
+}
+
+static cublasStatus_t emu_desc_create(cublasLtMatmulDesc_t *d, cublasComputeType_t compute,
+                                      cudaDataType_t scale)
+{
+	if ((compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_FAST_16BF) ||
+	    scale != CUDA_R_32F)
+		return CUBLAS_STATUS_NOT_SUPPORTED;
+	emu_new(d);
+	**d = emu_lt_desc{compute, CUBLAS_OP_N, CUBLAS_OP_N, CUBLASLT_EPILOGUE_DEFAULT, nullptr};
+	return CUBLAS_STATUS_SUCCESS;
+}
+static cublasStatus_t emu_desc_destroy(cublasLtMatmulDesc_t d) { return emu_del(d); }
+static cublasStatus_t emu_desc_set(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a,
+                                   const void *buf, size_t bytes)
+{
+	switch (a) {
+	case CUBLASLT_MATMUL_DESC_TRANSA:
+	case CUBLASLT_MATMUL_DESC_TRANSB:
+		if (bytes != sizeof(int32_t))
+			return CUBLAS_STATUS_INVALID_VALUE;
+		memcpy(a == CUBLASLT_MATMUL_DESC_TRANSA ? &d->ta : &d->tb, buf, bytes);
+		return CUBLAS_STATUS_SUCCESS;
+	case CUBLASLT_MATMUL_DESC_EPILOGUE:
+		if (bytes != sizeof(uint32_t))
+			return CUBLAS_STATUS_INVALID_VALUE;
+		memcpy(&d->epilogue, buf, bytes);
+		return CUBLAS_STATUS_SUCCESS;
+	case CUBLASLT_MATMUL_DESC_BIAS_POINTER:
+		if (bytes != sizeof(void *))
+			return CUBLAS_STATUS_INVALID_VALUE;
+		memcpy(&d->bias, buf, bytes);
+		return CUBLAS_STATUS_SUCCESS;
+	}
+	return CUBLAS_STATUS_INVALID_VALUE;
+}
+static cublasStatus_t emu_layout_create(cublasLtMatrixLayout_t *l, cudaDataType type,
+                                        uint64_t rows, uint64_t cols, int64_t ld)
+{
+	if (ld < (int64_t)rows || ld < 1)
+		return CUBLAS_STATUS_INVALID_VALUE;
+	emu_new(l);
+	**l = emu_lt_layout{type, rows, cols, ld};
+	return CUBLAS_STATUS_SUCCESS;
+}
+static cublasStatus_t emu_layout_destroy(cublasLtMatrixLayout_t l) { return emu_del(l); }
+static cublasStatus_t emu_pref_create(cublasLtMatmulPreference_t *p)
+{
+	emu_new(p);
+	**p = emu_lt_pref{0, {256, 256, 256, 256}}; // cuBLASLt's defaults
+	return CUBLAS_STATUS_SUCCESS;
+}
+static cublasStatus_t emu_pref_destroy(cublasLtMatmulPreference_t p) { return emu_del(p); }
+static cublasStatus_t emu_pref_set(cublasLtMatmulPreference_t p,
+                                   cublasLtMatmulPreferenceAttributes_t a, const void *buf,
+                                   size_t bytes)
+{
+	if (a == CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES && bytes == sizeof(uint64_t)) {
+		memcpy(&p->ws, buf, bytes);
+		return CUBLAS_STATUS_SUCCESS;
+	}
+	if (a >= CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES &&
+	    a <= CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES && bytes == sizeof(uint32_t)) {
+		memcpy(&p->align[a - CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES], buf, bytes);
+		return CUBLAS_STATUS_SUCCESS;
+	}
+	return CUBLAS_STATUS_INVALID_VALUE;
+}
+
+// The shapes the descriptor and layouts say: m, n, k, or false when they do
+// not fit together (as cuBLASLt refuses them).
+static bool emu_shapes(cublasLtMatmulDesc_t d, cublasLtMatrixLayout_t a,
+                       cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c,
+                       cublasLtMatrixLayout_t dl, int *m, int *n, int *k)
+{
+	uint64_t am = d->ta ? a->cols : a->rows, ak = d->ta ? a->rows : a->cols;
+	uint64_t bk = d->tb ? b->cols : b->rows, bn = d->tb ? b->rows : b->cols;
+	*m = (int)c->rows, *n = (int)c->cols, *k = (int)ak;
+	return am == c->rows && bn == c->cols && ak == bk && dl->rows == c->rows &&
+	       dl->cols == c->cols && a->type == CUDA_R_32F && b->type == CUDA_R_32F &&
+	       c->type == CUDA_R_32F && dl->type == CUDA_R_32F;
+}
+
+static cublasStatus_t emu_heuristic(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
+                                    cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+                                    cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t dl,
+                                    cublasLtMatmulPreference_t p, int want,
+                                    cublasLtMatmulHeuristicResult_t *res, int *got)
+{
+	int m, n, k;
+	*got = 0;
+	if (!h || want < 1 || !emu_shapes(d, a, b, c, dl, &m, &n, &k))
+		return CUBLAS_STATUS_INVALID_VALUE;
+	if (d->epilogue != CUBLASLT_EPILOGUE_DEFAULT &&
+	    (d->epilogue != CUBLASLT_EPILOGUE_BIAS || !d->bias))
+		return CUBLAS_STATUS_NOT_SUPPORTED;
+	memset(res, 0, sizeof *res);
+	res->algo.data[0] = EMU_ALGO;
+	for (int i = 0; i < 4; i++) // the algorithm needs what the preference allowed
+		res->algo.data[1 + i] = p->align[i];
+	res->algo.data[5] = p->ws;
+	res->state = CUBLAS_STATUS_SUCCESS;
+	*got = 1;
+	return CUBLAS_STATUS_SUCCESS;
+}
+
+static bool emu_aligned(const void *p, uint64_t al) { return (uintptr_t)p % al == 0; }
+
+static cublasStatus_t emu_lt_matmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
+                                    const void *alpha, const void *A, cublasLtMatrixLayout_t al,
+                                    const void *B, cublasLtMatrixLayout_t bl, const void *beta,
+                                    const void *C, cublasLtMatrixLayout_t cl, void *D,
+                                    cublasLtMatrixLayout_t dl, const cublasLtMatmulAlgo_t *algo,
+                                    void *ws, size_t ws_bytes, cudaStream_t)
+{
+	int m, n, k;
+	if (!h || !algo || algo->data[0] != EMU_ALGO || !emu_shapes(d, al, bl, cl, dl, &m, &n, &k))
+		return CUBLAS_STATUS_INVALID_VALUE;
+	// an operand less aligned than the algorithm was chosen for, or less
+	// workspace than it was: cuBLASLt would fail (or fault)
+	if (!emu_aligned(A, algo->data[1]) || !emu_aligned(B, algo->data[2]) ||
+	    !emu_aligned(C, algo->data[3]) || !emu_aligned(D, algo->data[4]) ||
+	    ws_bytes < algo->data[5] || (algo->data[5] && !ws))
+		return CUBLAS_STATUS_INVALID_VALUE;
+	if (cl->ld != dl->ld || (C != D && *(const float *)beta != 0))
+		return CUBLAS_STATUS_NOT_SUPPORTED; // not what linear.cu needs
+	return emu_mm((cublasOperation_t)d->ta, (cublasOperation_t)d->tb, m, n, k,
+	              *(const float *)alpha, (const float *)A, (int)al->ld, (const float *)B,
+	              (int)bl->ld, *(const float *)beta, (const float *)C, (float *)D, (int)dl->ld,
+	              d->epilogue == CUBLASLT_EPILOGUE_BIAS ? (const float *)d->bias : nullptr,
+	              d->compute == CUBLAS_COMPUTE_32F_FAST_16BF);
+}
+
+// descriptors left at exit: a leak in linear.cu (run.sh looks for "emu:")
+static struct emu_leak_check {
+	~emu_leak_check()
+	{
+		if (emu_live)
+			fprintf(stderr, "emu: %d cuBLASLt descriptors never destroyed\n", emu_live);
+	}
+} emu_leaks;
+
+static int emu_lt_handle;
+static nys_cuda the_ctx;
+nys_cuda *emu_ctx(void)
+{
+	if (!the_ctx.blas.sgemm) {
+		// few "multiprocessors", so that the grid-stride loops go round
+		the_ctx.sm_count = 2;
+		const char *no_lt = getenv("NYS_CUDA_NO_LT");
+		the_ctx.lt_handle = no_lt && !strcmp(no_lt, "1") ? nullptr : &emu_lt_handle;
+		static char ws[256];
+		the_ctx.workspace = ws; // unused by the loops
+		nys_cublas *b = &the_ctx.blas;
+		b->sgemm = emu_sgemm;
+		b->sgemm_strided_batched = emu_sgemm_batched;
+		b->gemm_ex = emu_gemm_ex;
+		b->lt_desc_create = emu_desc_create;
+		b->lt_desc_destroy = emu_desc_destroy;
+		b->lt_desc_set = emu_desc_set;
+		b->lt_layout_create = emu_layout_create;
+		b->lt_layout_destroy = emu_layout_destroy;
+		b->lt_pref_create = emu_pref_create;
+		b->lt_pref_destroy = emu_pref_destroy;
+		b->lt_pref_set = emu_pref_set;
+		b->lt_heuristic = emu_heuristic;
+		b->lt_matmul = emu_lt_matmul;
+	}
+	return &the_ctx;
+}
+
+// the context's scratch: grown as backend_cuda.c grows it, NaN when new
+void *nys_cuda_scratch(nys_backend *, size_t bytes)
+{
+	static std::vector<float> sc;
+	size_t n = (bytes + sizeof(float) - 1) / sizeof(float);
+	if (n > sc.size())
+		sc.assign(n, NAN);
+	return sc.data();
+}
 
 void emu_run(dim3 grid, dim3 block, size_t smem, std::function<void()> body)
 {

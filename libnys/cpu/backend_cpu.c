@@ -4,7 +4,10 @@
  * while the model runs (its products run on OpenMP's threads, see
  * dense_gemm in ops_dense.inc, and OpenBLAS's own pool then sleeps instead
  * of spinning against OpenMP's).  The ops never fail: the error path is
- * there for the interface's sake, and for a dtype an op does not have. */
+ * there for the interface's sake, and for a dtype an op does not have.
+ * The matmul precision (nys_backend_set_matmul: a config's mixed_precision)
+ * is accepted and not used: the CPU's products are always in full precision,
+ * so a mixed-precision config trains here exactly as one without. */
 #include "nys_cpu.h"
 #include "nys_ops.h"
 

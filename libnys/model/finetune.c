@@ -439,8 +439,10 @@ static int setup(ft *f, nys_err *e)
 	f->T = mc->max_seq_len;
 	f->L = f->task->nlabels ? (int)f->task->nlabels : 1;
 	nys_cls_act head = o->eval_only ? saved_head(st, o->head) : o->head;
+	/* the config's mixed_precision: bf16 products on CUDA (nys_backend.h) */
 	nys_model_opts mo = {.dtype = NYS_F32, .num_labels = f->L, .cls_act = head,
-	                     .device = o->device};
+	                     .device = o->device,
+	                     .matmul = mc->mixed_precision ? NYS_MATMUL_BF16 : NYS_MATMUL_F32};
 	int rc = -1;
 	if (check_tokenizer(f, st, e))
 		goto out;
@@ -452,6 +454,9 @@ static int setup(ft *f, nys_err *e)
 	if (nys_glue_tok_init(&f->tok, f->spm, o->lower, f->T, e) ||
 	    !(f->m = nys_model_new(mc, &mo, e)) || nys_model_init(f->m, o->seed, e))
 		goto out;
+	if (mo.matmul == NYS_MATMUL_BF16 && nys_model_backend(f->m)->device == NYS_DEVICE_CUDA)
+		nys_info_say(&f->info, "mixed precision: the dense layers' products in bf16 "
+		             "(fp32 accumulation, weights and attention)");
 	/* the encoder from the checkpoint, the head fresh (from the seed) unless
 	 * scoring a fine-tuned one */
 	if (nys_model_load_st(f->m, st, o->eval_only ? 0 : NYS_LOAD_HEADS_OPTIONAL, e))

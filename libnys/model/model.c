@@ -186,6 +186,7 @@ nys_model *nys_model_new_arch(const nys_model_config *cfg, const nys_model_opts 
 			nys_model_free(m);
 			return NULL;
 		}
+		nys_backend_set_matmul(m->be, o->matmul);
 		m->own_be = true;
 	} else if (m->be->dtype != o->dtype) {
 		nys_err_set(e, "model: the backend's dtype is %s, not %s", nys_dtype_name(m->be->dtype),

@@ -18,8 +18,9 @@
  *   so a failed kernel is an error with a message.
  * - Precision is bound in the instance: dtype (parameters, gradients,
  *   optimizer state) and act_dtype (activations), NYS_F32 or NYS_F64 and the
- *   same today; a backend that keeps bf16 activations and fp32 attention
- *   would say so here, with no change to the model's code.
+ *   same today; and matmul (nys_matmul below), the precision of the dense
+ *   layers' matrix products, which is how a config's mixed_precision
+ *   reaches the device, with no change to the model's code.
  */
 #ifndef NYS_BACKEND_H
 #define NYS_BACKEND_H
@@ -104,6 +105,19 @@ typedef enum nys_acc {
 	NYS_ACCUMULATE, /* dinp += the gradient (a tensor used twice) */
 } nys_acc;
 
+/* The precision of the linear op's matrix products (the dense layers: Q,
+ * K, V, the output projection, the feed-forward, the heads): the config's
+ * mixed_precision.  NYS_MATMUL_BF16 on CUDA multiplies on tensor cores in
+ * bf16 (each element of the two factors rounded to bf16, products summed
+ * in float32: cuBLAS's CUBLAS_COMPUTE_32F_FAST_16BF), while parameters,
+ * gradients, AdamW's moments and activations stay float32 in memory and
+ * attention (its own products and the pseudo-inverse) stays float32.  The
+ * CPU backend accepts it and computes in full precision all the same. */
+typedef enum nys_matmul {
+	NYS_MATMUL_F32 = 0, /* the default: true float32 (no TF32) */
+	NYS_MATMUL_BF16 = 1,
+} nys_matmul;
+
 typedef struct nys_backend nys_backend;
 
 #define NYS_EXPAND(...) __VA_ARGS__
@@ -148,6 +162,7 @@ struct nys_backend {
 	nys_dtype act_dtype;  /* activations */
 	size_t esize;         /* bytes of one element of dtype */
 	size_t act_esize;     /* bytes of one element of act_dtype */
+	nys_matmul matmul;    /* the linear op's products (NYS_MATMUL_F32 when made) */
 	bool failed;          /* err holds a failure not reported yet */
 	nys_err err;
 };
@@ -189,6 +204,12 @@ static inline int nys_backend_get(nys_backend *be, void *host, const void *src, 
 	return be->ops->get(be, host, src, bytes);
 }
 static inline void nys_backend_begin(nys_backend *be) { be->ops->begin(be); }
+/* The precision of the linear op's products from now on (nys_matmul). */
+static inline void nys_backend_set_matmul(nys_backend *be, nys_matmul p) { be->matmul = p; }
+static inline const char *nys_matmul_name(nys_matmul p)
+{
+	return p == NYS_MATMUL_BF16 ? "bf16" : "fp32";
+}
 
 /* The ops' callers: nys_backend_NAME(be, ...) for every op of the list. */
 #define NYS_OP(name, params, args)                                                          \

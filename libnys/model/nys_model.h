@@ -52,6 +52,10 @@ typedef struct nys_model_opts {
 	int num_labels;      /* classifier: 0 none, 1 regression (MSE), >= 2 classes */
 	nys_cls_act cls_act;
 	nys_device device;   /* where it runs (NYS_DEVICE_AUTO: the CPU today) */
+	/* The dense layers' products (nys_backend.h): NYS_MATMUL_BF16 for a
+	 * config's mixed_precision; set in the backend the model makes (a
+	 * caller's backend keeps its own setting).  The CPU ignores it. */
+	nys_matmul matmul;
 	/* A backend of the caller's to run on instead (its dtype must be
 	 * dtype), which the model uses and does not free; NULL: the model makes
 	 * one for device and frees it. */

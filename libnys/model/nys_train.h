@@ -35,6 +35,11 @@ typedef struct nys_train_opts {
 	/* Sum the micro-batches' gradients exactly (nys_loop.h): the same run
 	 * bitwise on any number of ranks. */
 	bool exact;
+	/* With matmul_set: the dense layers' products in matmul (nys-train
+	 * --precision) instead of what the config's mixed_precision says
+	 * (true: NYS_MATMUL_BF16).  Only CUDA computes in bf16. */
+	bool matmul_set;
+	nys_matmul matmul;
 } nys_train_opts;
 
 /* How a run ended, when it did not fail. */

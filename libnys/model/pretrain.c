@@ -311,9 +311,16 @@ static int setup(trainer *t, nys_err *e)
 	if (nys_mlm_setup(li, &t->s, t->special, &t->mlm, e))
 		return -1;
 
-	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true, .device = t->o->device};
+	/* mixed_precision: the dense products in bf16 where the device has them
+	 * (CUDA); the CPU computes in float32 either way, and says nothing */
+	nys_matmul mm = t->o->matmul_set ? t->o->matmul
+	                : mc->mixed_precision ? NYS_MATMUL_BF16 : NYS_MATMUL_F32;
+	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true, .device = t->o->device, .matmul = mm};
 	if (!(t->m = nys_model_new(mc, &mo, e)) || check_memory(t, e))
 		return -1;
+	if (mm == NYS_MATMUL_BF16 && nys_model_backend(t->m)->device == NYS_DEVICE_CUDA)
+		nys_info_say(&t->info, "mixed precision: the dense layers' products in bf16 "
+		             "(fp32 accumulation, weights and attention)");
 	nys_loop_opts lp = {
 		.batch = t->s.batch_size, .micro = t->s.inst_per_gpu, .seed = t->s.seed,
 		.max_lr = t->s.learning_rate, .sched = t->s.sched, .next = next_batch, .next_ctx = t,

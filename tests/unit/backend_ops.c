@@ -26,7 +26,12 @@
  *
  * The CUDA backend (kernels/) is one of the backends under test when this
  * machine has a usable GPU (nys_cuda_available); without one its tests are
- * a visible TAP skip, "no GPU: CUDA conformance skipped".
+ * a visible TAP skip, "no GPU: CUDA conformance skipped".  It is there
+ * twice: "cuda f32", and "cuda bf16" with the matmul precision of mixed
+ * precision (nys_backend_set_matmul), which runs the linear cases only: within
+ * 1e-2 of the double reference, and further from it than 1e-5, so that a bf16
+ * path that silently computes in float32 fails.  kernels/emu/run.sh runs both
+ * here, on a CPU emulator of the kernels and of cuBLAS.
  */
 #include "nys_backend.h"
 #include "nys_cuda.h"
@@ -50,12 +55,20 @@ static const struct {
 	const char *name;
 	nys_device device;
 	nys_dtype dtype;
+	nys_matmul matmul;
 } backends[] = {
-	{"cpu f32", NYS_DEVICE_CPU, NYS_F32},
-	{"cpu-guarded f32", NYS_DEVICE_CPU_GUARDED, NYS_F32},
-	{"cpu-guarded f64", NYS_DEVICE_CPU_GUARDED, NYS_F64},
-	{"cuda f32", NYS_DEVICE_CUDA, NYS_F32}, /* only where there is a GPU */
+	{"cpu f32", NYS_DEVICE_CPU, NYS_F32, NYS_MATMUL_F32},
+	{"cpu-guarded f32", NYS_DEVICE_CPU_GUARDED, NYS_F32, NYS_MATMUL_F32},
+	{"cpu-guarded f64", NYS_DEVICE_CPU_GUARDED, NYS_F64, NYS_MATMUL_F32},
+	/* only where there is a GPU */
+	{"cuda f32", NYS_DEVICE_CUDA, NYS_F32, NYS_MATMUL_F32},
+	{"cuda bf16", NYS_DEVICE_CUDA, NYS_F32, NYS_MATMUL_BF16}, /* the linear cases */
 };
+/* The bounds of the bf16 products (the linear op with NYS_MATMUL_BF16):
+ * at most BF16_TOL from the double reference, and at least BF16_FLOOR (a
+ * float32 product is within about 1e-6). */
+#define BF16_TOL 1e-2
+#define BF16_FLOOR 1e-5
 enum { NBACKENDS = sizeof backends / sizeof backends[0] };
 
 /* ---- cases ------------------------------------------------------------------------ */
@@ -106,6 +119,7 @@ struct bcase {
 	uint64_t seed;
 	struct nys_nystrom_opts o;
 	double tol32;        /* the bound for float backends */
+	int bf16;            /* a case of the bf16 matmul backends too (the linear op) */
 };
 
 static uint64_t rs = 0x5EED0F0B5C0DEull;
@@ -374,9 +388,11 @@ static void check_case(bcase *c)
 		tap_ok(worst <= 1e-12, msg);
 	}
 	for (int b = 0; b < NBACKENDS; b++) {
-		if (!test_be[b])
+		int bf16 = backends[b].matmul == NYS_MATMUL_BF16;
+		if (!test_be[b] || (bf16 && !c->bf16))
 			continue;
-		double tol = backends[b].dtype == NYS_F32 ? c->tol32 : 1e-12;
+		double tol = bf16 ? BF16_TOL : backends[b].dtype == NYS_F32 ? c->tol32 : 1e-12;
+		double floor = bf16 ? BF16_FLOOR : -1;
 		for (int m = 0; m < nmodes; m++) {
 			run(test_be[b], c, &d, modes[m], &got);
 			/* the forward once, the backward in each mode */
@@ -386,12 +402,12 @@ static void check_case(bcase *c)
 				                 : INFINITY;
 				if (!got.ok || !ref[m].ok)
 					snprintf(what, sizeof what, "%s", got.ok ? ref[m].err : got.err);
-				snprintf(msg, sizeof msg, "%s: %s: %s (%.1e, bound %.0e; worst %s)",
+				snprintf(msg, sizeof msg, "%s: %s: %s (%.1e, bound %.0e%s; worst %s)",
 				         backends[b].name, c->name,
 				         grads ? (m ? "backward, accumulate" : "backward, overwrite")
 				               : "forward",
-				         err, tol, what);
-				tap_ok(err <= tol, msg);
+				         err, tol, bf16 ? ", and above 1e-5: not float32" : "", what);
+				tap_ok(err <= tol && err > floor, msg);
 			}
 			result_free(&got);
 		}
@@ -419,7 +435,8 @@ static int linear_b(nys_backend *be, nys_acc acc, void *const *p, const size_t *
 }
 static void case_linear(int N, int C, int OC, int bias, int want_dinp)
 {
-	bcase c = {.fwd = linear_f, .bwd = linear_b, .N = N, .C = C, .M = OC, .tol32 = 1e-5};
+	bcase c = {.fwd = linear_f, .bwd = linear_b, .N = N, .C = C, .M = OC, .tol32 = 1e-5,
+	           .bf16 = 1};
 	snprintf(c.name, sizeof c.name, "linear N %d C %d OC %d%s%s", N, C, OC,
 	         bias ? "" : ", no bias", want_dinp ? "" : ", no dinp");
 	add(&c, "inp", IN, (size_t)N * C, -1, 1);
@@ -975,6 +992,59 @@ static void cuda_attn_cases(void)
 	case_nystrom(1, 2, 9, 4, 3, 0, NYS_PINV_PER_MATRIX, 3, 0, 9);
 }
 
+/* The CPU accepts the bf16 matmul setting and computes in full precision
+ * all the same: the linear op forward and backward bit for bit as without
+ * it (a mixed-precision config trains on the CPU exactly as today). */
+static void check_cpu_matmul(void)
+{
+	enum { N = 13, C = 11, OC = 7 };
+	nys_err e = {{0}};
+	float *got[2][4];
+	int ok = 1;
+	for (int k = 0; k < 2; k++) {
+		nys_backend *be = nys_backend_new(NYS_DEVICE_CPU, NYS_F32, &e);
+		if (!be) {
+			tap_ok(0, "cpu f32 with the bf16 matmul setting: backend made");
+			return;
+		}
+		nys_backend_set_matmul(be, k ? NYS_MATMUL_BF16 : NYS_MATMUL_F32);
+		ok = ok && be->matmul == (k ? NYS_MATMUL_BF16 : NYS_MATMUL_F32);
+		uint64_t r = 0xB16Fu;
+		size_t sz[7] = {N * C, OC * C, OC, N * OC, N * C, OC * C, OC};
+		void *p[7];
+		for (int i = 0; i < 7; i++) {
+			double *x = chk_rnd(&r, sz[i], -1, 1);
+			p[i] = nys_backend_alloc(be, sz[i] * sizeof(float));
+			ok = ok && p[i] && !put_real(be, p[i], x, sz[i]);
+			free(x);
+		}
+		/* inp weight bias dout | dinp dweight dbias; out overwrites dout's copy */
+		void *out = nys_backend_alloc(be, (size_t)N * OC * sizeof(float));
+		nys_backend_begin(be);
+		ok = ok && out && !nys_backend_linear_forward(be, out, p[0], p[1], p[2], N, C, OC) &&
+		     !nys_backend_linear_backward(be, NYS_ACCUMULATE, p[4], p[5], p[6], p[3], p[0],
+		                                  p[1], N, C, OC) &&
+		     !nys_backend_sync(be, &e);
+		void *res[4] = {out, p[4], p[5], p[6]};
+		size_t rsz[4] = {N * OC, N * C, OC * C, OC};
+		for (int i = 0; i < 4; i++) {
+			got[k][i] = chk_alloc(rsz[i] * sizeof(float));
+			ok = ok && res[i] && !nys_backend_get(be, got[k][i], res[i], rsz[i] * sizeof(float));
+		}
+		for (int i = 0; i < 4 && k; i++)
+			ok = ok && !memcmp(got[0][i], got[1][i], rsz[i] * sizeof(float));
+		for (int i = 0; i < 7; i++)
+			nys_backend_release(be, p[i]);
+		nys_backend_release(be, out);
+		nys_backend_free(be);
+	}
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < 4; i++)
+			free(got[k][i]);
+	tap_ok(ok, "cpu f32 with the bf16 matmul setting: linear forward and backward bit for "
+	           "bit as in float32 (the CPU computes in full precision)");
+}
+
 /* ---- the optimizer ops, on float32 against nys_optim.h ------------------------------------------ */
 
 static void check_optim(nys_backend *be, const char *bname)
@@ -1125,7 +1195,8 @@ int main(void)
 	for (int b = 0; b < NBACKENDS; b++) {
 		char msg[200];
 		if (backends[b].device == NYS_DEVICE_CUDA && !nys_cuda_probe(&e)) {
-			snprintf(msg, sizeof msg, "no GPU: CUDA conformance skipped (%.150s)", e.msg);
+			snprintf(msg, sizeof msg, "no GPU: CUDA conformance skipped (%s: %.150s)",
+			         backends[b].name, e.msg);
 			tap_skip(msg);
 			fprintf(stderr, "backend_ops: %s\n", msg); /* shown by prove */
 			continue;
@@ -1134,6 +1205,8 @@ int main(void)
 		snprintf(msg, sizeof msg, "backend %s made%s%.150s", backends[b].name,
 		         test_be[b] ? "" : ": ", test_be[b] ? "" : e.msg);
 		tap_ok(test_be[b] != NULL, msg);
+		if (test_be[b])
+			nys_backend_set_matmul(test_be[b], backends[b].matmul);
 		if (test_be[b])
 			check_memory(test_be[b], backends[b].name);
 	}
@@ -1200,9 +1273,10 @@ int main(void)
 
 	/* the CUDA kernels' edge cases (kernels/attn.cu) */
 	cuda_attn_cases();
-	/* the optimizer ops, on the float backends */
+	check_cpu_matmul();
+	/* the optimizer ops, on the float backends (bf16 changes none of them) */
 	for (int b = 0; b < NBACKENDS; b++)
-		if (test_be[b] && backends[b].dtype == NYS_F32)
+		if (test_be[b] && backends[b].dtype == NYS_F32 && backends[b].matmul == NYS_MATMUL_F32)
 			check_optim(test_be[b], backends[b].name);
 
 	for (int b = 0; b < NBACKENDS; b++)

@@ -5,7 +5,11 @@
  * from the same parameters, then several steps of forward with dropout,
  * backward and AdamW on each; the losses, gradients and parameters after
  * every step are compared (float32 on both, so about 1e-5 relative per op,
- * growing a little with the steps: the bound is 1e-4).
+ * growing a little with the steps: the bound is 1e-4).  One case more runs
+ * the GPU model in mixed precision (nys_model_opts.matmul = NYS_MATMUL_BF16,
+ * a config's mixed_precision: the dense products in bf16): within 1e-2 of
+ * the CPU's float32 (gradients 5e-2), and its gradients further from them
+ * than float32's bound, 1e-4, so that bf16 is seen to be in use.
  *
  * Without a usable GPU the steps are a visible TAP skip, and what is
  * tested is that asking for the cuda device is a clear error ("cuda: ..."),
@@ -81,12 +85,13 @@ typedef struct scase {
 	bool mlm;
 	int B, T, pad;
 	bool types;
+	nys_matmul matmul; /* the GPU model's products */
 } scase;
 
 static nys_model *make(const nys_model_config *c, const scase *s, nys_device dev, nys_err *e)
 {
 	nys_model_opts o = {.dtype = NYS_F32, .mlm = s->mlm, .num_labels = s->num_labels,
-	                    .device = dev};
+	                    .device = dev, .matmul = s->matmul};
 	nys_model *m = nys_model_new(c, &o, e);
 	if (m && nys_model_init(m, 5, e)) {
 		nys_model_free(m);
@@ -170,10 +175,16 @@ static void run_case(const scase *s)
 		     !nys_model_adamw_step(cpu, &oc, &e) && !nys_model_adamw_step(gpu, &og, &e) &&
 		     !compare(cpu, gpu, NYS_BUF_PARAMS, &worst_par, &e);
 	}
+	int bf16 = s->matmul == NYS_MATMUL_BF16;
+	double tol = bf16 ? 1e-2 : 1e-4, tol_grad = bf16 ? 5e-2 : 1e-4;
 	snprintf(msg, sizeof msg, "%s: 3 steps (dropout, backward, AdamW) on cuda = on cpu: "
-	         "loss %.1e, gradients %.1e, parameters %.1e (bound 1e-4)%s%.200s", s->name,
-	         worst_loss, worst_grad, worst_par, ok ? "" : "; failed: ", ok ? "" : e.msg);
-	tap_ok(ok && worst_loss <= 1e-4 && worst_grad <= 1e-4 && worst_par <= 1e-4, msg);
+	         "loss %.1e, gradients %.1e, parameters %.1e (bound %.0e, gradients %.0e%s)%s%.200s",
+	         s->name, worst_loss, worst_grad, worst_par, tol, tol_grad,
+	         bf16 ? ", and above 1e-4: bf16 in use" : "", ok ? "" : "; failed: ",
+	         ok ? "" : e.msg);
+	tap_ok(ok && worst_loss <= tol && worst_grad <= tol_grad && worst_par <= tol &&
+	           (!bf16 || worst_grad > 1e-4),
+	       msg);
 	nys_model_free(cpu);
 	nys_model_free(gpu);
 }
@@ -216,14 +227,17 @@ int main(int argc, char **argv)
 	tap_ok(be != NULL, msg);
 	nys_backend_free(be);
 	static const scase cases[] = {
-		{"nystrom MLM, conv, padding, 2 types", NYS_ATTN_NYSTROM, 3, 0, 0, true, 3, 22, 5, true},
+		{"nystrom MLM, conv, padding, 2 types", NYS_ATTN_NYSTROM, 3, 0, 0, true, 3, 22, 5, true,
+		 NYS_MATMUL_F32},
 		{"nystrom MLM, uneven segments, unpadded means", NYS_ATTN_NYSTROM, 0, 1, 0, true, 2, 19,
-		 4, false},
-		{"softmax MLM, padding", NYS_ATTN_SOFTMAX, 0, 0, 0, true, 2, 16, 3, false},
+		 4, false, NYS_MATMUL_F32},
+		{"softmax MLM, padding", NYS_ATTN_SOFTMAX, 0, 0, 0, true, 2, 16, 3, false, NYS_MATMUL_F32},
 		{"nystrom classifier, 3 classes (fine-tuning)", NYS_ATTN_NYSTROM, 3, 0, 3, false, 4,
-		 20, 6, true},
+		 20, 6, true, NYS_MATMUL_F32},
 		{"nystrom regression (fine-tuning, STS-B)", NYS_ATTN_NYSTROM, 3, 0, 1, false, 3, 18, 2,
-		 true},
+		 true, NYS_MATMUL_F32},
+		{"nystrom MLM in mixed precision (bf16 products)", NYS_ATTN_NYSTROM, 3, 0, 0, true, 3,
+		 22, 5, true, NYS_MATMUL_BF16},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		run_case(&cases[i]);
