@@ -121,12 +121,14 @@ static int train(nys_cli *cl)
 		fprintf(stderr, "nys-train: %s\n", e.msg);
 		return 1;
 	}
-	if (w.world > 1) {
+	if (w.world > 1 || nys_dist_reduce_alone()) {
 		o.world = &w;
 		if (!o.threads)
 			o.threads = nys_dist_threads(local);
 		quiet = quiet || w.rank != 0; /* rank 0 speaks for the world */
 	}
+	/* which sum of the gradients the world uses, said once */
+	nys_dist_info(&(nys_info){.fn = quiet ? NULL : info});
 	o.progress = !quiet && isatty(STDERR_FILENO);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
