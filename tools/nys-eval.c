@@ -435,7 +435,7 @@ static const char glue_help[] =
 
 enum { GLUE_TASK = 256, GLUE_BATCH, GLUE_LR, GLUE_EPOCH, GLUE_CHECKPOINT, GLUE_CONFIG, GLUE_DIR,
 	GLUE_LOWER, GLUE_HEAD, GLUE_SEED, GLUE_PREDICT, GLUE_SAVE, GLUE_EVAL_ONLY, GLUE_PAD,
-	GLUE_SCORE_TRAIN, GLUE_DEVICE, GLUE_MICRO };
+	GLUE_SCORE_TRAIN, GLUE_DEVICE, GLUE_MICRO, GLUE_EXACT };
 
 static const nys_cli_opt glue_opts[] = {
 	{"task", 0, "T", GLUE_TASK, "CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI"},
@@ -460,6 +460,8 @@ static const nys_cli_opt glue_opts[] = {
 	{"score-train", 0, NULL, GLUE_SCORE_TRAIN, "also score the training split every epoch"},
 	{"micro", 0, "N", GLUE_MICRO, "examples a forward while training (default: the\n"
 	                              "batch size; under mpirun, shared among the ranks)"},
+	{"exact-reduce", 0, NULL, GLUE_EXACT, "sum each step's micro-batch gradients exactly, so\n"
+	                                      "that any number of MPI ranks fine-tunes bitwise the same"},
 	{"device", 0, "D", GLUE_DEVICE, "cpu, cuda or auto (default auto: the GPU when\n"
 	                                "there is a usable one, else the CPU)"},
 	NYS_CLI_OPT_JOBS("threads (default: all cores)"),
@@ -493,6 +495,7 @@ static int cmd_glue(nys_cli *cl)
 		case GLUE_EVAL_ONLY: o.eval_only = true; break;
 		case GLUE_SCORE_TRAIN: o.score_train = true; break;
 		case GLUE_MICRO: nys_cli_u64(cl, 1, 1 << 20, "--micro", &o.micro); break;
+		case GLUE_EXACT: o.exact = true; break;
 		case GLUE_LR: {
 			char *end;
 			o.lr = strtod(optarg, &end);

@@ -747,7 +747,7 @@ static int run_train(ft *f, json_t **summary, nys_err *e)
 	nys_loop_opts lp = {
 		.batch = o->batch_size, .micro = f->micro,
 		.seed = o->seed, .max_lr = o->lr, .sched = sched, .next = next_batch, .next_ctx = f,
-		.world = o->world, .skip = skip_batch,
+		.world = o->world, .skip = skip_batch, .exact = o->exact,
 	};
 	if (nys_loop_init(&f->loop, f->m, &lp, e))
 		return -1;

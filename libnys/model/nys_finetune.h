@@ -62,6 +62,9 @@ typedef struct nys_ft_opts {
 	 * its own dropout draws, so a run equals another given the same micro
 	 * whatever the number of ranks. */
 	uint64_t micro;
+	/* Sum each step's micro-batch gradients exactly (nys_loop_opts.exact),
+	 * so that any number of ranks fine-tunes bitwise the same. */
+	bool exact;
 	/* The data-parallel world (nys_dist.h), or NULL for one process.  Rank
 	 * r trains the micro-batches k = r, r + W, ... of each step (nys_loop.h)
 	 * and predicts the scoring batches j = r, r + W, ... of each split; the
