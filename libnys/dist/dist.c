@@ -77,20 +77,29 @@ static int mpi_fail(int rc, const char *what, nys_err *e)
 }
 
 /* Poll a non-blocking collective until it completes; past the deadline,
- * abort the job.  It sleeps between polls after the first thousand, so
- * that a rank waiting for a slower one gives its core back. */
+ * abort the job.  Open MPI moves a collective's data only inside MPI_Test,
+ * so for its first YIELD_S seconds a wait polls without sleeping, yielding
+ * the core to whatever else is runnable (sleeping there made the sum of
+ * 3.5M float gradients, 14 MB, take 540 ms instead of 50 to 90 ms on 2
+ * busy cores); after that it is waiting for
+ * a slower rank (validating, writing a checkpoint) and sleeps between
+ * polls, giving its core back. */
+#define YIELD_S 0.5
 static int wait_req(MPI_Request *r, const char *what, nys_err *e)
 {
 	double t0 = MPI_Wtime();
-	for (long polls = 0;; polls++) {
+	for (;;) {
 		int done = 0, rc = MPI_Test(r, &done, MPI_STATUS_IGNORE);
 		if (rc != MPI_SUCCESS)
 			return mpi_fail(rc, what, e);
 		if (done)
 			return 0;
-		if (polls > 1000)
+		double waited = MPI_Wtime() - t0;
+		if (waited < YIELD_S)
+			sched_yield();
+		else
 			nanosleep(&(struct timespec){.tv_nsec = 20000}, NULL);
-		if (MPI_Wtime() - t0 > S.timeout) {
+		if (waited > S.timeout) {
 			fprintf(stderr, "rank %d of %d: %s: no answer from the other ranks in %g s "
 			        "(one died or hangs; NYS_DIST_TIMEOUT sets the limit): aborting the "
 			        "job\n", S.rank, S.size, what, S.timeout);
