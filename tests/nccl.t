@@ -42,15 +42,7 @@ if ! command -v mpirun > /dev/null; then
 	done_testing
 	exit
 fi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
-export OMP_NUM_THREADS=1
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-mpi() {
-	local n=$1
-	shift
-	timeout 120 mpirun -np "$n" --oversubscribe --bind-to none "$@"
-}
+mpi_env
 
 # ---- a small model on arithmetic sequences: 2 steps of 4 in micro-batches of 2 --------
 arith_ids 5 300 30 > "$T/ar.ids"

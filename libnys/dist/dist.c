@@ -15,7 +15,6 @@
 #include "nys_nccl.h"
 
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,18 +136,7 @@ static int world_sum(void *ctx, double *buf, size_t n, nys_err *e)
 }
 
 /* Rank 0's line on the gradients' sum. */
-static void say(const char *fmt, ...) NYS_PRINTF(1, 2);
-static void say(const char *fmt, ...)
-{
-	if (S.rank != 0 || !S.info.fn)
-		return;
-	char line[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	S.info.fn(S.info.ctx, line);
-}
+#define SAY(...) (S.rank == 0 ? nys_info_say(&S.info, __VA_ARGS__) : (void)0)
 
 /* The gradients' sum, chosen at the first step by every rank together
  * (nys_dist.h): NCCL when the model is on a GPU, every rank loaded NCCL
@@ -181,7 +169,7 @@ static int choose_reduce(nys_model *m, nys_err *e)
 			if (wait_req(&r, "NCCL's id", e) ||
 			    !(S.nccl = nys_nccl_comm(be, id, S.size, S.rank, e)))
 				return -1;
-			say("gradients: summed on the GPUs by NCCL %d.%d.%d (ncclAllReduce in place, "
+			SAY("gradients: summed on the GPUs by NCCL %d.%d.%d (ncclAllReduce in place, "
 			    "%d rank%s)", version / 10000, version / 100 % 100, version % 100, S.size,
 			    S.size == 1 ? "" : "s");
 			return 0;
@@ -191,7 +179,7 @@ static int choose_reduce(nys_model *m, nys_err *e)
 			                                          : le.msg);
 		snprintf(why, sizeof why, " (no NCCL: %s)", ok ? "not on every rank" : le.msg);
 	}
-	say("gradients: summed on the host over MPI, a copy reduced to rank 0 and "
+	SAY("gradients: summed on the host over MPI, a copy reduced to rank 0 and "
 	    "broadcast%s", why);
 	return 0;
 }
@@ -277,7 +265,7 @@ static int world_sum_exact(void *ctx, void *buf, size_t n, nys_err *e)
 {
 	(void)ctx;
 	if (!S.said_exact)
-		say("gradients: summed exactly on the host over MPI (--exact-reduce: 128-bit fixed "
+		SAY("gradients: summed exactly on the host over MPI (--exact-reduce: 128-bit fixed "
 		    "point, on any device%s)", S.nccl_mode == 1 ? "; NYS_NCCL=1 has no effect" : "");
 	S.said_exact = true;
 	return allreduce(buf, n, 16, S.i128, S.add128, "the gradients' exact sum", e);
