@@ -37,6 +37,8 @@ static const char tail[] =
 	"Data-parallel: mpirun -np N nys-train ... (or srun --mpi=pmix) trains\n"
 	"each step's micro-batches on N ranks; rank 0 writes the checkpoints and\n"
 	"the log; --threads defaults to the cores over the ranks of a machine.\n"
+	"On GPUs (--device cuda) the gradients are summed by NCCL when it loads\n"
+	"(NYS_NCCL=0: on the host; NYS_NCCL=1: NCCL or an error, also on one rank).\n"
 	"\n"
 	"Exit status: 0 trained or stopped with a checkpoint, 1 error (bad config,\n"
 	"data or checkpoint, a non-finite loss, I/O), 2 usage error.\n";
