@@ -122,7 +122,7 @@ PY
 # MPI's own allocations at exit are not ours to find (the plain, MPI-free
 # runs of the other tests keep the leak check).  Then `mpi N CMD...` runs
 # mpirun -np N, bounded, so that a hang fails instead of stopping the test
-# run.
+# run (MPI_LIMIT seconds, default 120).
 mpi_env() {
 	export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 	export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
@@ -132,5 +132,5 @@ mpi_env() {
 mpi() {
 	local n=$1
 	shift
-	timeout 120 mpirun -np "$n" --oversubscribe --bind-to none "$@"
+	timeout "${MPI_LIMIT:-120}" mpirun -np "$n" --oversubscribe --bind-to none "$@"
 }
