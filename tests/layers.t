@@ -38,6 +38,7 @@ my %SEAM = (
 	'cpu -> model' => [qw(nys_backend.h backend_ops.def)],
 	'model -> kernels' => [qw(nys_cuda.h)],
 	'kernels -> model' => [qw(nys_backend.h backend_ops.def)],
+	'dist -> kernels' => [qw(nys_nccl.h)],
 );
 # A layer's internals: included only inside their layer, never by tools/ or
 # tests/.

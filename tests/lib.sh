@@ -115,3 +115,22 @@ def nums(p):
 sys.exit(0 if nums(sys.argv[1]) == nums(sys.argv[2]) else 1)
 PY
 }
+
+# mpi_env: the environment of the tests that run mpirun (mpi.t, nccl.t,
+# mpi-glue.t): CI runs as root, containers may lack the kernel's
+# cross-memory attach, more ranks than cores, one thread a rank; Open
+# MPI's own allocations at exit are not ours to find (the plain, MPI-free
+# runs of the other tests keep the leak check).  Then `mpi N CMD...` runs
+# mpirun -np N, bounded, so that a hang fails instead of stopping the test
+# run (MPI_LIMIT seconds, default 120).
+mpi_env() {
+	export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+	export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
+	export OMP_NUM_THREADS=1
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+}
+mpi() {
+	local n=$1
+	shift
+	timeout "${MPI_LIMIT:-120}" mpirun -np "$n" --oversubscribe --bind-to none "$@"
+}

@@ -22,19 +22,8 @@ if ! command -v mpirun > /dev/null; then
 	done_testing
 	exit
 fi
-# CI runs as root; containers may lack the kernel's cross-memory attach
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
-export OMP_NUM_THREADS=1
-# Open MPI's own allocations at exit are not ours to find (the plain,
-# MPI-free runs of the other tests keep the leak check).
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-# every launch is bounded: a hang fails instead of stopping the test run
-mpi() {
-	local n=$1
-	shift
-	timeout 120 mpirun -np "$n" --oversubscribe --bind-to none "$@"
-}
+# root, oversubscribed, one thread a rank; mpi N CMD... (lib.sh)
+mpi_env
 
 # ---- the double-precision loop: 1, 2, 3 ranks ---------------------------------
 CFG=$TOP/pipeline/configs/tiny-nystrom/config.json

@@ -435,7 +435,7 @@ static const char glue_help[] =
 
 enum { GLUE_TASK = 256, GLUE_BATCH, GLUE_LR, GLUE_EPOCH, GLUE_CHECKPOINT, GLUE_CONFIG, GLUE_DIR,
 	GLUE_LOWER, GLUE_HEAD, GLUE_SEED, GLUE_PREDICT, GLUE_SAVE, GLUE_EVAL_ONLY, GLUE_PAD,
-	GLUE_SCORE_TRAIN, GLUE_DEVICE };
+	GLUE_SCORE_TRAIN, GLUE_DEVICE, GLUE_MICRO, GLUE_EXACT };
 
 static const nys_cli_opt glue_opts[] = {
 	{"task", 0, "T", GLUE_TASK, "CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI"},
@@ -458,6 +458,10 @@ static const nys_cli_opt glue_opts[] = {
 	{"eval-only", 0, NULL, GLUE_EVAL_ONLY, "score --checkpoint (one --save wrote): no training"},
 	{"pad", 0, "P", GLUE_PAD, "max (pad to max_seq_len, the default) or longest"},
 	{"score-train", 0, NULL, GLUE_SCORE_TRAIN, "also score the training split every epoch"},
+	{"micro", 0, "N", GLUE_MICRO, "examples a forward while training (default: the\n"
+	                              "batch size; under mpirun, shared among the ranks)"},
+	{"exact-reduce", 0, NULL, GLUE_EXACT, "sum each step's micro-batch gradients exactly, so\n"
+	                                      "that any number of MPI ranks fine-tunes bitwise the same"},
 	{"device", 0, "D", GLUE_DEVICE, "cpu, cuda or auto (default auto: the GPU when\n"
 	                                "there is a usable one, else the CPU)"},
 	NYS_CLI_OPT_JOBS("threads (default: all cores)"),
@@ -490,6 +494,8 @@ static int cmd_glue(nys_cli *cl)
 		case GLUE_SAVE: o.save = optarg; break;
 		case GLUE_EVAL_ONLY: o.eval_only = true; break;
 		case GLUE_SCORE_TRAIN: o.score_train = true; break;
+		case GLUE_MICRO: nys_cli_u64(cl, 1, 1 << 20, "--micro", &o.micro); break;
+		case GLUE_EXACT: o.exact = true; break;
 		case GLUE_LR: {
 			char *end;
 			o.lr = strtod(optarg, &end);
@@ -545,12 +551,33 @@ static int cmd_glue(nys_cli *cl)
 	nys_out_cleanup_on_signals();
 	nys_err e;
 	char *summary = NULL;
-	if (nys_ft_run(&o, cl->quiet ? NULL : glue_info, NULL, &summary, &e))
+	/* data-parallel under mpirun (nys_dist.h), as mlm: rank 0 speaks and
+	 * writes */
+	nys_world w;
+	unsigned local;
+	if (nys_dist_start(NULL, NULL, &w, &local, &e))
 		return fail(&e);
-	int rc = printf("%s\n", summary) < 0 || fflush(stdout) ? 1 : 0;
+	bool rank0 = w.rank == 0;
+	if (w.world > 1) {
+		o.world = &w;
+		if (!o.threads)
+			o.threads = nys_dist_threads(local);
+		o.progress = o.progress && rank0;
+	}
+	nys_dist_info(&(nys_info){.fn = cl->quiet || !rank0 ? NULL : glue_info});
+	if (nys_ft_run(&o, cl->quiet || !rank0 ? NULL : glue_info, NULL, &summary, &e)) {
+		if (w.world > 1) {
+			fprintf(stderr, "nys-eval: rank %u of %u: %s\n", w.rank, w.world, e.msg);
+			fflush(stderr);
+			nys_dist_abort(1);
+		}
+		return fail(&e);
+	}
+	int rc = rank0 && (printf("%s\n", summary) < 0 || fflush(stdout)) ? 1 : 0;
 	if (rc)
 		nys_warnx("stdout: write failed");
 	free(summary);
+	nys_dist_end();
 	return rc;
 }
 

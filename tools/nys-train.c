@@ -38,6 +38,8 @@ static const char tail[] =
 	"Data-parallel: mpirun -np N nys-train ... (or srun --mpi=pmix) trains\n"
 	"each step's micro-batches on N ranks; rank 0 writes the checkpoints and\n"
 	"the log; --threads defaults to the cores over the ranks of a machine.\n"
+	"On GPUs (--device cuda) the gradients are summed by NCCL when it loads\n"
+	"(NYS_NCCL=0: on the host; NYS_NCCL=1: NCCL or an error, also on one rank).\n"
 	"\n"
 	"Exit status: 0 trained or stopped with a checkpoint, 1 error (bad config,\n"
 	"data or checkpoint, a non-finite loss, I/O), 2 usage error.\n";
@@ -132,12 +134,14 @@ static int train(nys_cli *cl)
 		fprintf(stderr, "nys-train: %s\n", e.msg);
 		return 1;
 	}
-	if (w.world > 1) {
+	if (w.world > 1 || nys_dist_reduce_alone()) {
 		o.world = &w;
 		if (!o.threads)
 			o.threads = nys_dist_threads(local);
 		quiet = quiet || w.rank != 0; /* rank 0 speaks for the world */
 	}
+	/* which sum of the gradients the world uses, said once */
+	nys_dist_info(&(nys_info){.fn = quiet ? NULL : info});
 	o.progress = !quiet && isatty(STDERR_FILENO);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);

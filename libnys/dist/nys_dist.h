@@ -16,6 +16,18 @@
  * once the world has more than one rank: one rank's bad shard or
  * non-finite loss stops them all, with its message, instead of leaving
  * the others waiting.
+ *
+ * The gradients' sum (the world's grads()) is chosen at the first step:
+ * when the model runs on a GPU (the CUDA backend) and the world has more
+ * than one rank, ncclAllReduce in place on the device gradients, on the
+ * backend's stream (nys_nccl.h: NCCL loaded at run time; the id made by
+ * rank 0 and sent with MPI_Bcast), polled against the same deadline, then
+ * ncclCommAbort and MPI_Abort; otherwise (the CPU, NCCL missing on some
+ * rank, NYS_NCCL=0) a host copy reduced to rank 0 and broadcast.
+ * NYS_NCCL=1 insists on NCCL (an error where it cannot be had) and uses
+ * it with one rank too, for a smoke test.  --exact-reduce's fixed-point
+ * sums stay on the host on any device.  Rank 0 says once which it uses
+ * (nys_dist_info).  Each rank takes GPU local rank % the machine's GPUs.
  */
 #ifndef NYS_DIST_H
 #define NYS_DIST_H
@@ -41,5 +53,12 @@ void nys_dist_abort(int code);
 int nys_dist_threads(unsigned local);
 /* True when the build has MPI. */
 bool nys_dist_built(void);
+/* Where rank 0 says which sum of the gradients it uses (a copy of *info;
+ * NULL or no function: it says nothing). */
+void nys_dist_info(const nys_info *info);
+/* True under a launcher with one rank and NYS_NCCL=1: the program then
+ * hands the loop its world of one, so that the gradients still go through
+ * NCCL (the one-rank smoke test of the GPU path). */
+bool nys_dist_reduce_alone(void);
 
 #endif

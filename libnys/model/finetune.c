@@ -5,6 +5,12 @@
  * the checkpoint and its tokenizer, the model with a fresh head, the
  * batches (padded to max_seq_len or to their longest), the epochs, the log
  * and the summary.
+ *
+ * Data-parallel (nys_ft_opts.world): the loop splits each step's
+ * micro-batches over the ranks, scoring splits a split's batches the same
+ * way and sums the predictions (each row's from the one rank that made it,
+ * zeros from the others: exact), so every rank scores the whole split as
+ * one process does and the best epoch is the same everywhere.
  */
 #include "nys_ckpt.h"
 #include "nys_config.h"
@@ -279,6 +285,13 @@ static int make_batch(ft *f, const split *sp, const size_t *rows, size_t nb, nys
 	return 0;
 }
 
+/* In a world of many ranks: rank 0 alone writes the log, --save and
+ * --predict. */
+static bool writer(const ft *f)
+{
+	return !nys_world_many(f->o->world) || f->o->world->rank == 0;
+}
+
 /* The loop's next micro-batch: the next nb rows of the epoch's order. */
 static int next_batch(void *ctx, int nb, nys_batch *b, nys_err *e)
 {
@@ -290,22 +303,49 @@ static int next_batch(void *ctx, int nb, nys_batch *b, nys_err *e)
 	return make_batch(f, &f->train, rows, (size_t)nb, b, e);
 }
 
+/* Another rank's micro-batch: its nb rows passed over. */
+static int skip_batch(void *ctx, int nb, nys_err *e)
+{
+	ft *f = ctx;
+	if (f->pos + (size_t)nb > f->train.d.n)
+		return nys_err_set(e, "%s: the epoch's rows ran out", f->train.d.file);
+	f->pos += (size_t)nb;
+	return 0;
+}
+
 /* ---- scoring --------------------------------------------------------------------- */
 
 /* Predict every row of a split in eval mode, batch_size rows a forward in
- * file order: class ids into pred or scores into spred ([d.n] each). */
+ * file order: class ids into pred or scores into spred ([d.n] each).  In a
+ * world, rank r runs the batches j = r, r + W, ... and the sum over the
+ * ranks of spred (and of the ids, as doubles: small integers, exact) gives
+ * every rank all of them. */
 static int predict(ft *f, const split *sp, int32_t *pred, double *spred, nys_err *e)
 {
+	const nys_world *w = f->o->world;
+	bool many = nys_world_many(w);
 	size_t n = sp->d.n, B = f->o->batch_size;
+	double *ids = NULL;
+	if (many && f->L > 1 && !(ids = calloc(n ? n : 1, sizeof *ids)))
+		return nys_err_set(e, "out of memory");
 	for (size_t i = 0; i < n; i += B) {
 		size_t nb = n - i < B ? n - i : B;
+		if (many && i / B % w->world != w->rank) {
+			if (f->L == 1)
+				memset(spred + i, 0, nb * sizeof *spred);
+			else
+				memset(pred + i, 0, nb * sizeof *pred);
+			continue;
+		}
 		for (size_t k = 0; k < nb; k++)
 			f->rows[k] = i + k;
 		nys_batch b;
 		if (make_batch(f, sp, f->rows, nb, &b, e) ||
 		    nys_model_forward(f->m, &b, false, 0, NULL, e) ||
-		    nys_model_output(f->m, NYS_OUT_SCORES, f->scores, e))
+		    nys_model_output(f->m, NYS_OUT_SCORES, f->scores, e)) {
+			free(ids);
 			return -1;
+		}
 		for (size_t k = 0; k < nb; k++) {
 			const float *s = f->scores + k * (size_t)f->L;
 			if (f->L == 1) {
@@ -319,7 +359,20 @@ static int predict(ft *f, const split *sp, int32_t *pred, double *spred, nys_err
 			pred[i + k] = best;
 		}
 	}
-	return 0;
+	if (!many)
+		return 0;
+	int rc = -1;
+	if (f->L == 1) {
+		rc = w->sum(w->ctx, spred, n, e);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			ids[i] = pred[i];
+		if (!(rc = w->sum(w->ctx, ids, n, e)))
+			for (size_t i = 0; i < n; i++)
+				pred[i] = (int32_t)ids[i];
+	}
+	free(ids);
+	return rc;
 }
 
 /* The scores as a JSON object by HuggingFace's names (null for NaN). */
@@ -348,7 +401,7 @@ static int score(ft *f, const split *sp, const char *dir, json_t **out, double *
 	}
 	if (predict(f, sp, pred, spred, e))
 		goto out;
-	if (dir && nys_glue_write_predictions(dir, &sp->d, f->L > 1 ? pred : NULL,
+	if (dir && writer(f) && nys_glue_write_predictions(dir, &sp->d, f->L > 1 ? pred : NULL,
 	                                      f->L == 1 ? spred : NULL, NULL, e))
 		goto out;
 	if (sp->d.split->role == NYS_GLUE_TEST) {
@@ -532,6 +585,10 @@ static int save_model(ft *f, uint64_t epoch, nys_err *e)
 	if (!g)
 		return nys_err_set(e, "out of memory");
 	const char *meta[] = {NYS_TOKENIZER_META, f->tokfp, "nys_glue", g, NULL};
+	if (!writer(f)) {
+		free(g);
+		return 0;
+	}
 	int rc = nys_model_save(f->m, f->o->save, meta, e);
 	free(g);
 	return rc;
@@ -550,6 +607,10 @@ static void progress(const ft *f, uint64_t epoch, uint64_t total, double rate, d
 
 static int log_line(ft *f, json_t *j, nys_err *e)
 {
+	if (!f->log) { /* not the writer of a world */
+		json_decref(j);
+		return 0;
+	}
 	char *s = dump(j);
 	if (!s || fprintf(f->log, "%s\n", s) < 0 || fflush(f->log)) {
 		free(s);
@@ -608,8 +669,10 @@ static int epoch(ft *f, uint64_t ep, uint64_t spe, uint64_t total, json_t **last
 	f->tokens = 0;
 	if (train_epoch(f, spe, ep, total, &loss, &accu, e))
 		return -1;
-	double dt = nys_now() - t0;
-	uint64_t tokens = f->tokens;
+	double dt = nys_now() - t0, tokens = (double)f->tokens;
+	/* a world's tokens: each rank counted its own */
+	if (nys_world_many(o->world) && o->world->sum(o->world->ctx, &tokens, 1, e))
+		return -1;
 	int rc = -1;
 	json_t *dev = json_object(), *line = json_object(), *again = json_object();
 	if (!dev || !line || !again) {
@@ -647,7 +710,7 @@ static int epoch(ft *f, uint64_t ep, uint64_t spe, uint64_t total, json_t **last
 	json_object_set_new(line, "beta1", json_real(f->loop.adam.beta1));
 	json_object_set_new(line, "best", best_json(f));
 	json_object_set_new(line, "time", json_real(round(dt * 1e4) / 1e4));
-	json_object_set_new(line, "tokens_per_s", json_real(round((double)tokens / dt)));
+	json_object_set_new(line, "tokens_per_s", json_real(round(tokens / dt)));
 	nys_info_say(&f->info, "epoch %llu: train loss %.4f, dev %.4f (best: epoch %llu, %.4f)",
 	             (unsigned long long)ep, loss, combined, (unsigned long long)f->best_epoch,
 	             f->best);
@@ -678,11 +741,18 @@ static int run_train(ft *f, json_t **summary, nys_err *e)
 		                   (unsigned long long)o->batch_size, (unsigned long long)o->epochs,
 		                   msg);
 	}
-	uint64_t micro = NYS_MAX_BATCH_TOKENS / f->T;
-	f->micro = o->batch_size < micro ? o->batch_size : micro;
+	uint64_t micro = NYS_MAX_BATCH_TOKENS / f->T, want = o->batch_size;
+	if (o->micro)
+		want = o->micro;
+	else if (nys_world_many(o->world))
+		want = (o->batch_size + o->world->world - 1) / o->world->world;
+	if (want > o->batch_size)
+		want = o->batch_size;
+	f->micro = want < micro ? want : micro;
 	nys_loop_opts lp = {
 		.batch = o->batch_size, .micro = f->micro,
 		.seed = o->seed, .max_lr = o->lr, .sched = sched, .next = next_batch, .next_ctx = f,
+		.world = o->world, .skip = skip_batch, .exact = o->exact,
 	};
 	if (nys_loop_init(&f->loop, f->m, &lp, e))
 		return -1;
@@ -696,7 +766,7 @@ static int run_train(ft *f, json_t **summary, nys_err *e)
 		return nys_err_set(e, "out of memory");
 	snprintf(f->log_path, len, "%.*s/%s", slash ? (int)(slash - f->ckpt) : 1,
 	         slash ? f->ckpt : ".", name);
-	if (!(f->log = fopen(f->log_path, "w")))
+	if (writer(f) && !(f->log = fopen(f->log_path, "w")))
 		return nys_err_sys(e, "%s", f->log_path);
 	nys_info_say(&f->info, "%s: %zu training rows, %llu steps an epoch, %llu epochs; log %s",
 	             f->task->name, n, (unsigned long long)spe, (unsigned long long)o->epochs,
@@ -750,7 +820,7 @@ int nys_ft_run(const nys_ft_opts *o, void (*info)(void *ctx, const char *line), 
 	if (!(f.cfg = nys_config_load(o->config ? o->config : "config.json", NULL, NULL, e)) ||
 	    setup(&f, e))
 		goto out;
-	if (o->predict && nys_mkdirs(o->predict, e))
+	if (o->predict && writer(&f) && nys_mkdirs(o->predict, e))
 		goto out;
 	if (o->eval_only ? run_eval(&f, &sum, e) : run_train(&f, &sum, e))
 		goto out;

@@ -312,6 +312,11 @@ int nys_model_set(nys_model *m, nys_buffer which, size_t offset, size_t n, const
 	return nys_backend_sync(m->be, e);
 }
 
+void *nys_model_buffer(nys_model *m, nys_buffer which, nys_err *e)
+{
+	return buffer(m, which, e);
+}
+
 void *nys_model_copy(nys_model *m, nys_buffer which, nys_err *e)
 {
 	void *h = malloc(m->np ? m->np * m->esize : 1);

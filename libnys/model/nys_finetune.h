@@ -22,6 +22,7 @@
 
 #include "nys.h"
 #include "nys_backend.h" /* nys_device */
+#include "nys_loop.h"    /* nys_world */
 #include "nys_model.h"   /* nys_cls_act */
 
 /* How a batch is padded. */
@@ -56,6 +57,21 @@ typedef struct nys_ft_opts {
 	nys_device device;
 	int threads;             /* 0: OpenMP's default */
 	bool progress;           /* a progress line on stderr (a terminal) */
+	/* Examples a forward while training (0: batch_size alone, in a world
+	 * of W ranks ceil(batch_size / W)): a step's micro-batches, each with
+	 * its own dropout draws, so a run equals another given the same micro
+	 * whatever the number of ranks. */
+	uint64_t micro;
+	/* Sum each step's micro-batch gradients exactly (nys_loop_opts.exact),
+	 * so that any number of ranks fine-tunes bitwise the same. */
+	bool exact;
+	/* The data-parallel world (nys_dist.h), or NULL for one process.  Rank
+	 * r trains the micro-batches k = r, r + W, ... of each step (nys_loop.h)
+	 * and predicts the scoring batches j = r, r + W, ... of each split; the
+	 * predictions are gathered to every rank, so each computes the metrics
+	 * of one process exactly; rank 0 alone writes the log, --save and
+	 * --predict. */
+	const nys_world *world;
 } nys_ft_opts;
 
 /* Fine-tune (or, with eval_only, score) as the options say.  The log goes

@@ -86,7 +86,8 @@ typedef struct nys_loop_opts {
 	 * set. */
 	int (*reduce)(void *ctx, nys_model *m, nys_err *e);
 	void *reduce_ctx;
-	/* The data-parallel world, or NULL for one process.  With more than
+	/* The data-parallel world, or NULL for one process (a world of one
+	 * with its functions is summed over too: nys_dist_reduce_alone).  With more than
 	 * one rank, skip() passes over the n sequences of a micro-batch that
 	 * another rank trains (the data must stay in step), and *stop (or
 	 * NULL) is each rank's wish to stop, agreed on in nys_loop_sums. */

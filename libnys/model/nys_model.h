@@ -128,6 +128,10 @@ int nys_model_get(nys_model *m, nys_buffer which, size_t offset, size_t n, void 
                   nys_err *e);
 int nys_model_set(nys_model *m, nys_buffer which, size_t offset, size_t n, const void *host,
                   nys_err *e);
+/* The buffer itself, in the backend's memory (made, zeroed, on first
+ * use): for a backend's own collectives (the GPU all-reduce of the
+ * gradients, nys_nccl.h), which take device pointers; NULL with e set. */
+void *nys_model_buffer(nys_model *m, nys_buffer which, nys_err *e);
 /* A host copy of a whole buffer (free() it); NULL with e set. */
 void *nys_model_copy(nys_model *m, nys_buffer which, nys_err *e);
 
