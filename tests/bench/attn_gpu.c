@@ -130,10 +130,10 @@ int main(int argc, char **argv)
 	       B, H, D, M, ITERS, CONV, reps);
 	/* the columns of tests/gpu/table.py's attention table, which PyTorch's
 	 * rows (tests/gpu/torch_step.py) print too */
-	printf("| %-7s | %-9s | %6s | %10s | %11s | %10s | %10s | %-10s |\n", "run", "attention",
+	printf("| %-7s | %-9s | %6s | %10s | %11s | %10s | %10s | %-11s |\n", "run", "attention",
 	       "n", "forward ms", "backward ms", "fwd+bwd ms", "memory MiB", "target");
 	printf("|---------|-----------|--------|------------|-------------|------------|"
-	       "------------|------------|\n");
+	       "------------|-------------|\n");
 	for (int kind = 1; kind >= 0; kind--)
 		for (int T = 512; T <= (kind ? nmax : smax); T *= 2) {
 			double f, b, mib;
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 			if (kind && T == TARGET_N)
 				snprintf(target, sizeof target, "< %g ms: %s", TARGET_MS,
 				         f + b < TARGET_MS ? "met" : "no");
-			printf("| %-7s | %-9s | %6d | %10.3f | %11.3f | %10.3f | %10.1f | %-10s |\n", "nys",
+			printf("| %-7s | %-9s | %6d | %10.3f | %11.3f | %10.3f | %10.1f | %-11s |\n", "nys",
 			       kind ? "nystrom" : "softmax", T, f, b, f + b, mib, target);
 			fflush(stdout);
 		}

@@ -47,7 +47,7 @@ FMT = "| %-7s | %-12s | %-4s | %5s | %5s | %9s | %9s | %7s | %6s | %-10s | %8s |
 ATTN_TARGET_N, ATTN_TARGET_MS = 8192, 2.0
 ATTN_COLS = ("run", "attention", "n", "forward ms", "backward ms", "fwd+bwd ms", "memory MiB",
              "target")
-ATTN_FMT = "| %-7s | %-9s | %6s | %10s | %11s | %10s | %10s | %-10s |"
+ATTN_FMT = "| %-7s | %-9s | %6s | %10s | %11s | %10s | %10s | %-11s |"
 
 
 def attn_header():
