@@ -56,26 +56,9 @@ except ImportError as err:
         print("pytorch: skipped, %s cannot import torch (%s)" % (sys.executable, err))
         sys.exit(0)
     raise
-import finetune_torch  # noqa: E402  (the authors' pseudo-inverse, as make bench has it)
+import finetune_torch  # noqa: E402
 
-pinv = finetune_torch.Attention.pinv
-
-
-def nystrom(q, k, v, mask, m, iters, conv):
-    """The authors' NystromAttention.forward on (B, H, T, D), mask (B, T)."""
-    B, H, T, D = q.shape
-    mk = mask[:, None, :, None]
-    q = q * mk / math.sqrt(math.sqrt(D))
-    k = k * mk / math.sqrt(math.sqrt(D))
-    ql = q.reshape(B, H, m, T // m, D).mean(-2)
-    kl = k.reshape(B, H, m, T // m, D).mean(-2)
-    k1 = F.softmax(q @ kl.transpose(-1, -2), -1)
-    k2 = F.softmax(ql @ kl.transpose(-1, -2), -1)
-    k3 = F.softmax(ql @ k.transpose(-1, -2) - 1e9 * (1 - mask[:, None, None, :]), -1)
-    y = (k1 @ pinv(k2, iters)) @ (k3 @ v)
-    if conv is not None:
-        y = y + conv(v * mk)
-    return y
+nystrom = finetune_torch.nystrom  # the authors' attention, as make bench has it
 
 
 def depthwise_conv(H, k):
