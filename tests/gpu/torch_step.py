@@ -113,6 +113,8 @@ class MaskedLM(nn.Module):
         self.layers = nn.ModuleList(Layer(c) for _ in range(c["num_layers"]))
         self.head = nn.Sequential(nn.Linear(C, E), nn.GELU(approximate="tanh"), nn.LayerNorm(E))
         self.bias = nn.Parameter(torch.zeros(V))
+        for e in (self.word, self.pos, self.types):  # BERT's N(0, 0.02), as nys-eval init
+            nn.init.normal_(e.weight, std=0.02)
 
     def forward(self, ids, labels):
         B, T = ids.shape
