@@ -18,12 +18,14 @@
 static const char usage[] =
 	"usage: nys-eval forward --config CONFIG --checkpoint FILE [--ids FILE]\n"
 	"                        [--logits] [--length N] [--batch N] [-o OUT.npy]\n"
+	"                        [--device cpu|cuda|auto]\n"
 	"       nys-eval init --config CONFIG [--seed S] [--mlm | --classes N] -o FILE\n"
 	"       nys-eval hf-config --config CONFIG [--checkpoint FILE] [-o FILE]\n"
 	"       nys-eval glue --task T --batch_size N --lr X --epoch E --checkpoint C\n"
 	"                     -m spm.model [OPTIONS]\n"
 	"       nys-eval mlm --checkpoint N|all|FILE [--batches K] [--batch_size N]\n"
 	"                    [--config CONFIG] [--data DIR] [-o FILE]\n"
+	"                    [--device cpu|cuda|auto]\n"
 	"       nys-eval import-hf DIR [-o CONFIG]\n"
 	"       nys-eval export-hf --checkpoint FILE -m SPM.model [--lower] -o DIR\n";
 
@@ -46,7 +48,8 @@ static const char tail[] =
 
 static const char fwd_usage[] =
 	"usage: nys-eval forward --config CONFIG --checkpoint FILE [--ids FILE]\n"
-	"                        [--logits] [--length N] [--batch N] [-o OUT.npy]\n";
+	"                        [--logits] [--length N] [--batch N] [-o OUT.npy]\n"
+	"                        [--device cpu|cuda|auto]\n";
 static const char fwd_help[] =
 	"Read sequences of token ids, one a line (- or no --ids: stdin), pad them\n"
 	"with id 0 (masked) to one length, run the model in eval mode and write\n"
@@ -72,14 +75,31 @@ static const char hf_help[] =
 	"\n";
 
 enum { OPT_CONFIG = 256, OPT_CHECKPOINT, OPT_IDS, OPT_LOGITS, OPT_LENGTH, OPT_BATCH, OPT_SEED,
-	OPT_MLM, OPT_CLASSES, OPT_HEAD, OPT_END };
+	OPT_MLM, OPT_CLASSES, OPT_HEAD, OPT_DEVICE, OPT_END };
+
+/* --device of forward and mlm, as nys-train's: 0, or a usage error's
+ * status (2) */
+static const char device_help[] = "cpu, cuda or auto (default auto: the GPU when\n"
+                                  "there is a usable one, else the CPU)";
+static int device_arg(nys_cli *cl, const char *s, nys_device *d)
+{
+	if (!strcmp(s, "cpu"))
+		*d = NYS_DEVICE_CPU;
+	else if (!strcmp(s, "cuda"))
+		*d = NYS_DEVICE_CUDA;
+	else if (!strcmp(s, "auto"))
+		*d = NYS_DEVICE_AUTO;
+	else
+		return nys_cli_usage(cl, "--device: expected cpu, cuda or auto, got '%s'", s);
+	return 0;
+}
 
 /* forward, init and hf-config take the options of all three, parsed alike
  * (so that one of another is refused by name, not as unknown): each
  * subcommand's table gives the help of its own and NULL for the others,
  * and the output's name in its help. */
 #define EVAL_OPTS(config, checkpoint, ids, logits, length, batch, seed, mlm, classes, head, \
-                  out, output) \
+                  device, out, output) \
 	{ \
 		{"config", 0, "CONFIG", OPT_CONFIG, config}, \
 		{"checkpoint", 0, "FILE", OPT_CHECKPOINT, checkpoint}, \
@@ -87,7 +107,8 @@ enum { OPT_CONFIG = 256, OPT_CHECKPOINT, OPT_IDS, OPT_LOGITS, OPT_LENGTH, OPT_BA
 		{"length", 0, "N", OPT_LENGTH, length}, {"batch", 0, "N", OPT_BATCH, batch}, \
 		{"seed", 0, "S", OPT_SEED, seed}, {"mlm", 0, NULL, OPT_MLM, mlm}, \
 		{"classes", 0, "N", OPT_CLASSES, classes}, \
-		{"head", 0, "authors|hf", OPT_HEAD, head}, {"output", 'o', out, 0, output}, {0}, \
+		{"head", 0, "authors|hf", OPT_HEAD, head}, {"device", 0, "D", OPT_DEVICE, device}, \
+		{"output", 'o', out, 0, output}, {0}, \
 	}
 
 static const nys_cli_opt fwd_opts[] = EVAL_OPTS(
@@ -99,7 +120,7 @@ static const nys_cli_opt fwd_opts[] = EVAL_OPTS(
 	"seq_len for Nystrom attention with landmarks, as\n"
 	"the authors' code needs; else the longest line)",
 	"lines a forward (default: about 4096 tokens)",
-	NULL, NULL, NULL, NULL, "OUT.npy", "the array (default stdout, not a terminal)");
+	NULL, NULL, NULL, NULL, device_help, "OUT.npy", "the array (default stdout, not a terminal)");
 
 static const nys_cli_opt init_opts[] = EVAL_OPTS(
 	"the model's config.json", NULL, NULL, NULL, NULL, NULL,
@@ -108,13 +129,14 @@ static const nys_cli_opt init_opts[] = EVAL_OPTS(
 	"with a classifier of N classes instead (1: regression)",
 	"the classifier's activation: the authors' tanh (the\n"
 	"default) or transformers' gelu_new",
-	"FILE", "the checkpoint (required)");
+	NULL, "FILE", "the checkpoint (required)");
 
 static const nys_cli_opt hf_opts[] = EVAL_OPTS(
 	"the model's config.json",
 	"the checkpoint it is for: its vocabulary is\n"
 	"written (nys-train takes it from the shards)",
-	NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "FILE", "the HF config (default stdout)");
+	NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "FILE",
+	"the HF config (default stdout)");
 
 /* The options of forward, init and hf-config, parsed alike; each then
  * refuses those that are not its own. */
@@ -122,6 +144,7 @@ typedef struct args {
 	const char *config, *checkpoint, *ids, *output, *head;
 	bool logits, mlm, have_length, have_batch, have_seed;
 	uint64_t length, batch, seed, classes;
+	nys_device device;
 	int seen[OPT_END]; /* which options were given */
 } args;
 
@@ -157,6 +180,10 @@ static bool parse(nys_cli *cl, args *a, int *status)
 		case OPT_BATCH: nys_cli_u64(cl, 1, 1 << 20, "--batch", &a->batch); break;
 		case OPT_SEED: nys_cli_u64(cl, 0, UINT64_MAX, "--seed", &a->seed); break;
 		case OPT_CLASSES: nys_cli_u64(cl, 1, 1 << 20, "--classes", &a->classes); break;
+		case OPT_DEVICE:
+			if ((*status = device_arg(cl, optarg, &a->device)))
+				return false;
+			break;
 		}
 	}
 	if (c < 0)
@@ -230,7 +257,7 @@ static int cmd_forward(nys_cli *cl)
 		goto out;
 	}
 
-	nys_model_opts mo = {.dtype = NYS_F32, .mlm = a->logits};
+	nys_model_opts mo = {.dtype = NYS_F32, .mlm = a->logits, .device = a->device};
 	char diff[512];
 	if (!(st = nys_st_load(a->checkpoint, &e)) || saved_vocab(c, st, a) ||
 	    !(m = nys_model_new(c, &mo, &e)))
@@ -331,7 +358,8 @@ static int cmd_hf_config(nys_cli *cl)
 
 static const char mlm_usage[] =
 	"usage: nys-eval mlm --checkpoint N|all|FILE [--batches K] [--batch_size N]\n"
-	"                    [--config CONFIG] [--data DIR] [-o FILE]\n";
+	"                    [--config CONFIG] [--data DIR] [-o FILE]\n"
+	"                    [--device cpu|cuda|auto]\n";
 static const char mlm_help[] =
 	"Score masked-LM loss and accuracy on the dev.json shards of a training\n"
 	"config's data folder, as nys-train validates after every epoch: the same\n"
@@ -342,7 +370,7 @@ static const char mlm_help[] =
 	"epoch, idx) and the checkpoint's path.\n"
 	"\n";
 
-enum { MLM_CONFIG = 256, MLM_CHECKPOINT, MLM_BATCHES, MLM_BATCH_SIZE, MLM_DATA };
+enum { MLM_CONFIG = 256, MLM_CHECKPOINT, MLM_BATCHES, MLM_BATCH_SIZE, MLM_DATA, MLM_DEVICE };
 
 static const nys_cli_opt mlm_opts[] = {
 	{"checkpoint", 0, "N|all|FILE", MLM_CHECKPOINT,
@@ -355,6 +383,7 @@ static const nys_cli_opt mlm_opts[] = {
 	{"config", 0, "CONFIG", MLM_CONFIG, "the training config (default config.json)"},
 	{"data", 0, "DIR", MLM_DATA, "the shard folder (default: the config's data_folder)"},
 	{"output", 'o', "FILE", 0, "the JSON lines (default stdout)"},
+	{"device", 0, "D", MLM_DEVICE, device_help},
 	NYS_CLI_OPT_QUIET("no line on stderr for each checkpoint"),
 	{0},
 };
@@ -380,6 +409,12 @@ static int cmd_mlm(nys_cli *cl)
 		case MLM_BATCH_SIZE:
 			nys_cli_u64(cl, 1, 1 << 20, "--batch_size", &o.batch_size);
 			break;
+		case MLM_DEVICE: {
+			int rc = device_arg(cl, optarg, &o.device);
+			if (rc)
+				return rc;
+			break;
+		}
 		}
 	}
 	if (c < 0)

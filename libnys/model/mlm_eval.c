@@ -173,7 +173,7 @@ static int open_data(scorer *c, nys_err *e)
 	}
 	if (nys_mlm_setup(li, &c->s, c->special, &c->vo.mlm, e))
 		return -1;
-	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true};
+	nys_model_opts mo = {.dtype = NYS_F32, .mlm = true, .device = o->device};
 	return (c->m = nys_model_new(&c->cfg->model, &mo, e)) ? 0 : -1;
 }
 

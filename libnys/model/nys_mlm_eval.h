@@ -70,6 +70,7 @@ typedef struct nys_mlm_run_opts {
 	 * with this many threads a rank (0: OpenMP's default); or NULL. */
 	const nys_world *world;
 	int threads;
+	nys_device device;       /* where the model runs (nys_backend.h; 0: auto) */
 } nys_mlm_run_opts;
 
 /* Score the checkpoints o names on the config's dev.json as nys-train

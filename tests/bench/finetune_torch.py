@@ -52,16 +52,26 @@ class Attention(nn.Module):
         B, T, _ = x.shape
         split = lambda y: y.view(B, T, H, D).transpose(1, 2)
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        m = mask[:, None, :, None]
-        q = q * m / math.sqrt(math.sqrt(D))
-        k = k * m / math.sqrt(math.sqrt(D))
-        ql = q.reshape(B, H, LM, T // LM, D).mean(-2)
-        kl = k.reshape(B, H, LM, T // LM, D).mean(-2)
-        k1 = F.softmax(q @ kl.transpose(-1, -2), -1)
-        k2 = F.softmax(ql @ kl.transpose(-1, -2), -1)
-        k3 = F.softmax(ql @ k.transpose(-1, -2) - 1e9 * (1 - mask[:, None, None, :]), -1)
-        y = (k1 @ self.pinv(k2)) @ (k3 @ v) + self.conv(v * m)
+        y = nystrom(q, k, v, mask, LM, 6, self.conv)
         return self.out(y.transpose(1, 2).reshape(B, T, H * D))
+
+
+def nystrom(q, k, v, mask, lm, iters, conv):
+    """The authors' NystromAttention.forward on (B, H, T, D) with the mask
+    (B, T): lm landmarks as segment means, the pseudo-inverse in iters
+    iterations, the depthwise conv over the values (None: none).  Shared by
+    lra_torch.py and tests/gpu/torch_step.py."""
+    B, H, T, D = q.shape
+    m = mask[:, None, :, None]
+    q = q * m / math.sqrt(math.sqrt(D))
+    k = k * m / math.sqrt(math.sqrt(D))
+    ql = q.reshape(B, H, lm, T // lm, D).mean(-2)
+    kl = k.reshape(B, H, lm, T // lm, D).mean(-2)
+    k1 = F.softmax(q @ kl.transpose(-1, -2), -1)
+    k2 = F.softmax(ql @ kl.transpose(-1, -2), -1)
+    k3 = F.softmax(ql @ k.transpose(-1, -2) - 1e9 * (1 - mask[:, None, None, :]), -1)
+    y = (k1 @ Attention.pinv(k2, iters)) @ (k3 @ v)
+    return y + conv(v * m) if conv is not None else y
 
 
 class Layer(nn.Module):

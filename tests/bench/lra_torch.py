@@ -30,7 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import finetune_torch  # noqa: E402  (its Nystrom pseudo-inverse)
+import finetune_torch  # noqa: E402  (its Nystrom attention)
 
 V, C, HID, LAYERS, H, D, CLASSES, CONV = 17, 64, 128, 2, 2, 32, 10, 35
 
@@ -44,8 +44,6 @@ class Attention(nn.Module):
         self.drop = nn.Dropout(0.1)
         if kind == "nystrom":
             self.conv = nn.Conv2d(H, H, (CONV, 1), padding=(CONV // 2, 0), bias=False, groups=H)
-
-    pinv = staticmethod(finetune_torch.Attention.pinv)  # the same iterations
 
     def forward(self, x, mask):
         B, T, _ = x.shape
@@ -61,15 +59,7 @@ class Attention(nn.Module):
             y = fq @ (fk.transpose(-1, -2) @ (v * m))
             y = y / (fq @ fk.sum(-2)[..., None])
         else:
-            q = q * m / math.sqrt(math.sqrt(D))
-            k = k * m / math.sqrt(math.sqrt(D))
-            L = self.m
-            ql = q.reshape(B, H, L, T // L, D).mean(-2)
-            kl = k.reshape(B, H, L, T // L, D).mean(-2)
-            k1 = F.softmax(q @ kl.transpose(-1, -2), -1)
-            k2 = F.softmax(ql @ kl.transpose(-1, -2), -1)
-            k3 = F.softmax(ql @ k.transpose(-1, -2) - 1e9 * (1 - mask[:, None, None, :]), -1)
-            y = (k1 @ self.pinv(k2)) @ (k3 @ v) + self.conv(v * m)
+            y = finetune_torch.nystrom(q, k, v, mask, self.m, 6, self.conv)
         return self.out(y.transpose(1, 2).reshape(B, T, H * D))
 
 
