@@ -543,6 +543,12 @@ static int check_batch(const lra *a, const nys_batch *b, nys_err *e)
 	if (c->attn == NYS_LRA_NYSTROM && (uint32_t)b->T < c->attn_size)
 		return nys_err_set(e, "batch: length %d is shorter than the %u landmarks", b->T,
 		                   c->attn_size);
+	if (c->attn == NYS_LRA_REFORMER) {
+		struct nys_lsh_opts o = lsh_opts(c, b->B, b->T);
+		const char *bad = nys_lsh_check(&o);
+		if (bad)
+			return nys_err_set(e, "batch: Reformer: %s", bad);
+	}
 	for (size_t j = 0; j < (size_t)b->B * b->T; j++)
 		if (b->ids[j] < 0 || (uint32_t)b->ids[j] >= c->vocab_size)
 			return nys_err_set(e, "batch: document %zu, position %zu: token id %d is outside "

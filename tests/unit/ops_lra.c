@@ -559,6 +559,21 @@ static void test_lsh_reach(void)
 	inputs_free(&c, &in);
 }
 
+/* nys_lsh_check: the authors' ListOps shape passes, what the op cannot
+ * do does not. */
+static void test_lsh_check(void)
+{
+	struct nys_lsh_opts o = {.B = 32, .H = 2, .T = 2048, .D = 32, .hashes = 2, .buckets = 64,
+	                         .chunk = 64};
+	tap_ok(nys_lsh_check(&o) == NULL, "lsh check: ListOps' 32 x 2048, 2 hashes of 64 buckets");
+	struct nys_lsh_opts odd = o, none = o, nochunk = o;
+	odd.buckets = 5;
+	none.hashes = 0;
+	nochunk.chunk = 0;
+	tap_ok(nys_lsh_check(&odd) && nys_lsh_check(&none) && nys_lsh_check(&nochunk),
+	       "lsh check: odd buckets, no hash round, chunks of 0 are refused");
+}
+
 /* Padding changes nothing of the real tokens' outputs: sequence 1 of a
  * batch padded to T against the same tokens alone at length len1. */
 static void test_padding(lcase c, const char *what)
@@ -691,6 +706,7 @@ static int test_all(void)
 	test_lsh_full(1);
 	test_lsh_full(2);
 	test_lsh_reach();
+	test_lsh_check();
 	/* one slot: the (b, h) one after the other give the same to the bit */
 	nslots = 1;
 	lcase c = lf_case("linformer one slot", 2, 2, 9, 4, 5, 11, 6);
