@@ -29,7 +29,7 @@ endif
 .PHONY: lra lra-table lra-check-vars
 lra-check-vars:
 	@[ -n "$(TASK)" ] || { echo "lra: give TASK=listops|text|retrieval|image|pathfinder" >&2; exit 2; }
-	@[ -n "$(ATTN)" ] || { echo "lra: give ATTN=softmax|nystrom-M|linformer-K|performer-F|linear|none" >&2; exit 2; }
+	@[ -n "$(ATTN)" ] || { echo "lra: give ATTN=softmax|nystrom-M|linformer-K|performer-F|linear|none|reformer-H" >&2; exit 2; }
 
 lra: lra-check-vars $(if $(TASK),$(if $(ATTN),$(LRA_RUNS)/$(TASK)-$(ATTN)/result.json))
 

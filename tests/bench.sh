@@ -254,7 +254,7 @@ if [ -x "${NYS_BENCHBIN:-}/lra" ]; then
 	printf '|%s|%s|%s|%s|%s|\n' "----------------------------" "----------------" "------------------" "--------------" "--------------"
 	torch_ok=0
 	"$PY" -c 'import torch' 2> /dev/null && torch_ok=1
-	for a in nystrom-64 linformer-256 performer-256 linear softmax; do
+	for a in nystrom-64 linformer-256 performer-256 reformer-2 linear softmax; do
 		r=$("$NYS_BENCHBIN/lra" $a 2048 32 3) || { echo "bench: lra $a failed" >&2; exit 1; }
 		echo "$r" | awk '{printf "| %-26s | %14d | %16d | %12.1f | %12.1f |\n", "nys " $1, $4, $5, $6, $7}'
 		case $a in nystrom-64|linear|softmax) ;; *) continue ;; esac

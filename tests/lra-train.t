@@ -2,8 +2,9 @@
 # nys-lra train (nys-lra(1)): a seeded tiny run on short generated ListOps
 # beats the majority class by at least 5 points; a run stopped by
 # --stop-at (and one stopped by SIGTERM) and resumed ends bitwise equal to
-# one that never stopped; every test record is scored; --device cuda and
-# bad options fail clearly; `make lra-table` on fake results and `make
+# one that never stopped; every test record is scored; Reformer runs, with
+# its hashing from the config, and has its row; --device cuda and bad
+# options fail clearly; `make lra-table` on fake results and `make
 # lra`'s commands.
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
@@ -20,7 +21,7 @@ for opt in $("$L" train --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
 	grep -qF -- "${opt//-/\\-}" "$TOP/man/man1/nys-lra.1" || missing="$missing $opt"
 done
 is "$missing" "" "nys-lra train: every option in --help is in nys-lra.1"
-for bad in "listops" "listops --attn reformer-2" "listops --attn nystrom-0" "chess --attn linear" \
+for bad in "listops" "listops --attn reformer-0" "listops --attn nystrom-0" "chess --attn linear" \
 	"listops --attn linear --device gpu" "listops text --attn linear" "listops --attn linear --batch 0"; do
 	# shellcheck disable=SC2086
 	run_cmd "$L" train $bad
@@ -106,6 +107,31 @@ is "$rc" 1 "a folder whose only checkpoint is damaged: exit 1, no fresh start ov
 grep -q 'none of its 1 checkpoint can be resumed' "$T/err"; ok $? "... saying so ($(tail -1 "$T/err"))"
 is "$(cat "$T/junk/lra.log")" '{"idx":0}' "... and its log is left as it was"
 
+# ---- Reformer: LSH attention, 2 hash rounds, its hashing from the config ---------------------
+sed 's/"pooling_mode": "MEAN"/"pooling_mode": "MEAN", "lsh_attn_chunk_length": 16, "num_buckets": 4/' \
+	"$T/tiny.json" > "$T/tiny-lsh.json"
+run_cmd "$L" train listops --attn reformer-2 --data "$T/lo" --config "$T/tiny-lsh.json" -o "$T/lsh" \
+	--steps 20 --batch 8 --eval-every 10 --seed 2 -q
+ok $rc "train listops --attn reformer-2: 20 steps of 8 (exit $rc: $(tail -1 "$T/err"))"
+grep -q '"attn": *"reformer-2"' "$T/lsh/result.json" && [ "$(field "$T/lsh/result.json" test_count)" = 301 ]
+ok $? "reformer-2: a result for every test record"
+grep -aqF 'num_buckets\":4' "$T/lsh/best.model" && grep -aqF 'lsh_attn_chunk_length\":16' "$T/lsh/best.model"
+ok $? "reformer-2: the config's buckets and chunk length are the model's"
+run_cmd "$L" train listops --attn reformer-2 --data "$T/lo" --config "$T/tiny-lsh.json" -o "$T/lsh2" \
+	--steps 20 --batch 8 --eval-every 10 --seed 2 -q --stop-at 15
+run_cmd "$L" train listops --attn reformer-2 --data "$T/lo" --config "$T/tiny-lsh.json" -o "$T/lsh2" \
+	--steps 20 --batch 8 --eval-every 10 --seed 2 -q
+cmp -s "$T/lsh/best.model" "$T/lsh2/best.model" && cmp -s "$T/lsh/cp-0001.model" "$T/lsh2/cp-0001.model"
+ok $? "reformer-2: stopped at 15 and resumed, bitwise the uninterrupted run"
+mkdir -p "$T/fake-lsh/listops-reformer-2"
+cp "$T/lsh/result.json" "$T/fake-lsh/listops-reformer-2/"
+run_cmd make -s -C "$TOP" lra-table LRA_RUNS="$T/fake-lsh"
+grep -qE '^\| Reformer \(2 hashes\) \| [0-9]+\.[0-9]{2} \| — \|' "$T/out"
+ok $? "lra-table: a Reformer run fills its row"
+run_cmd "$L" train listops --attn reformer-2 --data "$T/lo" --config "$T/tiny.json" -o "$T/lsh-cuda" --device cuda
+is "$rc" 1 "reformer-2 --device cuda: exit 1"
+grep -q 'cuda' "$T/err"; ok $? "reformer-2 --device cuda: says why ($(tail -1 "$T/err"))"
+
 # ---- errors ------------------------------------------------------------------------------
 run_cmd "$L" train listops --attn linformer-16 --data "$T/lo" --config "$T/tiny.json" -o "$T/cuda" --device cuda
 is "$rc" 1 "--device cuda: exit 1"
@@ -127,7 +153,7 @@ ok $rc "make lra-table on fake results"
 grep -q '^| Nyströmformer (64) | 37.15 | — | — | — | — | — |$' "$T/out"; ok $? "lra-table: Nystrom's ListOps, — for the missing"
 grep -q '^| standard (softmax) | — | 65.02 | — | — | — | — |$' "$T/out"; ok $? "lra-table: softmax's Text"
 grep -q '^| linear | 20.00 |' "$T/out"; ok $? "lra-table: a row for another attention"
-grep -q '^| Reformer (2 hashes) | — | — | — | — | — | — |$' "$T/out"; ok $? "lra-table: Reformer's row, not built"
+grep -q '^| Reformer (2 hashes) | — | — | — | — | — | — |$' "$T/out"; ok $? "lra-table: Reformer's row, — where it was not run"
 is "$(wc -l < "$T/out")" 8 "lra-table: header, rule and six rows"
 run_cmd make -s -n -C "$TOP" lra TASK=listops ATTN=linear LRA_RUNS="$T/runs" NYS_LRA=nys-lra
 grep -q 'nys-lra train $task --attn $attn' "$T/out"; ok $? "make lra runs nys-lra train"

@@ -308,11 +308,12 @@ static const char train_usage[] =
 static const char train_help[] =
 	"Train the LRA model on a prepared task (nys-lra prepare, gen), scoring dev\n"
 	"every eval_frequency steps, keeping the best, and score every test record\n"
-	"with it.  ATTN: softmax, nystrom-M, linformer-K, performer-F, linear or\n"
-	"none.  The config is --config or pipeline/configs/lra/TASK.json; the run\n"
-	"folder (-o, default runs/lra/TASK-ATTN) gets the checkpoints, the JSON-lines\n"
-	"log lra.log, best.model and result.json.  SIGINT or SIGTERM (or --stop-at)\n"
-	"writes a checkpoint and stops; run again to resume, bitwise.\n"
+	"with it.  ATTN: softmax, nystrom-M, linformer-K, performer-F, linear,\n"
+	"none or reformer-H (H hash rounds).  The config is --config or\n"
+	"pipeline/configs/lra/TASK.json; the run folder (-o, default\n"
+	"runs/lra/TASK-ATTN) gets the checkpoints, the JSON-lines log lra.log,\n"
+	"best.model and result.json.  SIGINT or SIGTERM (or --stop-at) writes a\n"
+	"checkpoint and stops; run again to resume, bitwise.\n"
 	"\n";
 enum { TR_ATTN = 256, TR_DATA, TR_CONFIG, TR_STEPS, TR_WARMUP, TR_EVAL, TR_DEV, TR_BATCH,
        TR_MICRO, TR_LEN, TR_STOP, TR_SEED, TR_THREADS, TR_DEVICE };
@@ -404,7 +405,7 @@ static int cmd_train(nys_cli *cl)
 		return nys_cli_usage(cl, "%s", e.msg);
 	if (!o.attn)
 		return nys_cli_usage(cl, "--attn is required (softmax, nystrom-M, linformer-K, "
-		                         "performer-F, linear or none)");
+		                         "performer-F, linear, none or reformer-H)");
 	nys_lra_model_config ac;
 	if (nys_lra_attn_parse(o.attn, &ac, &e))
 		return nys_cli_usage(cl, "--attn: %s", e.msg);

@@ -29,6 +29,7 @@ int nys_lra_attn_parse(const char *s, nys_lra_model_config *c, nys_err *e)
 		{"softmax", NYS_LRA_SOFTMAX, false}, {"nystrom-", NYS_LRA_NYSTROM, true},
 		{"linformer-", NYS_LRA_LINFORMER, true}, {"performer-", NYS_LRA_PERFORMER, true},
 		{"linear", NYS_LRA_LINEAR, false}, {"none", NYS_LRA_NONE, false},
+		{"reformer-", NYS_LRA_REFORMER, true},
 	};
 	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
 		size_t n = strlen(kinds[i].prefix);
@@ -47,17 +48,36 @@ int nys_lra_attn_parse(const char *s, nys_lra_model_config *c, nys_err *e)
 		c->attn_size = size;
 		c->conv_kernel_size = kinds[i].a == NYS_LRA_NYSTROM ? 35 : 0;
 		c->inv_iterations = 6;
+		/* ReformerConfig's defaults, which the authors keep: chunks of 64,
+		 * the buckets from the length */
+		c->lsh_chunk = kinds[i].a == NYS_LRA_REFORMER ? 64 : 0;
+		c->lsh_buckets = 0;
 		return 0;
 	}
 	return nys_err_set(e, "attention %s: expected softmax, nystrom-M, linformer-K, "
-	                   "performer-F, linear or none", s);
+	                   "performer-F, linear, none or reformer-H", s);
+}
+
+uint32_t nys_lra_lsh_buckets(uint32_t n, uint32_t c)
+{
+	uint32_t k = 2 * (n / c), p = 0;
+	while (k >> (p + 1))
+		p++;
+	uint32_t nb = k ? 1u << p : 0, lim = 0;
+	while ((lim + 1) * (lim + 1) <= n / c)
+		lim++;
+	lim = 2 * (lim > c ? lim : c);
+	if (nb > lim)
+		return 0;
+	return nb < 2 ? 2 : nb;
 }
 
 const char *nys_lra_attn_name(const nys_lra_model_config *c, char buf[32])
 {
 	static const char *const names[] = {"softmax", "nystrom", "linformer", "performer",
-	                                    "linear", "none"};
-	if (c->attn == NYS_LRA_NYSTROM || c->attn == NYS_LRA_LINFORMER || c->attn == NYS_LRA_PERFORMER)
+	                                    "linear", "none", "reformer"};
+	if (c->attn == NYS_LRA_NYSTROM || c->attn == NYS_LRA_LINFORMER ||
+	    c->attn == NYS_LRA_PERFORMER || c->attn == NYS_LRA_REFORMER)
 		snprintf(buf, 32, "%s-%u", names[c->attn], c->attn_size);
 	else
 		snprintf(buf, 32, "%s", names[c->attn]);
@@ -81,13 +101,24 @@ const char *nys_lra_model_check(const nys_lra_model_config *c)
 		return "the dropout rates must be in [0, 1)";
 	if (c->attn == NYS_LRA_NYSTROM && c->attn_size > c->max_seq_len)
 		return "more landmarks than max_seq_len";
+	if (c->attn == NYS_LRA_REFORMER) {
+		if (c->attn_size > 64)
+			return "Reformer: at most 64 hash rounds";
+		if (c->lsh_chunk < 1 || c->lsh_chunk > 1u << 16)
+			return "Reformer: the chunk length must be 1 to 65536";
+		if (c->lsh_buckets % 2 || c->lsh_buckets > 1u << 16)
+			return "Reformer: the buckets must be even, 2 to 65536";
+		if (!c->lsh_buckets && !nys_lra_lsh_buckets(c->max_seq_len, c->lsh_chunk))
+			return "Reformer: max_seq_len needs factorised buckets (not built); give "
+			       "num_buckets";
+	}
 	return NULL;
 }
 
 json_t *nys_lra_model_config_json(const nys_lra_model_config *c)
 {
 	char a[32];
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:b, s:s, s:I, s:I}",
+	json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:b, s:s, s:I, s:I}",
 	                 "arch", "lra", "vocab_size", (json_int_t)c->vocab_size, "max_seq_len",
 	                 (json_int_t)c->max_seq_len, "num_classes", (json_int_t)c->num_classes,
 	                 "transformer_dim", (json_int_t)c->dim, "transformer_hidden_dim",
@@ -98,12 +129,20 @@ json_t *nys_lra_model_config_json(const nys_lra_model_config *c)
 	                 nys_lra_attn_name(c, a), "conv_kernel_size",
 	                 (json_int_t)c->conv_kernel_size, "inv_iterations",
 	                 (json_int_t)c->inv_iterations);
+	/* Reformer's hashing: only in its configs, so the others' stay as they were */
+	if (j && c->attn == NYS_LRA_REFORMER &&
+	    (json_object_set_new(j, "lsh_attn_chunk_length", json_integer(c->lsh_chunk)) ||
+	     json_object_set_new(j, "num_buckets", json_integer(c->lsh_buckets)))) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
 }
 
 /* ---- the arch's state ---------------------------------------------------------- */
 
 typedef struct lra_layer {
-	size_t ln1w, ln1b, wqkv, bqkv, conv, feat, wo, bo, ln2w, ln2b, w1, b1, w2, b2;
+	size_t ln1w, ln1b, wqkv, bqkv, conv, feat, rot, wo, bo, ln2w, ln2b, w1, b1, w2, b2;
 } lra_layer;
 
 typedef struct lra_acts {
@@ -208,12 +247,15 @@ static int lra_build(nys_model *m, nys_model_table *tb, nys_err *e)
 		L->bqkv = T1(NM("mha.W_q.bias"), A);
 		T1(NM("mha.W_k.bias"), A);
 		T1(NM("mha.W_v.bias"), A);
-		L->conv = L->feat = NYS_NO_TENSOR;
+		L->conv = L->feat = L->rot = NYS_NO_TENSOR;
 		if (c->attn == NYS_LRA_NYSTROM && c->conv_kernel_size)
 			L->conv = nys_model_table_add(tb, NM("mha.attn.conv.weight"), 4,
 			                              (int64_t[]){H, 1, c->conv_kernel_size, 1});
 		if (c->attn == NYS_LRA_PERFORMER)
 			L->feat = T2(NM("mha.attn.attn_fn.projection_matrix"), c->attn_size, D);
+		if (c->attn == NYS_LRA_REFORMER)
+			L->rot = nys_model_table_add(tb, NM("mha.attn.random_rotations"), 4,
+			                             (int64_t[]){H, D, c->attn_size, c->lsh_buckets / 2});
 		L->wo = T2(NM("mha.ff.weight"), C, A);
 		L->bo = T1(NM("mha.ff.bias"), C);
 		L->ln2w = T1(NM("norm2.weight"), C);
@@ -309,6 +351,9 @@ int nys_lra_model_init(nys_model *m, uint64_t seed, nys_err *e)
 				nys_model_put(m, h, j, 0.02 * nys_model_normal(&r));
 		} else if (strstr(n, "projection_matrix")) {
 			orthogonal_features(m, h, (int)t->shape[0], (int)t->shape[1], &r, blk);
+		} else if (strstr(n, "random_rotations")) {
+			for (size_t j = 0; j < t->numel; j++)
+				nys_model_put(m, h, j, nys_model_normal(&r));
 		} else {
 			/* a bias takes its weight's fan-in: the tensor before it,
 			 * three before for W_q, W_k, W_v's */
@@ -344,6 +389,14 @@ static struct nys_linattn_opts linattn_opts(const nys_lra_model_config *c, int B
 	};
 }
 
+static struct nys_lsh_opts lsh_opts(const nys_lra_model_config *c, int B, int T)
+{
+	return (struct nys_lsh_opts){
+		.B = B, .H = (int)c->num_head, .T = T, .D = (int)c->head_dim,
+		.hashes = (int)c->attn_size, .buckets = (int)c->lsh_buckets, .chunk = (int)c->lsh_chunk,
+	};
+}
+
 /* The attention op's saved and scratch elements for B x T. */
 static void attn_sizes(nys_model *m, const nys_lra_model_config *c, int B, int T, size_t *sv,
                        size_t *sc)
@@ -364,6 +417,11 @@ static void attn_sizes(nys_model *m, const nys_lra_model_config *c, int B, int T
 	case NYS_LRA_LINEAR: {
 		struct nys_linattn_opts o = linattn_opts(c, B, T);
 		nys_backend_linattn_size(m->be, &o, sv, sc);
+		break;
+	}
+	case NYS_LRA_REFORMER: {
+		struct nys_lsh_opts o = lsh_opts(c, B, T);
+		nys_backend_lsh_size(m->be, &o, sv, sc);
 		break;
 	}
 	case NYS_LRA_NONE: break;
@@ -485,6 +543,12 @@ static int check_batch(const lra *a, const nys_batch *b, nys_err *e)
 	if (c->attn == NYS_LRA_NYSTROM && (uint32_t)b->T < c->attn_size)
 		return nys_err_set(e, "batch: length %d is shorter than the %u landmarks", b->T,
 		                   c->attn_size);
+	if (c->attn == NYS_LRA_REFORMER) {
+		struct nys_lsh_opts o = lsh_opts(c, b->B, b->T);
+		const char *bad = nys_lsh_check(&o);
+		if (bad)
+			return nys_err_set(e, "batch: Reformer: %s", bad);
+	}
 	for (size_t j = 0; j < (size_t)b->B * b->T; j++)
 		if (b->ids[j] < 0 || (uint32_t)b->ids[j] >= c->vocab_size)
 			return nys_err_set(e, "batch: document %zu, position %zu: token id %d is outside "
@@ -529,6 +593,12 @@ static void attention_forward(nys_model *m, lra *a, lra_acts *X, const lra_layer
 		                            w->feat == NYS_NO_TENSOR ? NULL : P_(w->feat), &o);
 		break;
 	}
+	case NYS_LRA_REFORMER: {
+		struct nys_lsh_opts o = lsh_opts(c, B, T);
+		nys_backend_lsh_forward(be, a->tatt, X->asaved, a->scratch, a->scratch_n, X->q, X->v,
+		                        a->mask, P_(w->rot), &o);
+		break;
+	}
 	case NYS_LRA_NONE: break;
 	}
 }
@@ -548,7 +618,9 @@ static void encoder_forward(nys_model *m, lra *a)
 		const lra_layer *w = &a->L[l];
 		nys_backend_layernorm_forward(be, X->ln1, X->m1, X->r1, x, P_(w->ln1w), P_(w->ln1b), N,
 		                              C, 1e-5);
-		nys_backend_linear_forward(be, a->tqkv, X->ln1, P_(w->wqkv), P_(w->bqkv), N, C, 3 * A);
+		/* Reformer: the weights alone, as transformers' query_key and value */
+		nys_backend_linear_forward(be, a->tqkv, X->ln1, P_(w->wqkv),
+		                           c->attn == NYS_LRA_REFORMER ? NULL : P_(w->bqkv), N, C, 3 * A);
 		nys_backend_split_heads_forward(be, X->q, X->k, X->v, a->tqkv, B, T, H, D);
 		attention_forward(m, a, X, w, (int)l);
 		nys_backend_merge_heads_forward(be, X->attp, c->attn == NYS_LRA_NONE ? X->v : a->tatt,
@@ -674,6 +746,14 @@ static void attention_backward(nys_model *m, lra *a, lra_acts *X, const lra_laye
 		                             w->feat == NYS_NO_TENSOR ? NULL : P_(w->feat), &o);
 		break;
 	}
+	case NYS_LRA_REFORMER: {
+		/* the shared query-key array is q; k is not used */
+		struct nys_lsh_opts o = lsh_opts(c, B, T);
+		nys_backend_lsh_backward(be, W, a->dq, a->dv, a->scratch, a->scratch_n, a->tatt,
+		                         X->asaved, X->q, X->v, a->mask, P_(w->rot), &o);
+		nys_backend_zero(be, a->dk, (size_t)B * T * H * D * be->act_esize);
+		break;
+	}
 	case NYS_LRA_NONE: break;
 	}
 }
@@ -729,8 +809,9 @@ static void lra_backward_ops(nys_model *m, lra *a, double dloss)
 			attention_backward(m, a, X, w, (int)l);
 		}
 		nys_backend_split_heads_backward(be, W, a->tqkv, a->dq, a->dk, a->dv, B, T, H, D);
-		nys_backend_linear_backward(be, W, a->dT, G_(w->wqkv), G_(w->bqkv), a->tqkv, X->ln1,
-		                            P_(w->wqkv), N, C, 3 * A);
+		nys_backend_linear_backward(be, W, a->dT, G_(w->wqkv),
+		                            c->attn == NYS_LRA_REFORMER ? NULL : G_(w->bqkv), a->tqkv,
+		                            X->ln1, P_(w->wqkv), N, C, 3 * A);
 		nys_backend_layernorm_backward(be, ACC, a->dX, G_(w->ln1w), G_(w->ln1b), a->dT, x,
 		                               P_(w->ln1w), X->m1, X->r1, N, C);
 	}
@@ -782,6 +863,8 @@ nys_model *nys_lra_model_new(const nys_lra_model_config *c, nys_dtype dtype, nys
 	lra *a = calloc(1, sizeof *a);
 	if (a) {
 		a->c = *c;
+		if (c->attn == NYS_LRA_REFORMER && !c->lsh_buckets)
+			a->c.lsh_buckets = nys_lra_lsh_buckets(c->max_seq_len, c->lsh_chunk);
 		a->L = calloc(c->num_layers ? c->num_layers : 1, sizeof *a->L);
 		a->A = calloc(c->num_layers ? c->num_layers : 1, sizeof *a->A);
 	}

@@ -125,6 +125,11 @@ static int read_config(run *r, const nys_lra_header *h, nys_err *e)
 		goto out;
 	if (o->max_len)
 		c->max_seq_len = o->max_len;
+	/* Reformer's hashing, when a config sets it (transformers' names) */
+	if (c->attn == NYS_LRA_REFORMER &&
+	    (get_u32(model, "lsh_attn_chunk_length", &c->lsh_chunk, false, name, e) ||
+	     get_u32(model, "num_buckets", &c->lsh_buckets, false, name, e)))
+		goto out;
 	c->vocab_size = h->vocab_size;
 	c->num_classes = h->classes;
 	c->dual = h->docs == 2;

@@ -89,6 +89,32 @@ struct nys_linattn_opts {
 	int F;          /* random features (the ReLU kind); the map's (F, D) */
 };
 
+/* Reformer's LSH attention (ops_lra_decl.inc): the shape of one call and
+ * its hashing.  Each round hashes every token into one of `buckets`
+ * (even) by random rotations, sorts by (bucket, position) and attends in
+ * chunks of `chunk` entries to its own and the previous chunk. */
+struct nys_lsh_opts {
+	int B, H, T, D; /* batch, heads, length, head size */
+	int hashes;     /* hash rounds */
+	int buckets;    /* buckets a round (even, at least 2) */
+	int chunk;      /* chunk length */
+};
+
+/* NULL when o is usable, else what is wrong with it (a static string). */
+static inline const char *nys_lsh_check(const struct nys_lsh_opts *o)
+{
+	if (o->B < 1 || o->H < 1 || o->T < 1 || o->D < 1)
+		return "batch, heads, length and head size must be positive";
+	if (o->hashes < 1 || o->hashes > 64)
+		return "the hash rounds must be 1 to 64";
+	if (o->buckets < 2 || o->buckets % 2 || o->buckets > 1 << 16)
+		return "the buckets must be even, 2 to 65536";
+	if (o->chunk < 1 || o->T > 1 << 24 || (int64_t)o->hashes * o->T > 1 << 30)
+		return "the chunk length must be positive, the length at most 2^24 and hashes x "
+		       "length at most 2^30";
+	return NULL;
+}
+
 /* Which device: --device of the programs, nys_model_opts.device.
  * NYS_DEVICE_CPU_GUARDED ("cpu-guarded", for tests) is the CPU backend with
  * its memory inaccessible outside its own calls (libnys/cpu/guard.c).

@@ -906,6 +906,57 @@ static void case_linattn(int kind, int B, int H, int T, int D, int F, int len1)
 	check_case(&c);
 }
 
+/* Reformer's LSH attention: qk, v, mask, the rotations (H, D, hashes,
+ * buckets / 2), out, saved, scratch, dout, dqk, dv; hashes in M, buckets
+ * in N, the chunk length in C. */
+enum { L_QK, L_V, L_MASK, L_ROT, L_OUT, L_SAVED, L_SCRATCH, L_DOUT, L_DQK, L_DV };
+static struct nys_lsh_opts lsh_opts(const bcase *c)
+{
+	return (struct nys_lsh_opts){.B = c->B, .H = c->H, .T = c->T, .D = c->D, .hashes = c->M,
+	                             .buckets = c->N, .chunk = c->C};
+}
+static int lsh_sizes(nys_backend *be, const bcase *c, size_t *n)
+{
+	struct nys_lsh_opts o = lsh_opts(c);
+	return nys_backend_lsh_size(be, &o, &n[L_SAVED], &n[L_SCRATCH]);
+}
+static int lsh_f(nys_backend *be, void *const *p, const size_t *n, const bcase *c)
+{
+	struct nys_lsh_opts o = lsh_opts(c);
+	return nys_backend_lsh_forward(be, p[L_OUT], p[L_SAVED], p[L_SCRATCH], n[L_SCRATCH],
+	                               p[L_QK], p[L_V], p[L_MASK], p[L_ROT], &o);
+}
+static int lsh_b(nys_backend *be, nys_acc acc, void *const *p, const size_t *n, const bcase *c)
+{
+	struct nys_lsh_opts o = lsh_opts(c);
+	return nys_backend_lsh_backward(be, acc, p[L_DQK], p[L_DV], p[L_SCRATCH], n[L_SCRATCH],
+	                                p[L_DOUT], p[L_SAVED], p[L_QK], p[L_V], p[L_MASK],
+	                                p[L_ROT], &o);
+}
+static void case_lsh(int B, int H, int T, int D, int hashes, int buckets, int chunk, int len1)
+{
+	bcase c = {.fwd = lsh_f, .bwd = lsh_b, .sizes = lsh_sizes, .B = B, .H = H, .T = T, .D = D,
+	           .M = hashes, .N = buckets, .C = chunk, .tol32 = 1e-4};
+	snprintf(c.name, sizeof c.name, "lsh B %d H %d T %d D %d, %d hashes of %d buckets, chunks "
+	         "of %d, %d real in sequence 1", B, H, T, D, hashes, buckets, chunk, len1);
+	size_t n = (size_t)B * H * T * D, nm = (size_t)B * T;
+	add(&c, "qk", IN, n, -2, 2);
+	add(&c, "v", IN, n, -1, 1);
+	add(&c, "mask", IN, nm, 0, 0);
+	double *mask = c.t[L_MASK].vals = CHK_DALLOC(nm);
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++)
+			mask[(size_t)b * T + t] = b == 1 && t >= len1 ? 0 : 1;
+	add(&c, "rot", IN, (size_t)H * D * hashes * (buckets / 2), -1, 1);
+	add(&c, "out", OUT, n, 0, 0);
+	add(&c, "saved", SAVED, 0, 0, 0);
+	add(&c, "scratch", SCRATCH, 0, 0, 0);
+	add(&c, "dout", DOUT, n, 0, 0);
+	add(&c, "dqk", DIN, n, 0, 0);
+	add(&c, "dv", DIN, n, 0, 0);
+	check_case(&c);
+}
+
 /* relu (inp, out, dout, dinp); posembed (wte, wpe, ids, out, dout,
  * dwte, dwpe); meanpool (x, mask, out, dout, dx); pairfeat (x, out, dout,
  * dx) */
@@ -1257,6 +1308,7 @@ int main(void)
 	case_linformer(1, 3, 9, 8, 12, 9, 9);
 	case_linattn(NYS_LINATTN_ELU, 2, 2, 11, 4, 0, 6);
 	case_linattn(NYS_LINATTN_RELU_FEATURES, 2, 2, 10, 4, 16, 5);
+	case_lsh(2, 2, 12, 4, 2, 4, 5, 7);
 	/* ---- larger cases, for the GPU's kernels (several blocks, grid-stride
 	 * loops, block partials of column sums over more than 256 rows, long
 	 * runs of repeated keys in the scatters, vocabulary-sized rows) ---- */

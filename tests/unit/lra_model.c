@@ -4,7 +4,8 @@
  * attention with as many landmarks as tokens and no conv is softmax
  * attention in this model too (the existing op's promise, through the
  * model); padding makes no difference; the float model against the
- * double one; and a device without the model's ops is a clear error. */
+ * double one; Reformer's bucket counts; and a device without the model's
+ * ops is a clear error. */
 #include "nys_lra_model.h"
 #include "check.h"
 #include "tap.h"
@@ -26,6 +27,8 @@ static nys_lra_model_config tiny(const char *attn, bool dual)
 		abort();
 	if (c.attn == NYS_LRA_NYSTROM)
 		c.conv_kernel_size = 3;
+	if (c.attn == NYS_LRA_REFORMER) /* several chunks and buckets in 10 tokens */
+		c.lsh_chunk = 4, c.lsh_buckets = 4;
 	return c;
 }
 
@@ -107,10 +110,13 @@ static void fd_check(const char *attn, bool dual)
 	double worst = 0;
 	for (int k = 0; k < 3; k++) {
 		double *u = chk_rnd(&rs, np, -1, 1);
-		/* Performer's features are drawn, not trained: no gradient */
+		/* Performer's features and Reformer's rotations are drawn, not
+		 * trained: no gradient (the buckets are piecewise constant; the
+		 * steps of 1e-6 are far too small to move a token across, with
+		 * these seeds and with nearly all others) */
 		for (size_t i = 0; i < nys_model_ntensors(m); i++) {
 			const nys_tensor_info *t = nys_model_tensor(m, i);
-			if (strstr(t->name, "projection_matrix"))
+			if (strstr(t->name, "projection_matrix") || strstr(t->name, "random_rotations"))
 				memset(u + t->offset, 0, t->numel * sizeof *u);
 		}
 		double an = chk_dot(g, u, np);
@@ -119,7 +125,8 @@ static void fd_check(const char *attn, bool dual)
 		free(u);
 	}
 	/* the tensors that have a gradient: all but Performer's features (and
-	 * W_q, W_k without attention, which uses the values only) */
+	 * W_q, W_k without attention, which uses the values only; Reformer's
+	 * rotations, W_k and the biases of W_q, W_k, W_v, which it does not use) */
 	size_t zero = 0;
 	for (size_t i = 0; i < nys_model_ntensors(m); i++) {
 		const nys_tensor_info *t = nys_model_tensor(m, i);
@@ -127,7 +134,14 @@ static void fd_check(const char *attn, bool dual)
 		for (size_t j = 0; j < t->numel; j++)
 			s += fabs(g[t->offset + j]);
 		bool unused = strstr(t->name, "projection_matrix") ||
-		              (c.attn == NYS_LRA_NONE && (strstr(t->name, "W_q") || strstr(t->name, "W_k")));
+		              (c.attn == NYS_LRA_NONE && (strstr(t->name, "W_q") || strstr(t->name, "W_k"))) ||
+		              (c.attn == NYS_LRA_REFORMER &&
+		               (strstr(t->name, "random_rotations") || strstr(t->name, "W_k") ||
+		                strstr(t->name, "_q.bias") || strstr(t->name, "_v.bias")));
+		if (s != 0 && c.attn == NYS_LRA_REFORMER && unused) {
+			printf("# %s: a gradient, but Reformer does not use it\n", t->name);
+			zero++;
+		}
 		if (s == 0 && !unused) {
 			printf("# %s: no gradient\n", t->name);
 			zero++;
@@ -253,14 +267,14 @@ static void test_f32(const char *attn)
 	nys_model_free(m32);
 }
 
-static void test_device(void)
+static void test_device(const char *attn)
 {
-	nys_lra_model_config c = tiny("linformer-4", false);
+	nys_lra_model_config c = tiny(attn, false);
 	nys_err e = {{0}};
 	nys_model *m = nys_lra_model_new(&c, NYS_F32, NYS_DEVICE_CUDA, NULL, &e);
 	char name[300];
-	snprintf(name, sizeof name, "--device cuda is a clear error where it cannot run: %.200s",
-	         m ? "(made)" : e.msg);
+	snprintf(name, sizeof name, "%s: --device cuda is a clear error where it cannot run: %.200s",
+	         attn, m ? "(made)" : e.msg);
 	/* this build: no CUDA backend; with one, an op it lacks fails when run */
 	if (m) {
 		nys_lra_model_init(m, 1, &e);
@@ -268,8 +282,9 @@ static void test_device(void)
 		make_batch(&b, 2, 8, false, 11, 3);
 		nys_batch x = nb(&b);
 		int rc = nys_model_forward(m, &x, false, 0, NULL, &e);
-		snprintf(name, sizeof name, "--device cuda: %.200s", rc ? e.msg : "ran");
-		tap_ok(1, name);
+		snprintf(name, sizeof name, "%s: --device cuda: %.200s", attn, rc ? e.msg : "ran");
+		/* Reformer's op has no CUDA kernel: it must fail, and say so */
+		tap_ok(c.attn != NYS_LRA_REFORMER || (rc && strstr(e.msg, "no CUDA kernel")), name);
 		nys_model_free(m);
 		return;
 	}
@@ -287,16 +302,32 @@ static void test_parse(void)
 	       "attn: nystrom-64 is 64 landmarks, conv 35");
 	tap_ok(!nys_lra_attn_parse("performer-256", &c, &e) && c.attn_size == 256,
 	       "attn: performer-256");
-	tap_ok(nys_lra_attn_parse("nystrom-", &c, &e) && nys_lra_attn_parse("reformer-2", &c, &e) &&
+	tap_ok(nys_lra_attn_parse("nystrom-", &c, &e) && nys_lra_attn_parse("reformer-0", &c, &e) &&
 	       nys_lra_attn_parse("linformer-0", &c, &e) && nys_lra_attn_parse("softmax2", &c, &e),
-	       "attn: nystrom-, reformer-2, linformer-0, softmax2 are refused");
+	       "attn: nystrom-, reformer-0, linformer-0, softmax2 are refused");
+	tap_ok(!nys_lra_attn_parse("reformer-2", &c, &e) && c.attn == NYS_LRA_REFORMER &&
+	       c.attn_size == 2 && c.lsh_chunk == 64 && c.lsh_buckets == 0 &&
+	       !strcmp(nys_lra_attn_name(&c, buf), "reformer-2"),
+	       "attn: reformer-2 is 2 hash rounds in chunks of 64");
+	/* transformers' rule for each task's length, chunks of 64 */
+	tap_ok(nys_lra_lsh_buckets(2048, 64) == 64 && nys_lra_lsh_buckets(4000, 64) == 64 &&
+	       nys_lra_lsh_buckets(1024, 64) == 32 && nys_lra_lsh_buckets(2000, 64) == 32 &&
+	       nys_lra_lsh_buckets(128, 64) == 4 && nys_lra_lsh_buckets(64, 64) == 2 &&
+	       nys_lra_lsh_buckets(12, 64) == 2 && nys_lra_lsh_buckets(8191, 64) == 128 &&
+	       nys_lra_lsh_buckets(8192, 64) == 0,
+	       "reformer buckets: ListOps 2048 and Text 4000 64, Image 1024 32, 2 at least, "
+	       "0 where transformers factorises (8192)");
+	nys_lra_model_config r = tiny("reformer-2", false);
+	r.lsh_buckets = 0;
+	r.max_seq_len = 8192;
+	tap_ok(nys_lra_model_check(&r) != NULL, "reformer: factorised buckets are refused");
 }
 
 int main(void)
 {
 	test_parse();
 	static const char *const attns[] = {"softmax", "nystrom-4", "linformer-5", "performer-8",
-	                                    "linear", "none"};
+	                                    "linear", "none", "reformer-2"};
 	for (size_t i = 0; i < sizeof attns / sizeof *attns; i++) {
 		fd_check(attns[i], false);
 		fd_check(attns[i], true);
@@ -307,6 +338,8 @@ int main(void)
 	test_padding("none");
 	test_f32("nystrom-4");
 	test_f32("performer-8");
-	test_device();
+	test_f32("reformer-2");
+	test_device("linformer-4");
+	test_device("reformer-2");
 	return tap_done();
 }

@@ -3,7 +3,9 @@
  * random g), every float op against its double version, and the
  * properties that the formulas promise: padding makes no difference to
  * the real tokens' outputs of Linformer and linear attention, Linformer
- * with an identity projection is softmax attention, and the backward
+ * with an identity projection is softmax attention, LSH attention with
+ * every token in reach is softmax attention with the shared-QK rules, its
+ * chunks reach exactly the tokens they should, and the backward
  * accumulates.
  *
  * Each op is described once as a case: its inputs (real arrays, those the
@@ -22,6 +24,7 @@
 enum { MAXIN = 6 };
 
 typedef struct lcase lcase;
+typedef struct inputs inputs;
 /* in[i] (double or float by f32), out; the backward adds to grad[i] (NULL
  * for an input that has none) from g. */
 typedef void (*fwd_fn)(const lcase *c, void *const *in, void *out, int f32);
@@ -41,6 +44,8 @@ struct lcase {
 	bwd_fn bwd;
 	int B, H, T, D, C, K, N; /* shapes, per op */
 	struct nys_linattn_opts la;
+	struct nys_lsh_opts lsh;
+	int (*accept)(const lcase *c, const inputs *in); /* NULL, or 0 to draw again */
 	double tol32;
 };
 
@@ -186,15 +191,48 @@ static void la_b(const lcase *c, void *const *in, const void *g, void *const *gr
 	free(out);
 }
 
+/* LSH attention: in 0 qk, 1 v, 2 mask, 3 the rotations (H, D, hashes,
+ * buckets / 2) */
+static void lsh_f(const lcase *c, void *const *in, void *out, int f32)
+{
+	size_t sv = nys_lsh_saved_size_f64(&c->lsh);
+	size_t sn = nys_lsh_scratch_size_f64(&c->lsh, nslots);
+	free(lin_saved[f32]);
+	lin_saved[f32] = scratch_of(sv, f32);
+	void *s = scratch_of(sn, f32);
+	if (f32)
+		nys_lsh_forward_f32(out, lin_saved[1], s, sn, in[0], in[1], in[2], in[3], &c->lsh);
+	else
+		nys_lsh_forward_f64(out, lin_saved[0], s, sn, in[0], in[1], in[2], in[3], &c->lsh);
+	free(s);
+}
+static void lsh_b(const lcase *c, void *const *in, const void *g, void *const *gr, int f32)
+{
+	size_t sn = nys_lsh_scratch_size_f64(&c->lsh, nslots);
+	void *s = scratch_of(sn, f32), *out = scratch_of((size_t)c->B * c->H * c->T * c->D, f32);
+	lsh_f(c, in, out, f32);
+	if (f32)
+		nys_lsh_backward_f32(gr[0], gr[1], s, sn, g, lin_saved[1], in[0], in[1], in[2], in[3],
+		                     &c->lsh);
+	else
+		nys_lsh_backward_f64(gr[0], gr[1], s, sn, g, lin_saved[0], in[0], in[1], in[2], in[3],
+		                     &c->lsh);
+	free(s);
+	free(out);
+}
+
 /* ---- running a case --------------------------------------------------------- */
 
-typedef struct inputs {
+struct inputs {
 	double *x[MAXIN];
 	double *g; /* the output's weights */
-} inputs;
+};
+
+static void inputs_free(const lcase *c, inputs *in);
 
 static void draw(const lcase *c, inputs *in)
 {
+redraw:
 	for (int i = 0; i < c->nin; i++) {
 		in->x[i] = chk_rnd(&rs, c->n[i], c->lo, c->hi);
 		if (i == c->mask_in) {
@@ -207,6 +245,10 @@ static void draw(const lcase *c, inputs *in)
 	}
 	in->g = chk_rnd(&rs, c->nout, -1, 1);
 	chk_round_f32(in->g, c->nout);
+	if (c->accept && !c->accept(c, in)) {
+		inputs_free(c, in);
+		goto redraw;
+	}
 }
 
 static void inputs_free(const lcase *c, inputs *in)
@@ -367,6 +409,171 @@ static lcase la_case(const char *name, int kind, int B, int H, int T, int D, int
 	return c;
 }
 
+/* The smallest gap, over every real token and round, between the largest
+ * of its hashing's values [x R, -x R] and the next: the finite differences
+ * (steps of 1e-6) and float against double must not move a token to
+ * another bucket, so inputs whose gap is under 1e-4 are drawn again (the
+ * draws are seeded: this only makes the cases independent of luck). */
+static double lsh_margin(const lcase *c, const inputs *in)
+{
+	const struct nys_lsh_opts *o = &c->lsh;
+	int half = o->buckets / 2, T = o->T, D = o->D, nh = o->hashes;
+	double worst = INFINITY;
+	for (int b = 0; b < o->B; b++)
+		for (int h = 0; h < o->H; h++)
+			for (int t = 0; t < T; t++) {
+				if (in->x[2][(size_t)b * T + t] == 0)
+					continue;
+				const double *x = in->x[0] + ((size_t)(b * o->H + h) * T + t) * D;
+				for (int r = 0; r < nh; r++) {
+					double top = -INFINITY, next = -INFINITY;
+					for (int j = 0; j < o->buckets; j++) {
+						double u = 0;
+						for (int d = 0; d < D; d++)
+							u += x[d] * in->x[3][(((size_t)h * D + d) * nh + r) * half + j % half];
+						u = j < half ? u : -u;
+						if (u > top)
+							next = top, top = u;
+						else if (u > next)
+							next = u;
+					}
+					worst = fmin(worst, top - next);
+				}
+			}
+	return worst;
+}
+static int lsh_accept(const lcase *c, const inputs *in) { return lsh_margin(c, in) > 1e-4; }
+
+static lcase lsh_case(const char *name, int B, int H, int T, int D, int hashes, int buckets,
+                      int chunk, int len1)
+{
+	size_t nq = (size_t)B * H * T * D;
+	lcase c = {.name = name, .nin = 4,
+	           .n = {nq, nq, (size_t)B * T, (size_t)H * D * hashes * (buckets / 2)},
+	           .diff = {1, 1, 0, 0}, .mask_in = 2, .len1 = len1, .lo = -1, .hi = 1,
+	           .nout = nq, .fwd = lsh_f, .bwd = lsh_b, .B = B, .H = H, .T = T, .D = D,
+	           .accept = lsh_accept, .tol32 = 1e-5};
+	c.lsh = (struct nys_lsh_opts){.B = B, .H = H, .T = T, .D = D, .hashes = hashes,
+	                              .buckets = buckets, .chunk = chunk};
+	return c;
+}
+
+/* With chunks of T entries, each round's chunk and the one before it hold
+ * every token (the first round's twice when there is one round), so
+ * whatever the buckets LSH attention is softmax attention over all the
+ * tokens with Reformer's rules: logits q . k^ with k^ = qk / sqrt(|qk|^2 +
+ * D 1e-6), -1e9 for keys of padding, -1e5 for a token's own key; and the
+ * rounds, equal, combine to the same. */
+static void test_lsh_full(int hashes)
+{
+	int B = 2, H = 2, T = 9, D = 4;
+	lcase c = lsh_case("lsh full", B, H, T, D, hashes, 4, T, 6);
+	inputs in;
+	draw(&c, &in);
+	double *out = CHK_DALLOC(c.nout), *ref = CHK_DALLOC(c.nout), *kh = CHK_DALLOC(c.nout);
+	c.fwd(&c, (void *const *)in.x, out, 0);
+	const double *x = in.x[0], *v = in.x[1], *mk = in.x[2];
+	for (size_t t = 0; t < (size_t)B * H * T; t++) {
+		double ss = 0;
+		for (int d = 0; d < D; d++)
+			ss += x[t * D + d] * x[t * D + d];
+		for (int d = 0; d < D; d++)
+			kh[t * D + d] = x[t * D + d] / sqrt(ss + D * 1e-6);
+	}
+	for (int bh = 0; bh < B * H; bh++)
+		for (int i = 0; i < T; i++) {
+			double lg[16], mx = -INFINITY, s = 0;
+			const double *q = x + ((size_t)bh * T + i) * D;
+			for (int j = 0; j < T; j++) {
+				lg[j] = chk_dot(q, kh + ((size_t)bh * T + j) * D, (size_t)D);
+				if (mk[(size_t)(bh / H) * T + j] == 0)
+					lg[j] = -1e9;
+				if (j == i)
+					lg[j] = -1e5;
+				mx = fmax(mx, lg[j]);
+			}
+			for (int j = 0; j < T; j++)
+				s += lg[j] = exp(lg[j] - mx);
+			for (int d = 0; d < D; d++) {
+				double o = 0;
+				for (int j = 0; j < T; j++)
+					o += lg[j] / s * v[((size_t)bh * T + j) * D + d];
+				ref[((size_t)bh * T + i) * D + d] = o;
+			}
+		}
+	double r = chk_rel2(out, ref, c.nout);
+	char name[200];
+	snprintf(name, sizeof name, "lsh, %d hash%s, chunks of T: softmax attention with shared QK, "
+	         "the self mask and padding (%.1e)", hashes, hashes > 1 ? "es" : "", r);
+	tap_ok(r <= 1e-12, name);
+	free(out);
+	free(ref);
+	free(kh);
+	inputs_free(&c, &in);
+}
+
+/* The sort and the chunks.  B = H = 1, T = 8, D = 2, one round of 2
+ * buckets: the sign of qk[t] . (1, 0), the tokens 0, 2, 4, 6 positive and
+ * first, then 1, 3, 5, 7; chunks of 2: {0, 2} {4, 6} {1, 3} {5, 7}.  Token
+ * 0's output depends on the values of 2 (its chunk) and 5 and 7 (the chunk
+ * before, circularly) and of no other token, not its own; token 4's on 6,
+ * 0 and 2; token 3's on 1, 4 and 6. */
+static void test_lsh_reach(void)
+{
+	int T = 8, D = 2;
+	lcase c = lsh_case("lsh reach", 1, 1, T, D, 1, 2, 2, T);
+	c.accept = NULL;
+	inputs in;
+	draw(&c, &in);
+	for (int t = 0; t < T; t++) {
+		in.x[0][t * D] = (t % 2 ? -1 : 1) * (1 + 0.1 * t);
+		in.x[2][t] = 1;
+	}
+	in.x[3][0] = 1, in.x[3][1] = 0; /* R (D, 1) = (1, 0) */
+	double *o0 = CHK_DALLOC(c.nout), *o1 = CHK_DALLOC(c.nout);
+	c.fwd(&c, (void *const *)in.x, o0, 0);
+	static const struct { int tok; unsigned reach; } want[] = {
+		{0, 1u << 2 | 1u << 5 | 1u << 7}, {4, 1u << 6 | 1u << 0 | 1u << 2},
+		{3, 1u << 1 | 1u << 4 | 1u << 6},
+	};
+	int bad = 0;
+	for (size_t w = 0; w < sizeof want / sizeof *want; w++) {
+		unsigned got = 0;
+		for (int s = 0; s < T; s++) {
+			in.x[1][s * D] += 1;
+			c.fwd(&c, (void *const *)in.x, o1, 0);
+			in.x[1][s * D] -= 1;
+			if (o1[want[w].tok * D] != o0[want[w].tok * D])
+				got |= 1u << s;
+		}
+		if (got != want[w].reach) {
+			printf("# token %d reaches the values of %#x, not %#x\n", want[w].tok, got,
+			       want[w].reach);
+			bad++;
+		}
+	}
+	tap_ok(!bad, "lsh: each token reaches its chunk and the one before, sorted by bucket and "
+	       "position, not itself");
+	free(o0);
+	free(o1);
+	inputs_free(&c, &in);
+}
+
+/* nys_lsh_check: the authors' ListOps shape passes, what the op cannot
+ * do does not. */
+static void test_lsh_check(void)
+{
+	struct nys_lsh_opts o = {.B = 32, .H = 2, .T = 2048, .D = 32, .hashes = 2, .buckets = 64,
+	                         .chunk = 64};
+	tap_ok(nys_lsh_check(&o) == NULL, "lsh check: ListOps' 32 x 2048, 2 hashes of 64 buckets");
+	struct nys_lsh_opts odd = o, none = o, nochunk = o;
+	odd.buckets = 5;
+	none.hashes = 0;
+	nochunk.chunk = 0;
+	tap_ok(nys_lsh_check(&odd) && nys_lsh_check(&none) && nys_lsh_check(&nochunk),
+	       "lsh check: odd buckets, no hash round, chunks of 0 are refused");
+}
+
 /* Padding changes nothing of the real tokens' outputs: sequence 1 of a
  * batch padded to T against the same tokens alone at length len1. */
 static void test_padding(lcase c, const char *what)
@@ -480,6 +687,12 @@ static int test_all(void)
 		        NYS_LINATTN_RELU_FEATURES, 2, 2, 8, 4, 12, 3),
 		la_case("performer B 1 H 1 T 5 D 3 F 7", NYS_LINATTN_RELU_FEATURES, 1, 1, 5, 3, 7,
 		        5),
+		lsh_case("lsh B 2 H 2 T 10 D 4, 2 hashes of 4 buckets, chunks of 3", 2, 2, 10, 4, 2, 4,
+		         3, 6),
+		lsh_case("lsh B 1 H 1 T 8 D 3, 1 hash of 2 buckets, chunks of 4", 1, 1, 8, 3, 1, 2, 4,
+		         8),
+		lsh_case("lsh B 2 H 1 T 7 D 5, 3 hashes of 6 buckets, chunks of 5", 2, 1, 7, 5, 3, 6, 5,
+		         2),
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
 		fd_case(&cases[i]);
@@ -490,6 +703,10 @@ static int test_all(void)
 	test_linformer_identity();
 	test_linattn_normalised(NYS_LINATTN_ELU, "linear (elu+1)");
 	test_linattn_normalised(NYS_LINATTN_RELU_FEATURES, "performer");
+	test_lsh_full(1);
+	test_lsh_full(2);
+	test_lsh_reach();
+	test_lsh_check();
 	/* one slot: the (b, h) one after the other give the same to the bit */
 	nslots = 1;
 	lcase c = lf_case("linformer one slot", 2, 2, 9, 4, 5, 11, 6);
