@@ -99,6 +99,8 @@ struct emu_lt_desc {
 	int32_t ta, tb;
 	uint32_t epilogue;
 	const void *bias;
+	void *aux;      // the GELU epilogues' input matrix, written
+	int64_t aux_ld; // its leading dimension
 };
 struct emu_lt_layout {
 	cudaDataType type;
@@ -135,7 +137,8 @@ static cublasStatus_t emu_desc_create(cublasLtMatmulDesc_t *d, cublasComputeType
 	    scale != CUDA_R_32F)
 		return CUBLAS_STATUS_NOT_SUPPORTED;
 	emu_new(d);
-	**d = emu_lt_desc{compute, CUBLAS_OP_N, CUBLAS_OP_N, CUBLASLT_EPILOGUE_DEFAULT, nullptr};
+	**d = emu_lt_desc{compute, CUBLAS_OP_N, CUBLAS_OP_N, CUBLASLT_EPILOGUE_DEFAULT, nullptr,
+	                  nullptr, 0};
 	return CUBLAS_STATUS_SUCCESS;
 }
 static cublasStatus_t emu_desc_destroy(cublasLtMatmulDesc_t d) { return emu_del(d); }
@@ -158,6 +161,16 @@ static cublasStatus_t emu_desc_set(cublasLtMatmulDesc_t d, cublasLtMatmulDescAtt
 		if (bytes != sizeof(void *))
 			return CUBLAS_STATUS_INVALID_VALUE;
 		memcpy(&d->bias, buf, bytes);
+		return CUBLAS_STATUS_SUCCESS;
+	case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER:
+		if (bytes != sizeof(void *))
+			return CUBLAS_STATUS_INVALID_VALUE;
+		memcpy(&d->aux, buf, bytes);
+		return CUBLAS_STATUS_SUCCESS;
+	case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD:
+		if (bytes != sizeof(int64_t))
+			return CUBLAS_STATUS_INVALID_VALUE;
+		memcpy(&d->aux_ld, buf, bytes);
 		return CUBLAS_STATUS_SUCCESS;
 	}
 	return CUBLAS_STATUS_INVALID_VALUE;
@@ -209,6 +222,33 @@ static bool emu_shapes(cublasLtMatmulDesc_t d, cublasLtMatrixLayout_t a,
 	       c->type == CUDA_R_32F && dl->type == CUDA_R_32F;
 }
 
+// The epilogues linear.cu uses, with what each needs set: the bias pointer
+// for the _BIAS ones; for the GELU ones the aux matrix (GELU's input, which
+// cuBLASLt writes) with a leading dimension of at least C's rows and a
+// multiple of 8, as cublasLt.h requires.
+static bool emu_epilogue_ok(cublasLtMatmulDesc_t d, cublasLtMatrixLayout_t c)
+{
+	uint32_t e = d->epilogue;
+	bool gelu = e == CUBLASLT_EPILOGUE_GELU_AUX || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+	bool bias = e == CUBLASLT_EPILOGUE_BIAS || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+	if (e != CUBLASLT_EPILOGUE_DEFAULT && !gelu && !bias)
+		return false;
+	if (bias && !d->bias)
+		return false;
+	return !gelu || (d->aux && d->aux_ld >= (int64_t)c->rows && d->aux_ld % 8 == 0);
+}
+
+// The GELU of the CPU (ops_dense.inc, the tanh form through the logistic
+// function) in float: what the emulated GELU epilogue computes, so the
+// emulator checks linear.cu's plumbing, not cuBLASLt's own GELU.
+static float emu_gelu(float x)
+{
+	const float k = 0.79788456080286535588f, a = 0.044715f;
+	float xc = x < -16.0f ? -16.0f : x > 16.0f ? 16.0f : x;
+	float m = -2.0f * k * (xc + a * xc * xc * xc);
+	return (x > 0 ? x : xc) / (1.0f + expf(m < 80.0f ? m : 80.0f));
+}
+
 static cublasStatus_t emu_heuristic(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
                                     cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
                                     cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t dl,
@@ -219,8 +259,7 @@ static cublasStatus_t emu_heuristic(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
 	*got = 0;
 	if (!h || want < 1 || !emu_shapes(d, a, b, c, dl, &m, &n, &k))
 		return CUBLAS_STATUS_INVALID_VALUE;
-	if (d->epilogue != CUBLASLT_EPILOGUE_DEFAULT &&
-	    (d->epilogue != CUBLASLT_EPILOGUE_BIAS || !d->bias))
+	if (!emu_epilogue_ok(d, c))
 		return CUBLAS_STATUS_NOT_SUPPORTED;
 	memset(res, 0, sizeof *res);
 	res->algo.data[0] = EMU_ALGO;
@@ -252,11 +291,28 @@ static cublasStatus_t emu_lt_matmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
 		return CUBLAS_STATUS_INVALID_VALUE;
 	if (cl->ld != dl->ld || (C != D && *(const float *)beta != 0))
 		return CUBLAS_STATUS_NOT_SUPPORTED; // not what linear.cu needs
-	return emu_mm((cublasOperation_t)d->ta, (cublasOperation_t)d->tb, m, n, k,
-	              *(const float *)alpha, (const float *)A, (int)al->ld, (const float *)B,
-	              (int)bl->ld, *(const float *)beta, (const float *)C, (float *)D, (int)dl->ld,
-	              d->epilogue == CUBLASLT_EPILOGUE_BIAS ? (const float *)d->bias : nullptr,
-	              d->compute == CUBLAS_COMPUTE_32F_FAST_16BF);
+	if (!emu_epilogue_ok(d, cl))
+		return CUBLAS_STATUS_INVALID_VALUE;
+	uint32_t e = d->epilogue;
+	bool gelu = e == CUBLASLT_EPILOGUE_GELU_AUX || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+	bool bias = e == CUBLASLT_EPILOGUE_BIAS || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+	cublasStatus_t st = emu_mm((cublasOperation_t)d->ta, (cublasOperation_t)d->tb, m, n, k,
+	                           *(const float *)alpha, (const float *)A, (int)al->ld,
+	                           (const float *)B, (int)bl->ld, *(const float *)beta,
+	                           (const float *)C, (float *)D, (int)dl->ld,
+	                           bias ? (const float *)d->bias : nullptr,
+	                           d->compute == CUBLAS_COMPUTE_32F_FAST_16BF);
+	if (st || !gelu)
+		return st;
+	// GELU_AUX: the sum (with the bias) into aux, its GELU into D
+	float *aux = (float *)d->aux, *out = (float *)D;
+	for (int j = 0; j < n; j++)
+		for (int i = 0; i < m; i++) {
+			float v = out[i + (size_t)j * dl->ld];
+			aux[i + (size_t)j * d->aux_ld] = v;
+			out[i + (size_t)j * dl->ld] = emu_gelu(v);
+		}
+	return CUBLAS_STATUS_SUCCESS;
 }
 
 // descriptors left at exit: a leak in linear.cu (run.sh looks for "emu:")

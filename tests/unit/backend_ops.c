@@ -450,6 +450,31 @@ static void case_linear(int N, int C, int OC, int bias, int want_dinp)
 	check_case(&c);
 }
 
+/* The fused linear + GELU of the feed-forward: pre and out both compared,
+ * against the double reference's composition of linear and GELU.  Forward
+ * only: the backward is linear_backward and gelu_backward on pre.  On CUDA
+ * an OC that is a multiple of 8 takes cuBLASLt's GELU epilogue, any other
+ * the fallback (the linear op, then the GELU kernel). */
+static int linear_gelu_f(nys_backend *be, void *const *p, const size_t *n, const bcase *c)
+{
+	/* inp, weight, bias, pre, out */
+	return nys_backend_linear_gelu_forward(be, p[4], p[3], p[0], p[1], p[2], c->N, c->C,
+	                                       c->M);
+}
+static void case_linear_gelu(int N, int C, int OC, int bias)
+{
+	bcase c = {.fwd = linear_gelu_f, .N = N, .C = C, .M = OC, .tol32 = 1e-5, .bf16 = 1};
+	snprintf(c.name, sizeof c.name, "linear_gelu N %d C %d OC %d%s", N, C, OC,
+	         bias ? "" : ", no bias");
+	/* inputs wide enough that pre spans GELU's curve, both signs */
+	add(&c, "inp", IN, (size_t)N * C, -1, 1);
+	add(&c, "weight", IN, (size_t)OC * C, -1, 1);
+	add(&c, "bias", IN, bias ? (size_t)OC : 0, -1, 1);
+	add(&c, "pre", OUT, (size_t)N * OC, 0, 0);
+	add(&c, "out", OUT, (size_t)N * OC, 0, 0);
+	check_case(&c);
+}
+
 static int layernorm_f(nys_backend *be, void *const *p, const size_t *n, const bcase *c)
 {
 	/* inp, weight, bias, out, mean, rstd */
@@ -1218,6 +1243,9 @@ int main(void)
 	case_linear(5, 7, 4, 1, 1);
 	case_linear(33, 20, 17, 0, 1);
 	case_linear(6, 9, 3, 1, 0);
+	case_linear_gelu(5, 7, 8, 1);
+	case_linear_gelu(9, 12, 16, 0);
+	case_linear_gelu(6, 9, 5, 1);
 	case_layernorm(4, 9);
 	case_layernorm(37, 64);
 	case_unary(E_GELU, "gelu (tanh)", 300, -6, 6, 0);
@@ -1261,6 +1289,8 @@ int main(void)
 	 * loops, block partials of column sums over more than 256 rows, long
 	 * runs of repeated keys in the scatters, vocabulary-sized rows) ---- */
 	case_linear(300, 70, 33, 1, 1);
+	case_linear_gelu(300, 70, 64, 1);
+	case_linear_gelu(300, 70, 33, 1);
 	case_layernorm(600, 100);
 	case_unary(E_GELU, "gelu (tanh)", 1500000, -8, 8, 0);
 	case_unary(E_DROPOUT, "dropout p 0.25", 1500000, -1, 1, 0.25);
