@@ -114,6 +114,7 @@ struct emu_lt_pref {
 enum { EMU_ALGO = 0x4C54 }; // an algorithm of this emulator's heuristic
 
 static int emu_live; // descriptors made and not destroyed
+static int emu_lt_runs, emu_lt_gelu_runs; // cublasLtMatmul calls, those with a GELU epilogue
 
 template <class T> static cublasStatus_t emu_new(T **p)
 {
@@ -302,8 +303,12 @@ static cublasStatus_t emu_lt_matmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
 	                           (const float *)C, (float *)D, (int)dl->ld,
 	                           bias ? (const float *)d->bias : nullptr,
 	                           d->compute == CUBLAS_COMPUTE_32F_FAST_16BF);
-	if (st || !gelu)
+	if (st)
 		return st;
+	emu_lt_runs++;
+	if (!gelu)
+		return st;
+	emu_lt_gelu_runs++;
 	// GELU_AUX: the sum (with the bias) into aux, its GELU into D
 	float *aux = (float *)d->aux, *out = (float *)D;
 	for (int j = 0; j < n; j++)
@@ -321,6 +326,10 @@ static struct emu_leak_check {
 	{
 		if (emu_live)
 			fprintf(stderr, "emu: %d cuBLASLt descriptors never destroyed\n", emu_live);
+		// what ran through cuBLASLt, for run.sh: the bias and GELU epilogues
+		// are taken where they should be, and never with NYS_CUDA_NO_LT=1
+		fprintf(stderr, "emu-lt: %d cublasLtMatmul, %d with the GELU epilogue\n", emu_lt_runs,
+		        emu_lt_gelu_runs);
 	}
 } emu_leaks;
 
