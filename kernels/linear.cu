@@ -2,7 +2,8 @@
  * the feed-forward, the heads), with the CPU op's contract
  * (libnys/cpu/ops_dense_decl.inc): out = inp weight^T + bias, the input
  * gradient overwritten or accumulated as acc says, the weight and bias
- * gradients added to.
+ * gradients added to; and the feed-forward's fused linear + GELU
+ * (linear_gelu_forward, below).
  *
  * - Precision: the instance's matmul (nys_backend.h).  NYS_MATMUL_F32 is
  *   true float32 (cuBLAS's default math, no TF32); NYS_MATMUL_BF16, a
@@ -19,6 +20,15 @@
  *   load, or has no algorithm for the case, the forward writes the bias in
  *   a pass and adds the product to it through cuBLAS (beta = 1): the same
  *   sums, one more pass over out.
+ * - linear_gelu_forward is one cublasLtMatmul with the GELU epilogue
+ *   (CUBLASLT_EPILOGUE_GELU_AUX_BIAS, as llm.c's matmul): the sum with the
+ *   bias goes to pre (the aux matrix, which gelu_backward reads later) and
+ *   its GELU to out, so no pass reads pre back to apply GELU.  cuBLASLt
+ *   documents its GELU only as the tanh approximation; the conformance test
+ *   holds it to the CPU's (1e-5), which only a GPU run can confirm.  The
+ *   fallback, where cuBLASLt or an algorithm is missing or the aux leading
+ *   dimension (OC) is not a multiple of 8: the linear op, then the GELU
+ *   kernel.
  * - The products are row-major through the transposes: the row-major
  *   (N, OC) out is column-major (OC, N), so out^T = weight inp^T with
  *   weight (OC, C) read transposed.

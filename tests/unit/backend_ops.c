@@ -28,9 +28,9 @@
  * machine has a usable GPU (nys_cuda_available); without one its tests are
  * a visible TAP skip, "no GPU: CUDA conformance skipped".  It is there
  * twice: "cuda f32", and "cuda bf16" with the matmul precision of mixed
- * precision (nys_backend_set_matmul), which runs the linear cases only: within
- * 1e-2 of the double reference, and further from it than 1e-5, so that a bf16
- * path that silently computes in float32 fails.  kernels/emu/run.sh runs both
+ * precision (nys_backend_set_matmul), which runs the linear and linear + GELU
+ * cases only: within 1e-2 of the double reference, and further from it than
+ * 1e-5, so that a bf16 path that silently computes in float32 fails.  kernels/emu/run.sh runs both
  * here, on a CPU emulator of the kernels and of cuBLAS.
  */
 #include "nys_backend.h"
@@ -64,7 +64,7 @@ static const struct {
 	{"cuda f32", NYS_DEVICE_CUDA, NYS_F32, NYS_MATMUL_F32},
 	{"cuda bf16", NYS_DEVICE_CUDA, NYS_F32, NYS_MATMUL_BF16}, /* the linear cases */
 };
-/* The bounds of the bf16 products (the linear op with NYS_MATMUL_BF16):
+/* The bounds of the bf16 products (the linear ops with NYS_MATMUL_BF16):
  * at most BF16_TOL from the double reference, and at least BF16_FLOOR (a
  * float32 product is within about 1e-6). */
 #define BF16_TOL 1e-2
