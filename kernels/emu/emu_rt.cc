@@ -146,35 +146,22 @@ static cublasStatus_t emu_desc_destroy(cublasLtMatmulDesc_t d) { return emu_del(
 static cublasStatus_t emu_desc_set(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a,
                                    const void *buf, size_t bytes)
 {
+	// where each attribute goes, and its size, which must be the caller's
+	void *dst;
+	size_t want;
 	switch (a) {
-	case CUBLASLT_MATMUL_DESC_TRANSA:
-	case CUBLASLT_MATMUL_DESC_TRANSB:
-		if (bytes != sizeof(int32_t))
-			return CUBLAS_STATUS_INVALID_VALUE;
-		memcpy(a == CUBLASLT_MATMUL_DESC_TRANSA ? &d->ta : &d->tb, buf, bytes);
-		return CUBLAS_STATUS_SUCCESS;
-	case CUBLASLT_MATMUL_DESC_EPILOGUE:
-		if (bytes != sizeof(uint32_t))
-			return CUBLAS_STATUS_INVALID_VALUE;
-		memcpy(&d->epilogue, buf, bytes);
-		return CUBLAS_STATUS_SUCCESS;
-	case CUBLASLT_MATMUL_DESC_BIAS_POINTER:
-		if (bytes != sizeof(void *))
-			return CUBLAS_STATUS_INVALID_VALUE;
-		memcpy(&d->bias, buf, bytes);
-		return CUBLAS_STATUS_SUCCESS;
-	case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER:
-		if (bytes != sizeof(void *))
-			return CUBLAS_STATUS_INVALID_VALUE;
-		memcpy(&d->aux, buf, bytes);
-		return CUBLAS_STATUS_SUCCESS;
-	case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD:
-		if (bytes != sizeof(int64_t))
-			return CUBLAS_STATUS_INVALID_VALUE;
-		memcpy(&d->aux_ld, buf, bytes);
-		return CUBLAS_STATUS_SUCCESS;
+	case CUBLASLT_MATMUL_DESC_TRANSA: dst = &d->ta, want = sizeof d->ta; break;
+	case CUBLASLT_MATMUL_DESC_TRANSB: dst = &d->tb, want = sizeof d->tb; break;
+	case CUBLASLT_MATMUL_DESC_EPILOGUE: dst = &d->epilogue, want = sizeof d->epilogue; break;
+	case CUBLASLT_MATMUL_DESC_BIAS_POINTER: dst = &d->bias, want = sizeof d->bias; break;
+	case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER: dst = &d->aux, want = sizeof d->aux; break;
+	case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD: dst = &d->aux_ld, want = sizeof d->aux_ld; break;
+	default: return CUBLAS_STATUS_INVALID_VALUE;
 	}
-	return CUBLAS_STATUS_INVALID_VALUE;
+	if (bytes != want)
+		return CUBLAS_STATUS_INVALID_VALUE;
+	memcpy(dst, buf, bytes);
+	return CUBLAS_STATUS_SUCCESS;
 }
 static cublasStatus_t emu_layout_create(cublasLtMatrixLayout_t *l, cudaDataType type,
                                         uint64_t rows, uint64_t cols, int64_t ld)
@@ -227,11 +214,18 @@ static bool emu_shapes(cublasLtMatmulDesc_t d, cublasLtMatrixLayout_t a,
 // for the _BIAS ones; for the GELU ones the aux matrix (GELU's input, which
 // cuBLASLt writes) with a leading dimension of at least C's rows and a
 // multiple of 8, as cublasLt.h requires.
+static bool emu_epi_gelu(uint32_t e)
+{
+	return e == CUBLASLT_EPILOGUE_GELU_AUX || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+}
+static bool emu_epi_bias(uint32_t e)
+{
+	return e == CUBLASLT_EPILOGUE_BIAS || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+}
 static bool emu_epilogue_ok(cublasLtMatmulDesc_t d, cublasLtMatrixLayout_t c)
 {
 	uint32_t e = d->epilogue;
-	bool gelu = e == CUBLASLT_EPILOGUE_GELU_AUX || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
-	bool bias = e == CUBLASLT_EPILOGUE_BIAS || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+	bool gelu = emu_epi_gelu(e), bias = emu_epi_bias(e);
 	if (e != CUBLASLT_EPILOGUE_DEFAULT && !gelu && !bias)
 		return false;
 	if (bias && !d->bias)
@@ -295,8 +289,7 @@ static cublasStatus_t emu_lt_matmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
 	if (!emu_epilogue_ok(d, cl))
 		return CUBLAS_STATUS_INVALID_VALUE;
 	uint32_t e = d->epilogue;
-	bool gelu = e == CUBLASLT_EPILOGUE_GELU_AUX || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
-	bool bias = e == CUBLASLT_EPILOGUE_BIAS || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+	bool gelu = emu_epi_gelu(e), bias = emu_epi_bias(e);
 	cublasStatus_t st = emu_mm((cublasOperation_t)d->ta, (cublasOperation_t)d->tb, m, n, k,
 	                           *(const float *)alpha, (const float *)A, (int)al->ld,
 	                           (const float *)B, (int)bl->ld, *(const float *)beta,
