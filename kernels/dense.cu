@@ -852,6 +852,7 @@ void nys_cuda_ops_dense(nys_backend_ops *t)
 {
 	t->linear_forward = nys_cuda_linear_forward;
 	t->linear_backward = nys_cuda_linear_backward;
+	t->linear_gelu_forward = nys_cuda_linear_gelu_forward;
 	t->layernorm_forward = nys_cuda_layernorm_forward;
 	t->layernorm_backward = nys_cuda_layernorm_backward;
 	t->gelu_forward = nys_cuda_gelu_forward;

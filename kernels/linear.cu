@@ -2,7 +2,8 @@
  * the feed-forward, the heads), with the CPU op's contract
  * (libnys/cpu/ops_dense_decl.inc): out = inp weight^T + bias, the input
  * gradient overwritten or accumulated as acc says, the weight and bias
- * gradients added to.
+ * gradients added to; and the feed-forward's fused linear + GELU
+ * (linear_gelu_forward, below).
  *
  * - Precision: the instance's matmul (nys_backend.h).  NYS_MATMUL_F32 is
  *   true float32 (cuBLAS's default math, no TF32); NYS_MATMUL_BF16, a
@@ -19,6 +20,15 @@
  *   load, or has no algorithm for the case, the forward writes the bias in
  *   a pass and adds the product to it through cuBLAS (beta = 1): the same
  *   sums, one more pass over out.
+ * - linear_gelu_forward is one cublasLtMatmul with the GELU epilogue
+ *   (CUBLASLT_EPILOGUE_GELU_AUX_BIAS, as llm.c's matmul): the sum with the
+ *   bias goes to pre (the aux matrix, which gelu_backward reads later) and
+ *   its GELU to out, so no pass reads pre back to apply GELU.  cuBLASLt
+ *   documents its GELU only as the tanh approximation; the conformance test
+ *   holds it to the CPU's (1e-5), which only a GPU run can confirm.  The
+ *   fallback, where cuBLASLt or an algorithm is missing or the aux leading
+ *   dimension (OC) is not a multiple of 8: the linear op, then the GELU
+ *   kernel.
  * - The products are row-major through the transposes: the row-major
  *   (N, OC) out is column-major (OC, N), so out^T = weight inp^T with
  *   weight (OC, C) read transposed.
@@ -68,14 +78,20 @@ uint32_t align_of(const void *p)
 }
 
 /* out (N, OC) = inp (N, C) weight^T + bias as one cublasLtMatmul with the
- * bias epilogue.  0 done, -1 failed (recorded), 1 not possible here
- * (no cuBLASLt, or no algorithm for it): the caller takes the cuBLAS path. */
-int lt_linear_bias(nys_backend *be, float *out, const float *inp, const float *weight,
-                   const float *bias, int N, int C, int OC)
+ * bias in its epilogue; with pre, the GELU epilogue too: pre = the sum
+ * with the bias (cuBLASLt's aux output, leading dimension OC), out = its
+ * GELU (CUBLASLT_EPILOGUE_GELU_AUX_BIAS, or GELU_AUX without a bias).
+ * 0 done, -1 failed (recorded), 1 not possible here (no cuBLASLt, or no
+ * algorithm for it): the caller takes the cuBLAS path. */
+int lt_linear(nys_backend *be, float *out, float *pre, const float *inp, const float *weight,
+              const float *bias, int N, int C, int OC)
 {
 	nys_cuda *c = nys_cuda_ctx(be);
 	const nys_cublas *b = &c->blas;
 	if (!c->lt_handle || !b->lt_matmul)
+		return 1;
+	/* cuBLASLt wants the aux matrix's leading dimension a multiple of 8 */
+	if (pre && OC % 8)
 		return 1;
 	cublasComputeType_t compute = be->matmul == NYS_MATMUL_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF
 	                                                            : CUBLAS_COMPUTE_32F;
@@ -84,7 +100,10 @@ int lt_linear_bias(nys_backend *be, float *out, const float *inp, const float *w
 	cublasLtMatmulPreference_t pref = NULL;
 	cublasLtMatmulHeuristicResult_t res;
 	int32_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-	uint32_t epi = CUBLASLT_EPILOGUE_BIAS;
+	uint32_t epi = !pre ? CUBLASLT_EPILOGUE_BIAS
+	               : bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
+	void *aux_p = pre;
+	int64_t aux_ld = OC;
 	uint64_t ws = NYS_CUDA_WORKSPACE;
 	uint32_t al_a = align_of(weight), al_b = align_of(inp), al_c = align_of(out);
 	const void *bias_p = bias;
@@ -98,7 +117,12 @@ int lt_linear_bias(nys_backend *be, float *out, const float *inp, const float *w
 	    (st = b->lt_desc_set(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta)) ||
 	    (st = b->lt_desc_set(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb)) ||
 	    (st = b->lt_desc_set(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi)) ||
-	    (st = b->lt_desc_set(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_p, sizeof bias_p)) ||
+	    (bias && (st = b->lt_desc_set(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_p,
+	                                  sizeof bias_p))) ||
+	    (pre && (st = b->lt_desc_set(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux_p,
+	                                 sizeof aux_p))) ||
+	    (pre && (st = b->lt_desc_set(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &aux_ld,
+	                                 sizeof aux_ld))) ||
 	    (st = b->lt_layout_create(&la, CUDA_R_32F, (uint64_t)C, (uint64_t)OC, C)) ||
 	    (st = b->lt_layout_create(&lb, CUDA_R_32F, (uint64_t)C, (uint64_t)N, C)) ||
 	    (st = b->lt_layout_create(&lc, CUDA_R_32F, (uint64_t)OC, (uint64_t)N, OC)) ||
@@ -155,7 +179,7 @@ int nys_cuda_linear_forward(nys_backend *be, void *out, const void *inp, const v
 	float *o = (float *)out;
 	const float *x = (const float *)inp, *w = (const float *)weight, *bs = (const float *)bias;
 	if (bias && C > 0) {
-		int r = lt_linear_bias(be, o, x, w, bs, N, C, OC);
+		int r = lt_linear(be, o, NULL, x, w, bs, N, C, OC);
 		if (r <= 0)
 			return r;
 	}
@@ -165,6 +189,26 @@ int nys_cuda_linear_forward(nys_backend *be, void *out, const void *inp, const v
 	}
 	/* out^T (OC, N) = weight (OC, C) @ inp^T, column-major */
 	return gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, w, C, x, C, bias ? 1.0f : 0.0f, o, OC);
+}
+
+/* pre = inp weight^T + bias, out = GELU(pre) (the tanh form): one
+ * cublasLtMatmul with the GELU epilogue where cuBLASLt has it for the case,
+ * otherwise the linear op and the GELU kernel of dense.cu (through the
+ * table, so that the emulator runs its own). */
+int nys_cuda_linear_gelu_forward(nys_backend *be, void *out, void *pre, const void *inp,
+                                 const void *weight, const void *bias, int N, int C, int OC)
+{
+	if (N <= 0 || OC <= 0)
+		return 0;
+	if (C > 0) {
+		int r = lt_linear(be, (float *)out, (float *)pre, (const float *)inp,
+		                  (const float *)weight, (const float *)bias, N, C, OC);
+		if (r <= 0)
+			return r;
+	}
+	if (nys_cuda_linear_forward(be, pre, inp, weight, bias, N, C, OC))
+		return -1;
+	return nys_backend_gelu_forward(be, out, pre, (size_t)N * OC);
 }
 
 int nys_cuda_linear_backward(nys_backend *be, nys_acc acc, void *dinp, void *dweight,

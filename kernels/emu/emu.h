@@ -45,6 +45,8 @@ typedef enum {
 	CUBLASLT_MATMUL_DESC_TRANSB = 4,
 	CUBLASLT_MATMUL_DESC_EPILOGUE = 7,
 	CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8,
+	CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER = 11,
+	CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD = 12,
 } cublasLtMatmulDescAttributes_t;
 typedef enum {
 	CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
@@ -53,7 +55,12 @@ typedef enum {
 	CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7,
 	CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8,
 } cublasLtMatmulPreferenceAttributes_t;
-typedef enum { CUBLASLT_EPILOGUE_DEFAULT = 1, CUBLASLT_EPILOGUE_BIAS = 4 } cublasLtEpilogue_t;
+typedef enum {
+	CUBLASLT_EPILOGUE_DEFAULT = 1,
+	CUBLASLT_EPILOGUE_BIAS = 4,
+	CUBLASLT_EPILOGUE_GELU_AUX = 160,
+	CUBLASLT_EPILOGUE_GELU_AUX_BIAS = 164,
+} cublasLtEpilogue_t;
 typedef struct emu_lt_desc *cublasLtMatmulDesc_t;
 typedef struct emu_lt_layout *cublasLtMatrixLayout_t;
 typedef struct emu_lt_pref *cublasLtMatmulPreference_t;

@@ -26,6 +26,7 @@ extern "C" nys_backend *emu_backend_new(nys_device device, nys_dtype dtype, nys_
 	t = *be->ops;
 	t.linear_forward = nys_cuda_linear_forward;
 	t.linear_backward = nys_cuda_linear_backward;
+	t.linear_gelu_forward = nys_cuda_linear_gelu_forward;
 	t.split_heads_forward = nys_cuda_split_heads_forward;
 	t.split_heads_backward = nys_cuda_split_heads_backward;
 	t.merge_heads_forward = nys_cuda_merge_heads_forward;

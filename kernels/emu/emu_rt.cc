@@ -99,6 +99,8 @@ struct emu_lt_desc {
 	int32_t ta, tb;
 	uint32_t epilogue;
 	const void *bias;
+	void *aux;      // the GELU epilogues' input matrix, written
+	int64_t aux_ld; // its leading dimension
 };
 struct emu_lt_layout {
 	cudaDataType type;
@@ -112,6 +114,7 @@ struct emu_lt_pref {
 enum { EMU_ALGO = 0x4C54 }; // an algorithm of this emulator's heuristic
 
 static int emu_live; // descriptors made and not destroyed
+static int emu_lt_runs, emu_lt_gelu_runs; // cublasLtMatmul calls, those with a GELU epilogue
 
 template <class T> static cublasStatus_t emu_new(T **p)
 {
@@ -135,32 +138,30 @@ static cublasStatus_t emu_desc_create(cublasLtMatmulDesc_t *d, cublasComputeType
 	    scale != CUDA_R_32F)
 		return CUBLAS_STATUS_NOT_SUPPORTED;
 	emu_new(d);
-	**d = emu_lt_desc{compute, CUBLAS_OP_N, CUBLAS_OP_N, CUBLASLT_EPILOGUE_DEFAULT, nullptr};
+	**d = emu_lt_desc{compute, CUBLAS_OP_N, CUBLAS_OP_N, CUBLASLT_EPILOGUE_DEFAULT, nullptr,
+	                  nullptr, 0};
 	return CUBLAS_STATUS_SUCCESS;
 }
 static cublasStatus_t emu_desc_destroy(cublasLtMatmulDesc_t d) { return emu_del(d); }
 static cublasStatus_t emu_desc_set(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a,
                                    const void *buf, size_t bytes)
 {
+	// where each attribute goes, and its size, which must be the caller's
+	void *dst;
+	size_t want;
 	switch (a) {
-	case CUBLASLT_MATMUL_DESC_TRANSA:
-	case CUBLASLT_MATMUL_DESC_TRANSB:
-		if (bytes != sizeof(int32_t))
-			return CUBLAS_STATUS_INVALID_VALUE;
-		memcpy(a == CUBLASLT_MATMUL_DESC_TRANSA ? &d->ta : &d->tb, buf, bytes);
-		return CUBLAS_STATUS_SUCCESS;
-	case CUBLASLT_MATMUL_DESC_EPILOGUE:
-		if (bytes != sizeof(uint32_t))
-			return CUBLAS_STATUS_INVALID_VALUE;
-		memcpy(&d->epilogue, buf, bytes);
-		return CUBLAS_STATUS_SUCCESS;
-	case CUBLASLT_MATMUL_DESC_BIAS_POINTER:
-		if (bytes != sizeof(void *))
-			return CUBLAS_STATUS_INVALID_VALUE;
-		memcpy(&d->bias, buf, bytes);
-		return CUBLAS_STATUS_SUCCESS;
+	case CUBLASLT_MATMUL_DESC_TRANSA: dst = &d->ta, want = sizeof d->ta; break;
+	case CUBLASLT_MATMUL_DESC_TRANSB: dst = &d->tb, want = sizeof d->tb; break;
+	case CUBLASLT_MATMUL_DESC_EPILOGUE: dst = &d->epilogue, want = sizeof d->epilogue; break;
+	case CUBLASLT_MATMUL_DESC_BIAS_POINTER: dst = &d->bias, want = sizeof d->bias; break;
+	case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER: dst = &d->aux, want = sizeof d->aux; break;
+	case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD: dst = &d->aux_ld, want = sizeof d->aux_ld; break;
+	default: return CUBLAS_STATUS_INVALID_VALUE;
 	}
-	return CUBLAS_STATUS_INVALID_VALUE;
+	if (bytes != want)
+		return CUBLAS_STATUS_INVALID_VALUE;
+	memcpy(dst, buf, bytes);
+	return CUBLAS_STATUS_SUCCESS;
 }
 static cublasStatus_t emu_layout_create(cublasLtMatrixLayout_t *l, cudaDataType type,
                                         uint64_t rows, uint64_t cols, int64_t ld)
@@ -209,6 +210,40 @@ static bool emu_shapes(cublasLtMatmulDesc_t d, cublasLtMatrixLayout_t a,
 	       c->type == CUDA_R_32F && dl->type == CUDA_R_32F;
 }
 
+// The epilogues linear.cu uses, with what each needs set: the bias pointer
+// for the _BIAS ones; for the GELU ones the aux matrix (GELU's input, which
+// cuBLASLt writes) with a leading dimension of at least C's rows and a
+// multiple of 8, as cublasLt.h requires.
+static bool emu_epi_gelu(uint32_t e)
+{
+	return e == CUBLASLT_EPILOGUE_GELU_AUX || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+}
+static bool emu_epi_bias(uint32_t e)
+{
+	return e == CUBLASLT_EPILOGUE_BIAS || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+}
+static bool emu_epilogue_ok(cublasLtMatmulDesc_t d, cublasLtMatrixLayout_t c)
+{
+	uint32_t e = d->epilogue;
+	bool gelu = emu_epi_gelu(e), bias = emu_epi_bias(e);
+	if (e != CUBLASLT_EPILOGUE_DEFAULT && !gelu && !bias)
+		return false;
+	if (bias && !d->bias)
+		return false;
+	return !gelu || (d->aux && d->aux_ld >= (int64_t)c->rows && d->aux_ld % 8 == 0);
+}
+
+// The GELU of the CPU (ops_dense.inc, the tanh form through the logistic
+// function) in float: what the emulated GELU epilogue computes, so the
+// emulator checks linear.cu's plumbing, not cuBLASLt's own GELU.
+static float emu_gelu(float x)
+{
+	const float k = 0.79788456080286535588f, a = 0.044715f;
+	float xc = x < -16.0f ? -16.0f : x > 16.0f ? 16.0f : x;
+	float m = -2.0f * k * (xc + a * xc * xc * xc);
+	return (x > 0 ? x : xc) / (1.0f + expf(m < 80.0f ? m : 80.0f));
+}
+
 static cublasStatus_t emu_heuristic(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
                                     cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
                                     cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t dl,
@@ -219,8 +254,7 @@ static cublasStatus_t emu_heuristic(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
 	*got = 0;
 	if (!h || want < 1 || !emu_shapes(d, a, b, c, dl, &m, &n, &k))
 		return CUBLAS_STATUS_INVALID_VALUE;
-	if (d->epilogue != CUBLASLT_EPILOGUE_DEFAULT &&
-	    (d->epilogue != CUBLASLT_EPILOGUE_BIAS || !d->bias))
+	if (!emu_epilogue_ok(d, c))
 		return CUBLAS_STATUS_NOT_SUPPORTED;
 	memset(res, 0, sizeof *res);
 	res->algo.data[0] = EMU_ALGO;
@@ -252,11 +286,31 @@ static cublasStatus_t emu_lt_matmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
 		return CUBLAS_STATUS_INVALID_VALUE;
 	if (cl->ld != dl->ld || (C != D && *(const float *)beta != 0))
 		return CUBLAS_STATUS_NOT_SUPPORTED; // not what linear.cu needs
-	return emu_mm((cublasOperation_t)d->ta, (cublasOperation_t)d->tb, m, n, k,
-	              *(const float *)alpha, (const float *)A, (int)al->ld, (const float *)B,
-	              (int)bl->ld, *(const float *)beta, (const float *)C, (float *)D, (int)dl->ld,
-	              d->epilogue == CUBLASLT_EPILOGUE_BIAS ? (const float *)d->bias : nullptr,
-	              d->compute == CUBLAS_COMPUTE_32F_FAST_16BF);
+	if (!emu_epilogue_ok(d, cl))
+		return CUBLAS_STATUS_INVALID_VALUE;
+	uint32_t e = d->epilogue;
+	bool gelu = emu_epi_gelu(e), bias = emu_epi_bias(e);
+	cublasStatus_t st = emu_mm((cublasOperation_t)d->ta, (cublasOperation_t)d->tb, m, n, k,
+	                           *(const float *)alpha, (const float *)A, (int)al->ld,
+	                           (const float *)B, (int)bl->ld, *(const float *)beta,
+	                           (const float *)C, (float *)D, (int)dl->ld,
+	                           bias ? (const float *)d->bias : nullptr,
+	                           d->compute == CUBLAS_COMPUTE_32F_FAST_16BF);
+	if (st)
+		return st;
+	emu_lt_runs++;
+	if (!gelu)
+		return st;
+	emu_lt_gelu_runs++;
+	// GELU_AUX: the sum (with the bias) into aux, its GELU into D
+	float *aux = (float *)d->aux, *out = (float *)D;
+	for (int j = 0; j < n; j++)
+		for (int i = 0; i < m; i++) {
+			float v = out[i + (size_t)j * dl->ld];
+			aux[i + (size_t)j * d->aux_ld] = v;
+			out[i + (size_t)j * dl->ld] = emu_gelu(v);
+		}
+	return CUBLAS_STATUS_SUCCESS;
 }
 
 // descriptors left at exit: a leak in linear.cu (run.sh looks for "emu:")
@@ -265,6 +319,10 @@ static struct emu_leak_check {
 	{
 		if (emu_live)
 			fprintf(stderr, "emu: %d cuBLASLt descriptors never destroyed\n", emu_live);
+		// what ran through cuBLASLt, for run.sh: the bias and GELU epilogues
+		// are taken where they should be, and never with NYS_CUDA_NO_LT=1
+		fprintf(stderr, "emu-lt: %d cublasLtMatmul, %d with the GELU epilogue\n", emu_lt_runs,
+		        emu_lt_gelu_runs);
 	}
 } emu_leaks;
 

@@ -24,5 +24,13 @@ g++ -fopenmp -o $O/backend_ops $O/backend_ops.o $O/attn_emu.o $O/linear_emu.o $O
 rc=0
 $O/backend_ops > $O/backend_ops.log 2>&1 || rc=$?
 grep '^not ok\|^emu:' $O/backend_ops.log || true
+# cuBLASLt's share: its calls, and those with the GELU epilogue (the fused
+# linear + GELU); some of each, or none at all with NYS_CUDA_NO_LT=1
+lt=$(sed -n 's/^emu-lt: \([0-9]*\) cublasLtMatmul, \([0-9]*\) with.*/\1 \2/p' $O/backend_ops.log)
+echo "cuBLASLt: ${lt:-none} (cublasLtMatmul calls, with the GELU epilogue)"
+case "${NYS_CUDA_NO_LT:-0} ${lt:-x}" in
+1\ 0\ 0 | 0\ [1-9]*\ [1-9]*) ;;
+*) echo "run.sh: cuBLASLt used wrongly for NYS_CUDA_NO_LT=${NYS_CUDA_NO_LT:-0}: ${lt:-no count}"; rc=1 ;;
+esac
 echo "$(grep -c '^ok' $O/backend_ops.log) ok ($(grep -c '^ok .* cuda bf16' $O/backend_ops.log) cuda bf16), $(grep -c '^not ok' $O/backend_ops.log) not ok, exit $rc (log: $O/backend_ops.log)"
 [ $rc -eq 0 ] && ! grep -q '^not ok\|^emu:' $O/backend_ops.log

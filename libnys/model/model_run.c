@@ -448,8 +448,9 @@ static void encoder_forward(run_t *r, const nys_model *m)
 		nys_backend_add_forward(be, L->res1, x, r->tc, d.NC);
 		nys_backend_layernorm_forward(be, L->ln1, L->m1, L->r1, L->res1, P(w->ln1w),
 		                              P(w->ln1b), d.N, d.C, 1e-5);
-		nys_backend_linear_forward(be, L->ff1, L->ln1, P(w->w1), P(w->b1), d.N, d.C, d.F);
-		nys_backend_gelu_forward(be, L->gel, L->ff1, (size_t)d.N * d.F);
+		/* ff1 = ln1 W1 + b1, gel = GELU(ff1): one op (a fused product on CUDA) */
+		nys_backend_linear_gelu_forward(be, L->gel, L->ff1, L->ln1, P(w->w1), P(w->b1), d.N,
+		                                d.C, d.F);
 		nys_backend_linear_forward(be, r->tc, L->gel, P(w->w2), P(w->b2), d.N, d.F, d.C);
 		nys_backend_dropout_forward(be, r->tc, r->tc, d.NC, r->p_drop,
 		                            site(r->seed, SITE_LAYER(l, 2)));

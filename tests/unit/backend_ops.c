@@ -28,9 +28,9 @@
  * machine has a usable GPU (nys_cuda_available); without one its tests are
  * a visible TAP skip, "no GPU: CUDA conformance skipped".  It is there
  * twice: "cuda f32", and "cuda bf16" with the matmul precision of mixed
- * precision (nys_backend_set_matmul), which runs the linear cases only: within
- * 1e-2 of the double reference, and further from it than 1e-5, so that a bf16
- * path that silently computes in float32 fails.  kernels/emu/run.sh runs both
+ * precision (nys_backend_set_matmul), which runs the linear and linear + GELU
+ * cases only: within 1e-2 of the double reference, and further from it than
+ * 1e-5, so that a bf16 path that silently computes in float32 fails.  kernels/emu/run.sh runs both
  * here, on a CPU emulator of the kernels and of cuBLAS.
  */
 #include "nys_backend.h"
@@ -64,7 +64,7 @@ static const struct {
 	{"cuda f32", NYS_DEVICE_CUDA, NYS_F32, NYS_MATMUL_F32},
 	{"cuda bf16", NYS_DEVICE_CUDA, NYS_F32, NYS_MATMUL_BF16}, /* the linear cases */
 };
-/* The bounds of the bf16 products (the linear op with NYS_MATMUL_BF16):
+/* The bounds of the bf16 products (the linear ops with NYS_MATMUL_BF16):
  * at most BF16_TOL from the double reference, and at least BF16_FLOOR (a
  * float32 product is within about 1e-6). */
 #define BF16_TOL 1e-2
@@ -447,6 +447,31 @@ static void case_linear(int N, int C, int OC, int bias, int want_dinp)
 	add(&c, "dinp", DIN, want_dinp ? (size_t)N * C : 0, 0, 0);
 	add(&c, "dweight", DPAR, (size_t)OC * C, 0, 0);
 	add(&c, "dbias", DPAR, bias ? (size_t)OC : 0, 0, 0);
+	check_case(&c);
+}
+
+/* The fused linear + GELU of the feed-forward: pre and out both compared,
+ * against the double reference's composition of linear and GELU.  Forward
+ * only: the backward is linear_backward and gelu_backward on pre.  On CUDA
+ * an OC that is a multiple of 8 takes cuBLASLt's GELU epilogue, any other
+ * the fallback (the linear op, then the GELU kernel). */
+static int linear_gelu_f(nys_backend *be, void *const *p, const size_t *n, const bcase *c)
+{
+	/* inp, weight, bias, pre, out */
+	return nys_backend_linear_gelu_forward(be, p[4], p[3], p[0], p[1], p[2], c->N, c->C,
+	                                       c->M);
+}
+static void case_linear_gelu(int N, int C, int OC, int bias)
+{
+	bcase c = {.fwd = linear_gelu_f, .N = N, .C = C, .M = OC, .tol32 = 1e-5, .bf16 = 1};
+	snprintf(c.name, sizeof c.name, "linear_gelu N %d C %d OC %d%s", N, C, OC,
+	         bias ? "" : ", no bias");
+	/* inputs wide enough that pre spans GELU's curve, both signs */
+	add(&c, "inp", IN, (size_t)N * C, -1, 1);
+	add(&c, "weight", IN, (size_t)OC * C, -1, 1);
+	add(&c, "bias", IN, bias ? (size_t)OC : 0, -1, 1);
+	add(&c, "pre", OUT, (size_t)N * OC, 0, 0);
+	add(&c, "out", OUT, (size_t)N * OC, 0, 0);
 	check_case(&c);
 }
 
@@ -1269,6 +1294,9 @@ int main(void)
 	case_linear(5, 7, 4, 1, 1);
 	case_linear(33, 20, 17, 0, 1);
 	case_linear(6, 9, 3, 1, 0);
+	case_linear_gelu(5, 7, 8, 1);
+	case_linear_gelu(9, 12, 16, 0);
+	case_linear_gelu(6, 9, 5, 1);
 	case_layernorm(4, 9);
 	case_layernorm(37, 64);
 	case_unary(E_GELU, "gelu (tanh)", 300, -6, 6, 0);
@@ -1313,6 +1341,8 @@ int main(void)
 	 * loops, block partials of column sums over more than 256 rows, long
 	 * runs of repeated keys in the scatters, vocabulary-sized rows) ---- */
 	case_linear(300, 70, 33, 1, 1);
+	case_linear_gelu(300, 70, 64, 1);
+	case_linear_gelu(300, 70, 33, 1);
 	case_layernorm(600, 100);
 	case_unary(E_GELU, "gelu (tanh)", 1500000, -8, 8, 0);
 	case_unary(E_DROPOUT, "dropout p 0.25", 1500000, -1, 1, 0.25);
