@@ -60,6 +60,26 @@ n=$(grep -c '"valid_loss"' "$T/run/lra.log")
 is "$n" 3 "dev scored every 50 steps"
 [ -s "$T/run/best.model" ]; ok $? "best.model kept"
 
+# ---- the best model compares dev accuracies, not counts: a resume with another --dev-max -------
+run_cmd "$L" train listops --attn nystrom-8 --data "$T/lo" --config "$T/tiny.json" -o "$T/dm" --seed 3 \
+	--stop-at 50 -q
+ok $rc "dev on all 300 records, stopped at step 50"
+run_cmd "$L" train listops --attn nystrom-8 --data "$T/lo" --config "$T/tiny.json" -o "$T/dm" --seed 3 \
+	--dev-max 100 -q
+ok $rc "resumed with --dev-max 100 to the end"
+b50=$(grep '"valid_count":300' "$T/dm/lra.log" | sed -n 's/.*"valid_accuracy":\([0-9.e-]*\).*/\1/p' | head -1)
+late=$(grep '"valid_count":100' "$T/dm/lra.log" | grep '"best":true' | tail -1 |
+	sed -n 's/.*"valid_accuracy":\([0-9.e-]*\).*/\1/p')
+top=$(grep '"valid_count":100' "$T/dm/lra.log" | sed -n 's/.*"valid_accuracy":\([0-9.e-]*\).*/\1/p' | sort -g | tail -1)
+echo "# dev accuracy at step 50 (300 records) $b50; after the resume (100 records) at most $top"
+if [ "$(echo "$top > $b50" | bc -l)" = 1 ]; then
+	is "$late" "$top" "a better accuracy on fewer records becomes the best model"
+	is "$(field "$T/dm/result.json" dev_accuracy)" "$top" "result.json's dev accuracy is the best one's"
+else
+	ok 1 "no accuracy after the resume beat step 50's: nothing to check # SKIP"
+	ok 1 "# SKIP"
+fi
+
 # ---- resume equals uninterrupted ------------------------------------------------------------
 args=(train listops --attn linear --data "$T/lo" --config "$T/tiny.json" --batch 8 --steps 40
 	--eval-every 20 --seed 5 -q)

@@ -38,7 +38,10 @@ typedef struct run {
 	nys_ckpt ck;
 	uint64_t delivered, resume_delivered;
 	uint64_t *perm, perm_pass; /* the order of the pass perm_pass (UINT64_MAX: none) */
-	uint64_t best_step, best_correct, resume_best_step, resume_best_correct;
+	/* the best dev score as correct of count records (so that dev scored on
+	 * another number of records, --dev-max changed, still compares) */
+	uint64_t best_step, best_correct, best_count, resume_best_step, resume_best_correct,
+	    resume_best_count;
 	int32_t *ids, *labels, *tmp; /* tmp: one document as stored */
 	float *mask;
 	size_t rows;               /* documents the host batch holds */
@@ -277,9 +280,10 @@ static int log_json(run *r, json_t *j, nys_err *e)
 static void data_save(void *ctx, char *buf, size_t n)
 {
 	const run *r = ctx;
-	snprintf(buf, n, "\"delivered\": %llu, \"best_step\": %llu, \"best_correct\": %llu",
-	         (unsigned long long)r->delivered, (unsigned long long)r->best_step,
-	         (unsigned long long)r->best_correct);
+	snprintf(buf, n, "\"delivered\": %llu, \"best_step\": %llu, \"best_correct\": %llu, "
+	         "\"best_count\": %llu", (unsigned long long)r->delivered,
+	         (unsigned long long)r->best_step, (unsigned long long)r->best_correct,
+	         (unsigned long long)r->best_count);
 }
 
 static bool data_parse(void *ctx, const json_t *js)
@@ -289,6 +293,11 @@ static bool data_parse(void *ctx, const json_t *js)
 	r->resume_delivered = nys_ckpt_u64(js, "delivered", &ok);
 	r->resume_best_step = nys_ckpt_u64(js, "best_step", &ok);
 	r->resume_best_correct = nys_ckpt_u64(js, "best_correct", &ok);
+	/* absent from the checkpoints of earlier versions: their dev count was
+	 * today's (validate takes it from its first score) */
+	r->resume_best_count = 0;
+	if (json_object_get(js, "best_count"))
+		r->resume_best_count = nys_ckpt_u64(js, "best_count", &ok);
 	return ok;
 }
 
@@ -298,6 +307,7 @@ static int data_seek(void *ctx, nys_err *e)
 	r->delivered = r->resume_delivered;
 	r->best_step = r->resume_best_step;
 	r->best_correct = r->resume_best_correct;
+	r->best_count = r->resume_best_count;
 	return 0;
 }
 
@@ -419,7 +429,10 @@ static int validate(run *r, nys_err *e)
 	if (evaluate(r, r->dev, r->o->dev_max, &sc, e))
 		return -1;
 	uint64_t correct = (uint64_t)llround(sc.correct);
-	bool best = !r->best_step || correct > r->best_correct;
+	if (r->best_step && !r->best_count)
+		r->best_count = sc.count;
+	/* correct / count > best_correct / best_count, in integers */
+	bool best = !r->best_step || correct * r->best_count > r->best_correct * sc.count;
 	if (best) {
 		char step[32];
 		snprintf(step, sizeof step, "%llu", (unsigned long long)r->loop.step);
@@ -428,6 +441,7 @@ static int validate(run *r, nys_err *e)
 			return -1;
 		r->best_step = r->loop.step;
 		r->best_correct = correct;
+		r->best_count = sc.count;
 	}
 	nys_info_say(&r->info, "step %llu: dev loss %.4f, accuracy %.4f (%llu records)%s",
 	             (unsigned long long)r->loop.step, sc.loss, sc.correct / (double)sc.count,
@@ -452,10 +466,8 @@ static int finish(run *r, double tps, nys_err *e)
 	char a[32];
 	const char *task = nys_lra_task_name(nys_lra_set_header(r->train)->task);
 	nys_lra_attn_name(&r->mc, a);
-	double dev = r->best_step ? (double)r->best_correct /
-	                            (double)(r->o->dev_max && r->o->dev_max < nys_lra_set_count(r->dev)
-	                                     ? r->o->dev_max : nys_lra_set_count(r->dev))
-	                          : 0;
+	double dev = r->best_step && r->best_count
+	                 ? (double)r->best_correct / (double)r->best_count : 0;
 	nys_info_say(&r->info, "%s, %s: test accuracy %.4f (%llu records), the parameters of step "
 	             "%llu (dev %.4f)", task, a, acc, (unsigned long long)sc.count,
 	             (unsigned long long)r->best_step, dev);
