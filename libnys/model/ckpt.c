@@ -16,6 +16,7 @@
 typedef struct ckpt {
 	char *path;
 	uint64_t step;
+	bool epoch; /* cp-EEEE.cp, whose step the period gives (else stop-SSSSSSSS.cp) */
 } ckpt;
 
 static int by_step_desc(const void *a, const void *b)
@@ -40,12 +41,13 @@ static ckpt *list_checkpoints(const nys_ckpt *c, size_t *n)
 		unsigned long long k;
 		char tail[8];
 		uint64_t step;
+		bool epoch = true;
 		if (sscanf(de->d_name, "cp-%llu.c%1[p]%1s", &k, tail, tail + 1) == 2 &&
 		    strlen(de->d_name) == 10)
 			step = (k + 1) * c->per_epoch;
 		else if (sscanf(de->d_name, "stop-%llu.c%1[p]%1s", &k, tail, tail + 1) == 2 &&
 		         strlen(de->d_name) == 16)
-			step = k;
+			step = k, epoch = false;
 		else
 			continue;
 		if (*n == cap) {
@@ -61,6 +63,7 @@ static ckpt *list_checkpoints(const nys_ckpt *c, size_t *n)
 			break;
 		snprintf(v[*n].path, len, "%s/%s", c->dir, de->d_name);
 		v[*n].step = step;
+		v[*n].epoch = epoch;
 		(*n)++;
 	}
 	closedir(d);
@@ -182,7 +185,7 @@ static int load_checkpoint(nys_ckpt *c, const ckpt *f, nys_err *e)
 		ok = false;
 	uint64_t inst = nys_ckpt_u64(js, "inst_pass", &ok), astep = nys_ckpt_u64(js, "adam_step", &ok);
 	const json_t *tss = json_object_get(js, "time_since_start");
-	if (ok && step != f->step && step <= c->total_steps) {
+	if (f->epoch && ok && step != f->step && step <= c->total_steps) {
 		/* a whole file of another period: the run's settings changed,
 		 * which starting afresh would hide (and overwrite its log) */
 		nys_err_set(e, "%s: holds step %llu, not the step %llu its name means here: "
